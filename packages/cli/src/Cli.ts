@@ -1,0 +1,108 @@
+/**
+ * The `speckit` command line: commands and layer composition only.
+ *
+ * @since 0.1.0
+ */
+import { Effect, FileSystem, Path } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as Demo from "./Demo.ts"
+import * as Run from "./Run.ts"
+
+const json = Flag.Boolean("json").pipe(
+  Flag.withDescription("Print one machine-readable JSON summary on stdout (progress goes to stderr)."),
+  Flag.withDefault(false)
+)
+
+const workspace = Flag.String("workspace").pipe(
+  Flag.withAlias("C"),
+  Flag.withDescription("The workspace directory holding specs/ and speckit.config.json."),
+  Flag.withDefault(".")
+)
+
+/**
+ * `speckit auto <SPEC-ID>`.
+ *
+ * @since 0.1.0
+ */
+export const auto = Command.make(
+  "auto",
+  {
+    specId: Argument.String("SPEC-ID").pipe(
+      Argument.withDescription("The spec to run: the directory name under specs/ holding spec.md.")
+    ),
+    workspace,
+    json
+  },
+  (options) => Run.auto(options).pipe(Effect.asVoid)
+).pipe(
+  Command.withDescription(
+    "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 130 interrupted."
+  ),
+  Command.withExamples([
+    { command: "speckit auto SPEC-001-password-reset", description: "Run a spec in the current workspace" },
+    { command: "speckit auto SPEC-7 -C ~/work/shop --json", description: "Run in another workspace, print JSON" }
+  ])
+)
+
+/**
+ * `speckit demo [DIR]`.
+ *
+ * @since 0.1.0
+ */
+export const demo = Command.make(
+  "demo",
+  {
+    directory: Argument.String("DIR").pipe(
+      Argument.withDescription("Where to create the sample workspace (default: a new temporary directory)."),
+      Argument.optional
+    ),
+    json
+  },
+  Effect.fn(function* ({ directory, json }) {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const target =
+      directory._tag === "Some" ? path.resolve(directory.value) : yield* fs.makeTempDirectory({ prefix: "speckit-demo-" })
+    yield* Demo.create(target)
+    const note = `speckit demo: sample workspace in ${target} (spec ${Demo.specId})\n`
+    if (json) process.stderr.write(note)
+    else process.stdout.write(note)
+    yield* Run.auto({ specId: Demo.specId, workspace: target, json })
+  })
+).pipe(
+  Command.withDescription(
+    "Create a sample workspace (a realistic spec and three simulated agents) and run `speckit auto` on it. Files that already exist in DIR are kept."
+  ),
+  Command.withExamples([
+    { command: "speckit demo", description: "Run the demo in a temporary directory" },
+    { command: "speckit demo ./speckit-demo", description: "Create the demo workspace in ./speckit-demo and run it" }
+  ])
+)
+
+/**
+ * The root command.
+ *
+ * @since 0.1.0
+ */
+export const speckit = Command.make("speckit").pipe(
+  Command.withDescription(
+    "speckit runs spec-driven, multi-agent LLM pipelines reliably: several agents answer every stage, their answers are sequenced exactly once and merged into a consensus."
+  ),
+  Command.withSubcommands([auto, demo])
+)
+
+/**
+ * Runs the CLI on the given arguments (without `node` and the script path).
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Cli } from "@speckit/cli"
+ *
+ * const program = Cli.run(["demo", "--json"]).pipe(Effect.provide(NodeServices.layer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const run = Command.runWith(speckit, { version: "0.1.0" })

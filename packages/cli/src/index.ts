@@ -1,0 +1,18 @@
+/**
+ * @speckit/cli: the `speckit` command line, usable programmatically too.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Cli from "./Cli.ts"
+/** @since 0.1.0 */
+export * as Demo from "./Demo.ts"
+/** @since 0.1.0 */
+export * as Errors from "./Errors.ts"
+/** @since 0.1.0 */
+export * as Main from "./Main.ts"
+/** @since 0.1.0 */
+export * as Progress from "./Progress.ts"
+/** @since 0.1.0 */
+export * as Run from "./Run.ts"

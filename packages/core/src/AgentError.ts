@@ -1,0 +1,101 @@
+/**
+ * Why an agent call failed, as one typed error with a `kind` that tells callers how to react.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * The kinds of agent-call failure.
+ *
+ * - `RateLimited`: retry after `resetAt`.
+ * - `Overloaded`, `ServerError`, `Timeout`, `Disconnected`, `Empty`: transient, retried with backoff.
+ * - `Malformed`: the answer is not a valid stage result; retried with a repair note.
+ * - `AuthFailed`, `QuotaExhausted`, `InvalidRequest`, `ModelNotFound`: permanent, never retried.
+ * - `CircuitOpen`: the agent's circuit breaker is open; the call was not made.
+ * - `Interrupted`: the call was cancelled.
+ *
+ * @since 0.1.0
+ */
+export const AgentErrorKind = Schema.Literals([
+  "RateLimited",
+  "Overloaded",
+  "ServerError",
+  "Timeout",
+  "Disconnected",
+  "AuthFailed",
+  "QuotaExhausted",
+  "InvalidRequest",
+  "ModelNotFound",
+  "Malformed",
+  "Empty",
+  "CircuitOpen",
+  "Interrupted"
+])
+
+/**
+ * A kind of agent-call failure.
+ *
+ * @since 0.1.0
+ */
+export type AgentErrorKind = typeof AgentErrorKind.Type
+
+/**
+ * A failed agent call.
+ *
+ * @example
+ * ```ts
+ * import { AgentError } from "@speckit/core"
+ *
+ * const error = new AgentError.AgentError({ agent: "alpha", kind: "Timeout", detail: "no answer after 30s" })
+ * AgentError.isRetryable(error) // true
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class AgentError extends Schema.TaggedError<AgentError>()("AgentError", {
+  agent: Schema.String,
+  kind: AgentErrorKind,
+  detail: Schema.String,
+  /** For `RateLimited`: when the limit resets (epoch milliseconds), when known. */
+  resetAt: Schema.optionalKey(Schema.Number),
+  /** The HTTP status or process exit code behind the failure, when there is one. */
+  status: Schema.optionalKey(Schema.Number),
+  /** Whether the failure was injected by a fault layer. */
+  injected: Schema.optionalKey(Schema.Boolean)
+}) {
+  override get message() {
+    const reset = this.resetAt === undefined ? "" : ` (resets at ${new Date(this.resetAt).toISOString()})`
+    return `${this.agent}: ${this.kind}: ${this.detail}${reset}`
+  }
+}
+
+const permanent: ReadonlySet<AgentErrorKind> = new Set([
+  "AuthFailed",
+  "QuotaExhausted",
+  "InvalidRequest",
+  "ModelNotFound",
+  "CircuitOpen",
+  "Interrupted"
+])
+
+/**
+ * Whether a failure of this kind may succeed when tried again.
+ *
+ * @example
+ * ```ts
+ * import { AgentError } from "@speckit/core"
+ *
+ * AgentError.isRetryableKind("AuthFailed") // false
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const isRetryableKind = (kind: AgentErrorKind): boolean => !permanent.has(kind)
+
+/**
+ * Whether a failed call may succeed when tried again.
+ *
+ * @since 0.1.0
+ */
+export const isRetryable = (error: AgentError): boolean => isRetryableKind(error.kind)

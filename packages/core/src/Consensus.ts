@@ -1,0 +1,87 @@
+/**
+ * The consensus port: merges a stage's agent outcomes into one decision under the stage's policy.
+ * `@speckit/consensus` provides its layers.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Effect } from "effect"
+import type { AgentOutcome } from "./AgentOutcome.ts"
+import type { AgentId } from "./AgentId.ts"
+import type { StagePolicy } from "./SpeckitConfig.ts"
+import type { Stage } from "./Stage.ts"
+import type { StageResult } from "./StageResult.ts"
+
+/**
+ * How a stage ended.
+ *
+ * - `ok`: quorum met, every agent answered, no conflict.
+ * - `degraded`: quorum met, but some agents failed.
+ * - `conflict`: quorum met, but the answers disagree.
+ * - `failed`: quorum not met.
+ *
+ * @since 0.1.0
+ */
+export type StageStatus = "ok" | "degraded" | "conflict" | "failed"
+
+/**
+ * The consensus of one stage.
+ *
+ * @since 0.1.0
+ */
+export interface StageConsensus {
+  readonly stage: Stage
+  readonly status: StageStatus
+  /** The merged result, the next stage's input (absent when the quorum was not met). */
+  readonly result?: StageResult | undefined
+  /** For verdict stages: the winning vote. */
+  readonly verdict?: string | undefined
+  readonly agreements: ReadonlyArray<string>
+  readonly conflicts: ReadonlyArray<string>
+  /** Agents that answered but voted against the outcome. */
+  readonly dissent: ReadonlyArray<AgentId>
+  readonly succeeded: ReadonlyArray<AgentId>
+  readonly failed: ReadonlyArray<AgentId>
+  /** The quorum that applied, as a number of agents. */
+  readonly required: number
+  /** Why the stage is not `ok`, in one sentence. */
+  readonly reason?: string | undefined
+}
+
+/**
+ * The consensus service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Consensus, SpeckitConfig } from "@speckit/core"
+ *
+ * const decide = Effect.gen(function* () {
+ *   const consensus = yield* Consensus.Consensus
+ *   return yield* consensus.decide(SpeckitConfig.policyFor(SpeckitConfig.defaultConfig, "plan"), [])
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class Consensus extends Context.Service<
+  Consensus,
+  {
+    readonly decide: (policy: StagePolicy, outcomes: ReadonlyArray<AgentOutcome>) => Effect.Effect<StageConsensus>
+  }
+>()("@speckit/core/Consensus") {}
+
+/**
+ * The number of successful answers a quorum rule requires out of `agents` agents.
+ *
+ * @example
+ * ```ts
+ * import { Consensus } from "@speckit/core"
+ *
+ * Consensus.required("majority", 3) // 2
+ * Consensus.required("all", 3) // 3
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const required = (quorum: StagePolicy["quorum"], agents: number): number =>
+  quorum === "all" ? agents : quorum === "majority" ? Math.floor(agents / 2) + 1 : Math.min(quorum, agents)

@@ -1,0 +1,123 @@
+/**
+ * Exec agents: run a command as a subprocess (an argv array, never a shell), send the prompt on
+ * stdin and read the answer from stdout.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Stream } from "effect"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import type * as Agent from "./Agent.ts"
+import { AgentError } from "./AgentError.ts"
+import type { AgentId } from "./AgentId.ts"
+import * as OutputFormat from "./OutputFormat.ts"
+
+/**
+ * Options of an exec agent.
+ *
+ * @since 0.1.0
+ */
+export interface ExecAgentOptions {
+  readonly id: AgentId
+  /** The program and its arguments. */
+  readonly command: readonly [string, ...Array<string>]
+  readonly model?: string | undefined
+  /** How stdout is read: `text` (stdout is the answer) or an agent CLI's JSON preset. Default `text`. */
+  readonly format?: OutputFormat.Format | undefined
+  /** Per-attempt timeout; default 10 minutes. */
+  readonly timeoutMs?: number | undefined
+  readonly cwd?: string | undefined
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** Grace period between SIGTERM and SIGKILL when the call is interrupted; default 2 s. */
+  readonly killGraceMs?: number | undefined
+}
+
+const collect = <E>(stream: Stream.Stream<Uint8Array, E>) => stream.pipe(Stream.decodeText(), Stream.mkString)
+
+/**
+ * Runs a command for one agent request and returns its raw output. Interrupting the effect
+ * terminates the subprocess and its children (SIGTERM, then SIGKILL after the grace period).
+ *
+ * @since 0.1.0
+ */
+export const run = (
+  options: ExecAgentOptions,
+  request: Agent.AgentRequest
+): Effect.Effect<OutputFormat.ProcessOutput, AgentError, ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.gen(function* () {
+    const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+    const [program, ...args] = options.command
+    const command = ChildProcess.make(program, args, {
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      extendEnv: true,
+      env: {
+        ...options.env,
+        SPECKIT_RUN_ID: request.runId,
+        SPECKIT_STAGE: request.stage,
+        SPECKIT_AGENT: request.agent,
+        SPECKIT_ATTEMPT: String(request.attempt),
+        SPECKIT_IDEMPOTENCY_KEY: request.idempotencyKey
+      },
+      stdin: Stream.make(new TextEncoder().encode(request.prompt)),
+      killSignal: "SIGTERM",
+      forceKillAfter: Duration.millis(options.killGraceMs ?? 2_000)
+    })
+    const handle = yield* spawner.spawn(command)
+    const [stdout, stderr, exitCode] = yield* Effect.all([collect(handle.stdout), collect(handle.stderr), handle.exitCode], {
+      concurrency: "unbounded"
+    })
+    return { stdout, stderr, exitCode: Number(exitCode) }
+  }).pipe(
+    Effect.scoped,
+    Effect.catchTag("PlatformError", (error) =>
+      Effect.fail(
+        new AgentError({
+          agent: request.agent,
+          kind: "InvalidRequest",
+          detail: `cannot run ${JSON.stringify(options.command[0])}: ${error.message}`
+        })
+      )
+    ),
+    Effect.timeoutOrElse({
+      duration: Duration.millis(options.timeoutMs ?? 600_000),
+      orElse: () =>
+        Effect.fail(
+          new AgentError({
+            agent: request.agent,
+            kind: "Timeout",
+            detail: `no answer within ${options.timeoutMs ?? 600_000} ms`
+          })
+        )
+    })
+  )
+
+/**
+ * Makes an exec agent; its output is read with the configured {@link OutputFormat}.
+ *
+ * @example
+ * ```ts
+ * import { AgentId, ExecAgent } from "@speckit/core"
+ *
+ * const local = ExecAgent.make({ id: AgentId.make("local"), command: ["./my-agent.sh"], model: "local-1" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: ExecAgentOptions
+): Effect.Effect<Agent.Agent, never, ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.gen(function* () {
+    const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+    const model = options.model ?? options.command[0]
+    return {
+      id: options.id,
+      provider: "exec",
+      model,
+      call: (request) =>
+        run(options, request).pipe(
+          Effect.flatMap((output) =>
+            OutputFormat.parse(options.format ?? "text", { agent: options.id, model, prompt: request.prompt, output })
+          ),
+          Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
+        )
+    }
+  })

@@ -1,0 +1,329 @@
+/**
+ * The pipeline runner: drives a spec through every stage via the ports (agents, faults, sequencer,
+ * consensus, metrics, store), and records what happened.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Result } from "effect"
+import * as Agent from "./Agent.ts"
+import { AgentError } from "./AgentError.ts"
+import type { AgentId } from "./AgentId.ts"
+import type { AgentOutcome } from "./AgentOutcome.ts"
+import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
+import { Consensus, type StageConsensus } from "./Consensus.ts"
+import { FaultInjector } from "./FaultInjector.ts"
+import * as Phase from "./Phase.ts"
+import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
+import * as Prompt from "./Prompt.ts"
+import * as RunId from "./RunId.ts"
+import { type RunRecord, RunStore, type RunStoreError } from "./RunStore.ts"
+import type { AgentSummary, RunStatus, RunSummary, StageSummary } from "./RunSummary.ts"
+import { Sequencer } from "./Sequencer.ts"
+import { SessionMetrics } from "./SessionMetrics.ts"
+import type { Spec } from "./Spec.ts"
+import * as SpeckitConfig from "./SpeckitConfig.ts"
+import * as Stage from "./Stage.ts"
+import * as StageResult from "./StageResult.ts"
+import * as TokenUsage from "./TokenUsage.ts"
+
+/**
+ * What a run needs.
+ *
+ * @since 0.1.0
+ */
+export interface RunOptions {
+  readonly spec: Spec
+  readonly config: SpeckitConfig.SpeckitConfig
+  /** Defaults to a fresh id. */
+  readonly runId?: RunId.RunId | undefined
+}
+
+/**
+ * The services a run uses.
+ *
+ * @since 0.1.0
+ */
+export type Services = AgentRegistry | FaultInjector | Sequencer | Consensus | SessionMetrics | RunStore
+
+const stageTitle = (stage: Stage.Stage) => stage.charAt(0).toUpperCase() + stage.slice(1)
+
+/**
+ * Renders a stage's consensus as the Markdown artifact `specs/<SPEC-ID>/<stage>.md`. The text depends
+ * only on the spec and the consensus, so a replayed stage rewrites the same bytes.
+ *
+ * @example
+ * ```ts
+ * import { Pipeline } from "@speckit/core"
+ *
+ * declare const spec: import("@speckit/core").Spec.Spec
+ * declare const consensus: import("@speckit/core").Consensus.StageConsensus
+ * const markdown = Pipeline.renderStage(spec, consensus)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const renderStage = (spec: Spec, consensus: StageConsensus): string => {
+  const lines = [
+    `# ${stageTitle(consensus.stage)}: ${spec.title}`,
+    "",
+    `> Consensus of ${consensus.succeeded.length} agent(s) (${consensus.succeeded.join(", ") || "none"}), status **${consensus.status}**${consensus.verdict ? `, verdict **${consensus.verdict}**` : ""}.`,
+    ""
+  ]
+  if (consensus.result) lines.push(StageResult.toMarkdown(consensus.result), "")
+  const notes: Array<string> = []
+  if (consensus.agreements.length > 0) notes.push(`- Agreements: ${consensus.agreements.join("; ")}`)
+  if (consensus.conflicts.length > 0) notes.push(`- Conflicts: ${consensus.conflicts.join("; ")}`)
+  if (consensus.dissent.length > 0) notes.push(`- Dissent: ${consensus.dissent.join(", ")}`)
+  if (consensus.failed.length > 0) notes.push(`- Failed agents: ${consensus.failed.join(", ")}`)
+  if (consensus.reason) notes.push(`- Note: ${consensus.reason}`)
+  if (notes.length > 0) lines.push("## Consensus", "", ...notes, "")
+  return lines.join("\n")
+}
+
+const isoOf = (millis: number) => new Date(millis).toISOString()
+
+/**
+ * Checks that every agent a configuration assigns to a stage exists, before anything runs.
+ *
+ * @since 0.1.0
+ */
+export const checkAgents = (config: SpeckitConfig.SpeckitConfig): Effect.Effect<void, UnknownAgent, AgentRegistry> =>
+  Effect.gen(function* () {
+    const registry = yield* AgentRegistry
+    for (const stage of Stage.all) {
+      for (const agent of SpeckitConfig.policyFor(config, stage).agents) yield* registry.get(agent)
+    }
+  })
+
+/**
+ * Runs a spec through every stage and returns the run's summary. A stage that fails its quorum or
+ * ends in conflict (under `onConflict: "halt"`) stops the run with status `halted`; interrupting the
+ * effect records the run as `cancelled` before it ends.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Pipeline, SpeckitConfig } from "@speckit/core"
+ *
+ * declare const spec: import("@speckit/core").Spec.Spec
+ * const program = Pipeline.run({ spec, config: SpeckitConfig.defaultConfig })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const run = Effect.fn("Pipeline.run")(function* (
+  options: RunOptions
+): Effect.fn.Return<RunSummary, RunStoreError | UnknownAgent, Services> {
+  const registry = yield* AgentRegistry
+  const faults = yield* FaultInjector
+  const sequencer = yield* Sequencer
+  const consensus = yield* Consensus
+  const metrics = yield* SessionMetrics
+  const store = yield* RunStore
+  const events = yield* PipelineEvents
+  const emit = (event: PipelineEvent) => events.emit(event)
+  const { spec, config } = options
+
+  yield* checkAgents(config)
+  const runId = options.runId ?? (yield* RunId.make)
+  const startedAt = yield* Clock.currentTimeMillis
+  const record: RunRecord = { runId, specId: spec.id, specDirectory: spec.directory, startedAt: isoOf(startedAt), config }
+  const state = {
+    phase: Phase.idle,
+    stages: [] as Array<StageSummary>,
+    decisions: 0,
+    status: "failed" as RunStatus,
+    hint: undefined as string | undefined
+  }
+  const move = (to: Phase.Phase) =>
+    Effect.suspend(() => {
+      const moved = Phase.transition(state.phase, to)
+      if (Result.isFailure(moved)) return Effect.die(moved.failure)
+      state.phase = moved.success
+      return emit({ _tag: "PhaseChanged", phase: moved.success })
+    })
+
+  const summarize = Effect.gen(function* () {
+    const finishedAt = yield* Clock.currentTimeMillis
+    const snapshot = yield* metrics.snapshot
+    const summary: RunSummary = {
+      runId,
+      specId: spec.id,
+      status: state.status,
+      phase: Phase.label(state.phase),
+      startedAt: record.startedAt,
+      finishedAt: isoOf(finishedAt),
+      durationMs: finishedAt - startedAt,
+      stages: state.stages,
+      usage: snapshot.usage,
+      costUsd: snapshot.costUsd,
+      unpriced: snapshot.unpriced,
+      byAgent: snapshot.byAgent,
+      byStage: snapshot.byStage,
+      decisions: state.decisions,
+      runDir: store.runDir(runId),
+      hint: state.hint
+    }
+    return summary
+  })
+
+  const callAgent = (stage: Stage.Stage, agentId: AgentId, previous: string) =>
+    Effect.gen(function* () {
+      const agent = yield* registry.get(agentId)
+      const attempt = 1
+      const started = yield* Clock.currentTimeMillis
+      const request: Agent.AgentRequest = {
+        runId,
+        stage,
+        agent: agentId,
+        attempt,
+        prompt: Prompt.make({ stage, agent: agentId, spec, previous }),
+        spec,
+        previous,
+        idempotencyKey: Agent.idempotencyKey({ runId, stage, agent: agentId, attempt })
+      }
+      yield* emit({ _tag: "AgentStarted", stage, agent: agentId, attempt })
+      const response = yield* faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request)), Effect.result)
+      const parsed = Result.isSuccess(response)
+        ? yield* StageResult.parse(stage, agentId, response.success.text).pipe(
+            Effect.mapError((error) => new AgentError({ agent: agentId, kind: "Malformed", detail: error.reason })),
+            Effect.result
+          )
+        : Result.fail(response.failure)
+      const usage = Result.isSuccess(response) ? response.success.usage : TokenUsage.empty
+      const model = Result.isSuccess(response) ? response.success.model : agent.model
+      if (Result.isSuccess(response)) {
+        yield* store.saveAnswer(runId, stage, agentId, attempt, {
+          agent: agentId,
+          attempt,
+          model,
+          usage,
+          reportedCostUsd: response.success.reportedCostUsd,
+          text: response.success.text
+        })
+      }
+      const cost = yield* metrics.record({
+        stage,
+        agent: agentId,
+        attempt,
+        model,
+        usage,
+        reportedCostUsd: Result.isSuccess(response) ? response.success.reportedCostUsd : undefined,
+        ok: Result.isSuccess(parsed)
+      })
+      const durationMs = (yield* Clock.currentTimeMillis) - started
+      const outcome: AgentOutcome = Result.isSuccess(parsed)
+        ? {
+            _tag: "Succeeded",
+            agent: agentId,
+            model,
+            result: parsed.success,
+            attempts: attempt,
+            usage,
+            costUsd: cost.costUsd,
+            durationMs
+          }
+        : {
+            _tag: "Failed",
+            agent: agentId,
+            model,
+            kind: parsed.failure.kind,
+            detail: parsed.failure.detail,
+            attempts: attempt,
+            usage,
+            costUsd: cost.costUsd,
+            durationMs
+          }
+      const submitted = yield* sequencer.submit({ runId, stage, agent: agentId, attempt }, outcome)
+      if (submitted._tag === "Accepted") {
+        state.decisions++
+        yield* emit({ _tag: "DecisionAccepted", seq: submitted.decision.seq, stage, agent: agentId })
+      } else {
+        yield* emit({ _tag: "DecisionRejected", reason: submitted._tag, stage, agent: agentId })
+      }
+      yield* emit({ _tag: "AgentFinished", stage, outcome })
+      return outcome
+    })
+
+  const runStages = Effect.gen(function* () {
+    yield* store.begin(record)
+    yield* sequencer.begin(runId)
+    yield* emit({ _tag: "RunStarted", runId, specId: spec.id, title: spec.title, stages: Stage.all })
+    let previous = ""
+    for (const stage of Stage.all) {
+      yield* move({ _tag: "Running", stage })
+      const policy = SpeckitConfig.policyFor(config, stage)
+      const stageStarted = yield* Clock.currentTimeMillis
+      yield* emit({ _tag: "StageStarted", stage, agents: policy.agents })
+      const outcomes = yield* Effect.forEach(policy.agents, (agent) => callAgent(stage, agent, previous), {
+        concurrency: "unbounded"
+      })
+      const decided = yield* consensus.decide(policy, outcomes)
+      const markdown = renderStage(spec, decided)
+      const artifact = yield* store.saveConsensus(record, decided, markdown)
+      const costUsd = outcomes.reduce((sum, outcome) => sum + outcome.costUsd, 0)
+      const agents: Array<AgentSummary> = outcomes.map((outcome) => ({
+        agent: outcome.agent,
+        model: outcome.model,
+        status: outcome._tag === "Succeeded" ? "succeeded" : "failed",
+        attempts: outcome.attempts,
+        durationMs: outcome.durationMs,
+        usage: outcome.usage,
+        costUsd: outcome.costUsd,
+        error: outcome._tag === "Failed" ? { kind: outcome.kind, detail: outcome.detail } : undefined,
+        vote: outcome._tag === "Succeeded" ? StageResult.voteOf(outcome.result) : undefined
+      }))
+      state.stages.push({
+        stage,
+        status: decided.status,
+        verdict: decided.verdict,
+        reason: decided.reason,
+        required: decided.required,
+        dissent: decided.dissent,
+        agents,
+        durationMs: (yield* Clock.currentTimeMillis) - stageStarted,
+        costUsd,
+        artifact
+      })
+      yield* emit({ _tag: "StageFinished", stage, consensus: decided, costUsd, artifact })
+      if (decided.status === "failed") {
+        state.status = "halted"
+        state.hint = `stage ${stage} did not reach its quorum (${decided.reason ?? "too few agents answered"}); fix the failing agents and run again`
+        return yield* move({ _tag: "Halted", stage, reason: decided.reason ?? "quorum not met" })
+      }
+      if (decided.status === "conflict" && policy.onConflict !== "proceed") {
+        const reason = decided.reason ?? "the agents disagree"
+        if (policy.onConflict === "pause") {
+          state.status = "awaiting-review"
+          state.hint = `stage ${stage} needs a review: ${reason}`
+          return yield* move({ _tag: "AwaitingReview", stage, reason })
+        }
+        state.status = "halted"
+        state.hint = `stage ${stage} ended in conflict: ${reason}; review ${artifact}, adjust the spec and run again`
+        return yield* move({ _tag: "Halted", stage, reason })
+      }
+      previous = markdown
+    }
+    state.status = "completed"
+    yield* move({ _tag: "Completed" })
+  })
+
+  const finish = Effect.gen(function* () {
+    const summary = yield* summarize
+    yield* store.finish(summary)
+    yield* emit({ _tag: "RunFinished", summary })
+    return summary
+  })
+
+  yield* runStages.pipe(
+    Effect.onInterrupt(() =>
+      Effect.gen(function* () {
+        state.status = "cancelled"
+        state.hint = "the run was interrupted; start it again with `speckit auto`"
+        if (!Phase.isTerminal(state.phase)) yield* move({ _tag: "Cancelled" })
+        yield* finish.pipe(Effect.ignore)
+      })
+    )
+  )
+  return yield* finish
+})

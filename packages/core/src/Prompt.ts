@@ -1,0 +1,82 @@
+/**
+ * The prompts speckit sends to agents, one per stage.
+ *
+ * @since 0.1.0
+ */
+import type { AgentId } from "./AgentId.ts"
+import type { Spec } from "./Spec.ts"
+import * as Stage from "./Stage.ts"
+
+const instructions: Record<Stage.Stage, string> = {
+  plan: "Produce an implementation plan for the spec: a work breakdown of concrete steps, and for every acceptance criterion the steps that cover it and how it will be checked.",
+  tasks:
+    "Turn the plan into ordered, independently verifiable tasks. Each task names the tasks it depends on and when it is done.",
+  implement:
+    "Describe the code changes that carry out the tasks: every file to create, modify or delete, and what changes in it.",
+  validate:
+    "Decide how the changes will be validated (tests to write and run) and give your verdict: pass when the changes satisfy the spec's acceptance criteria, fail otherwise.",
+  audit:
+    "Audit the changes for security, reliability and maintainability problems. List your findings with a severity and give a verdict: pass unless a finding must block the release.",
+  unlock:
+    "Decide whether the work may be released: unlock when plan, tasks, implementation, validation and audit agree that the spec is met, hold otherwise."
+}
+
+const shapes: Record<Stage.Stage, string> = {
+  plan: `{"stage":"plan","agent":"<your agent id>","summary":"...","work_breakdown":[{"id":"W1","title":"...","detail":"..."}],"acceptance_mapping":[{"criterion":"...","covered_by":["W1"],"check":"..."}]}`,
+  tasks: `{"stage":"tasks","agent":"<your agent id>","summary":"...","tasks":[{"id":"T1","title":"...","depends_on":[],"done_when":"..."}]}`,
+  implement: `{"stage":"implement","agent":"<your agent id>","summary":"...","changes":[{"path":"src/...","action":"create|modify|delete","description":"..."}]}`,
+  validate: `{"stage":"validate","agent":"<your agent id>","summary":"...","test_strategy":["..."],"verdict":"pass|fail"}`,
+  audit: `{"stage":"audit","agent":"<your agent id>","summary":"...","findings":[{"severity":"info|low|medium|high|critical","title":"...","detail":"..."}],"verdict":"pass|fail"}`,
+  unlock: `{"stage":"unlock","agent":"<your agent id>","summary":"...","decision":"unlock|hold"}`
+}
+
+/**
+ * The JSON shape an agent must answer a stage with.
+ *
+ * @example
+ * ```ts
+ * import { Prompt } from "@speckit/core"
+ *
+ * Prompt.shapeOf("unlock").includes("decision") // true
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const shapeOf = (stage: Stage.Stage): string => shapes[stage]
+
+/**
+ * Builds the prompt of a stage for one agent.
+ *
+ * @example
+ * ```ts
+ * import { AgentId, Prompt } from "@speckit/core"
+ *
+ * declare const spec: import("@speckit/core").Spec.Spec
+ * const prompt = Prompt.make({ stage: "plan", agent: AgentId.make("alpha"), spec, previous: "" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (input: {
+  readonly stage: Stage.Stage
+  readonly agent: AgentId
+  readonly spec: Spec
+  readonly previous: string
+  /** Set on a retry after a malformed answer: what was wrong with it. */
+  readonly repairNote?: string | undefined
+}): string => {
+  const index = Stage.all.indexOf(input.stage)
+  const before = index > 0 ? Stage.all[index - 1] : undefined
+  const parts = [
+    `You are agent "${input.agent}" in a spec-driven, multi-agent pipeline.`,
+    `Stage ${index + 1} of ${Stage.all.length}: ${input.stage}.`,
+    instructions[input.stage],
+    `Answer with exactly one JSON object and nothing else, of this shape:\n${shapes[input.stage]}`,
+    `# Spec ${input.spec.id}\n\n${input.spec.text.trim()}`
+  ]
+  if (before && input.previous) parts.push(`# Consensus of the ${before} stage\n\n${input.previous.trim()}`)
+  if (input.repairNote) {
+    parts.push(`# Your previous answer was rejected\n\n${input.repairNote}\nAnswer again with valid JSON of the shape above.`)
+  }
+  return `${parts.join("\n\n")}\n`
+}

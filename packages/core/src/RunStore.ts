@@ -1,0 +1,119 @@
+/**
+ * The run-store port: where a run's artifacts and records go. The file-system layer writes
+ * `specs/<SPEC-ID>/<stage>.md` and `.speckit/runs/<run-id>/` in the workspace.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, FileSystem, Layer, Path, Schema } from "effect"
+import type { StageConsensus } from "./Consensus.ts"
+import type { RunId } from "./RunId.ts"
+import type { RunSummary } from "./RunSummary.ts"
+import type { Stage } from "./Stage.ts"
+
+/**
+ * Writing a run record failed.
+ *
+ * @since 0.1.0
+ */
+export class RunStoreError extends Schema.TaggedError<RunStoreError>()("RunStoreError", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot write ${this.path}: ${this.reason}`
+  }
+}
+
+/**
+ * What is recorded when a run starts.
+ *
+ * @since 0.1.0
+ */
+export interface RunRecord {
+  readonly runId: RunId
+  readonly specId: string
+  readonly specDirectory: string
+  readonly startedAt: string
+  readonly config: unknown
+}
+
+/**
+ * The run-store service.
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { RunStore } from "@speckit/core"
+ *
+ * const layer = RunStore.RunStore.layerFileSystem("/path/to/workspace").pipe(Layer.provide(NodeServices.layer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class RunStore extends Context.Service<
+  RunStore,
+  {
+    /** The run directory, relative to the workspace. */
+    readonly runDir: (runId: RunId) => string
+    readonly begin: (run: RunRecord) => Effect.Effect<void, RunStoreError>
+    /** Records an agent's raw answer for a stage attempt. */
+    readonly saveAnswer: (
+      runId: RunId,
+      stage: Stage,
+      agent: string,
+      attempt: number,
+      answer: unknown
+    ) => Effect.Effect<void, RunStoreError>
+    /** Records a stage's consensus and writes its Markdown artifact; returns the artifact path (relative). */
+    readonly saveConsensus: (
+      run: RunRecord,
+      consensus: StageConsensus,
+      markdown: string
+    ) => Effect.Effect<string, RunStoreError>
+    readonly finish: (summary: RunSummary) => Effect.Effect<void, RunStoreError>
+  }
+>()("@speckit/core/RunStore") {
+  /**
+   * Stores runs as files in a workspace directory. Every file is written to a temporary name and
+   * renamed, so a crash never leaves a half-written artifact.
+   *
+   * @since 0.1.0
+   */
+  static readonly layerFileSystem = (
+    workspace: string
+  ): Layer.Layer<RunStore, never, FileSystem.FileSystem | Path.Path> =>
+    Layer.effect(
+      RunStore,
+      Effect.gen(function* () {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const root = path.resolve(workspace)
+        const runDir = (runId: RunId) => path.join(".speckit", "runs", runId)
+        const write = (relative: string, content: string) => {
+          const file = path.resolve(root, relative)
+          const temp = `${file}.${process.pid}.tmp`
+          return fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(
+            Effect.andThen(fs.writeFileString(temp, content)),
+            Effect.andThen(fs.rename(temp, file)),
+            Effect.mapError((error) => new RunStoreError({ path: file, reason: error.message }))
+          )
+        }
+        const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
+        return RunStore.of({
+          runDir,
+          begin: (run) => write(path.join(runDir(run.runId), "run.json"), json(run)),
+          saveAnswer: (runId, stage, agent, attempt, answer) =>
+            write(path.join(runDir(runId), "answers", stage, `${agent}.${attempt}.json`), json(answer)),
+          saveConsensus: (run, consensus, markdown) => {
+            const artifact = path.relative(root, path.join(run.specDirectory, `${consensus.stage}.md`))
+            return write(path.join(runDir(run.runId), "consensus", `${consensus.stage}.json`), json(consensus)).pipe(
+              Effect.andThen(write(artifact, markdown)),
+              Effect.as(artifact)
+            )
+          },
+          finish: (summary) => write(path.join(summary.runDir, "summary.json"), json(summary))
+        })
+      })
+    )
+}

@@ -1,0 +1,191 @@
+/**
+ * Simulated agents: the embedded default provider. They answer every stage with a realistic result
+ * derived from the spec's text, deterministic for a seed, after a configurable latency, and report
+ * token usage like a real model would.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect } from "effect"
+import type * as Agent from "./Agent.ts"
+import type { AgentId } from "./AgentId.ts"
+import { outline, prng, slug } from "./internal/specText.ts"
+import type { Stage } from "./Stage.ts"
+import * as TokenUsage from "./TokenUsage.ts"
+
+/**
+ * Options of a simulated agent.
+ *
+ * @since 0.1.0
+ */
+export interface SimAgentOptions {
+  readonly id: AgentId
+  readonly model?: string | undefined
+  readonly latencyMs?: number | undefined
+  readonly seed?: number | undefined
+}
+
+/**
+ * Estimates a token count from text length (about four characters a token).
+ *
+ * @since 0.1.0
+ */
+export const estimateTokens = (text: string): number => Math.ceil(text.length / 4)
+
+const pick = <A>(random: () => number, items: ReadonlyArray<A>): A => items[Math.floor(random() * items.length)] as A
+
+/**
+ * Produces the stage result a simulated agent answers for a request, as a JSON-ready object.
+ *
+ * @example
+ * ```ts
+ * import { SimAgent } from "@speckit/core"
+ *
+ * declare const request: import("@speckit/core").Agent.AgentRequest
+ * const result = SimAgent.answer(request, 1)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const answer = (request: Agent.AgentRequest, seed: number): Record<string, unknown> => {
+  const spec = outline(request.spec.title, request.spec.text)
+  const random = prng(`${seed}/${request.stage}/${request.spec.id}`)
+  const focus = spec.keywords.slice(0, 3).join(", ") || "the spec"
+  const base = { stage: request.stage, agent: request.agent }
+  const reqs = spec.requirements
+  const stage: Stage = request.stage
+  switch (stage) {
+    case "plan": {
+      const extra = random() < 0.5
+      const work = reqs.map((req, i) => ({
+        id: `W${i + 1}`,
+        title: req,
+        detail: pick(random, [
+          "design the interface first, then implement it behind it with unit tests",
+          "implement it in its own module with unit tests and wire it into the existing flow",
+          "build it test-first: a failing test per rule, then the code"
+        ])
+      }))
+      if (extra) {
+        work.push({
+          id: `W${work.length + 1}`,
+          title: "Observability and error reporting",
+          detail: `Add structured logs and clear error messages around ${focus}.`
+        })
+      }
+      const criteria = spec.criteria.length > 0 ? spec.criteria : reqs.slice(0, 3)
+      return {
+        ...base,
+        summary: `Deliver "${spec.title}" in ${work.length} steps, starting with ${reqs[0] ?? focus}; every acceptance criterion maps to at least one step and one check.`,
+        work_breakdown: work,
+        acceptance_mapping: criteria.map((criterion, i) => ({
+          criterion,
+          covered_by: [`W${Math.min(i + 1, reqs.length)}`],
+          check: `An automated test shows: ${criterion.charAt(0).toLowerCase()}${criterion.slice(1)}.`
+        }))
+      }
+    }
+    case "tasks":
+      return {
+        ...base,
+        summary: `${reqs.length + 1} tasks, each independently verifiable, ending with an end-to-end check.`,
+        tasks: [
+          ...reqs.map((req, i) => ({
+            id: `T${i + 1}`,
+            title: req,
+            depends_on: i === 0 ? [] : [`T${i}`],
+            done_when: `Tests for "${req}" pass in CI.`
+          })),
+          {
+            id: `T${reqs.length + 1}`,
+            title: "End-to-end acceptance test",
+            depends_on: reqs.map((_, i) => `T${i + 1}`),
+            done_when: "The acceptance criteria are exercised end to end and pass."
+          }
+        ]
+      }
+    case "implement": {
+      const module = slug(spec.title)
+      return {
+        ...base,
+        summary: `Implement ${spec.title} in a new ${module} module with tests, touching the existing entry point only to wire it in.`,
+        changes: [
+          { path: `src/${module}/index.ts`, action: "create", description: `Entry point of ${spec.title}.` },
+          ...reqs.slice(0, 6).map((req) => ({
+            path: `src/${module}/${slug(req)}.ts`,
+            action: "create" as const,
+            description: req
+          })),
+          { path: `test/${module}.test.ts`, action: "create", description: "Unit and acceptance tests." },
+          {
+            path: pick(random, ["src/main.ts", "src/app.ts", "src/index.ts"]),
+            action: "modify",
+            description: `Register the ${module} module.`
+          }
+        ]
+      }
+    }
+    case "validate":
+      return {
+        ...base,
+        summary: `The changes cover ${reqs.length} requirements; the strategy below checks each acceptance criterion.`,
+        test_strategy: [
+          ...reqs.slice(0, 4).map((req) => `Unit test: ${req}`),
+          "Acceptance test: run the main flow end to end against a real instance.",
+          pick(random, ["Property test the input validation.", "Fuzz the parser with malformed input."])
+        ],
+        verdict: "pass"
+      }
+    case "audit":
+      return {
+        ...base,
+        summary: `No blocking findings; ${focus} handled with validated input and explicit errors.`,
+        findings: [
+          {
+            severity: pick(random, ["info", "low"] as const),
+            title: pick(random, ["Log redaction", "Rate limiting", "Dependency pinning"]),
+            detail: `Review ${focus} for ${pick(random, ["secrets in logs", "abuse by repeated requests", "unpinned transitive dependencies"])}.`
+          }
+        ],
+        verdict: "pass"
+      }
+    case "unlock":
+      return {
+        ...base,
+        summary: `Plan, tasks, implementation, validation and audit agree that "${spec.title}" is ready.`,
+        decision: "unlock"
+      }
+  }
+}
+
+/**
+ * Makes a simulated agent.
+ *
+ * @example
+ * ```ts
+ * import { AgentId, SimAgent } from "@speckit/core"
+ *
+ * const alpha = SimAgent.make({ id: AgentId.make("alpha"), model: "sim-large", latencyMs: 50, seed: 1 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (options: SimAgentOptions): Agent.Agent => {
+  const model = options.model ?? "sim-large"
+  const latency = Duration.millis(options.latencyMs ?? 100)
+  const seed = options.seed ?? 0
+  return {
+    id: options.id,
+    provider: "sim",
+    model,
+    call: (request) =>
+      Effect.gen(function* () {
+        yield* Effect.sleep(latency)
+        const text = JSON.stringify(answer(request, seed))
+        const input = estimateTokens(request.prompt)
+        const output = estimateTokens(text)
+        const cachedInput = request.stage === "plan" ? 0 : Math.min(input, estimateTokens(request.spec.text))
+        const reasoning = model === "sim-large" ? Math.floor(output / 4) : 0
+        return { text, model, usage: TokenUsage.make({ input, cachedInput, output, reasoning }) }
+      })
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * @speckit/core: the kernel of speckit. Domain types, the ports that plugins provide layers for,
+ * the phase state machine and the pipeline runner.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Agent from "./Agent.ts"
+/** @since 0.1.0 */
+export * as AgentError from "./AgentError.ts"
+/** @since 0.1.0 */
+export * as AgentId from "./AgentId.ts"
+/** @since 0.1.0 */
+export * as AgentOutcome from "./AgentOutcome.ts"
+/** @since 0.1.0 */
+export * as AgentRegistry from "./AgentRegistry.ts"
+/** @since 0.1.0 */
+export * as Consensus from "./Consensus.ts"
+/** @since 0.1.0 */
+export * as ExecAgent from "./ExecAgent.ts"
+/** @since 0.1.0 */
+export * as FaultInjector from "./FaultInjector.ts"
+/** @since 0.1.0 */
+export * as OutputFormat from "./OutputFormat.ts"
+/** @since 0.1.0 */
+export * as Phase from "./Phase.ts"
+/** @since 0.1.0 */
+export * as Pipeline from "./Pipeline.ts"
+/** @since 0.1.0 */
+export * as PipelineEvent from "./PipelineEvent.ts"
+/** @since 0.1.0 */
+export * as Prompt from "./Prompt.ts"
+/** @since 0.1.0 */
+export * as Providers from "./Providers.ts"
+/** @since 0.1.0 */
+export * as RunId from "./RunId.ts"
+/** @since 0.1.0 */
+export * as RunStore from "./RunStore.ts"
+/** @since 0.1.0 */
+export * as RunSummary from "./RunSummary.ts"
+/** @since 0.1.0 */
+export * as Sequencer from "./Sequencer.ts"
+/** @since 0.1.0 */
+export * as SessionMetrics from "./SessionMetrics.ts"
+/** @since 0.1.0 */
+export * as SimAgent from "./SimAgent.ts"
+/** @since 0.1.0 */
+export * as Spec from "./Spec.ts"
+/** @since 0.1.0 */
+export * as SpeckitConfig from "./SpeckitConfig.ts"
+/** @since 0.1.0 */
+export * as Stage from "./Stage.ts"
+/** @since 0.1.0 */
+export * as StageResult from "./StageResult.ts"
+/** @since 0.1.0 */
+export * as TokenUsage from "./TokenUsage.ts"
