@@ -62,7 +62,9 @@ export const demo = Command.make(
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const target =
-      directory._tag === "Some" ? path.resolve(directory.value) : yield* fs.makeTempDirectory({ prefix: "speckit-demo-" })
+      directory._tag === "Some"
+        ? path.resolve(directory.value)
+        : yield* fs.makeTempDirectory({ prefix: "speckit-demo-" })
     yield* Demo.create(target)
     const note = `speckit demo: sample workspace in ${target} (spec ${Demo.specId})\n`
     if (json) process.stderr.write(note)

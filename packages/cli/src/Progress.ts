@@ -150,19 +150,30 @@ export const live = (out: Output): Display => {
             stageStatus.set(event.stage, "running")
             agents.set(
               event.stage,
-              new Map(event.agents.map((a) => [a, { status: "waiting", detail: "", started: Date.now() } as AgentState]))
+              new Map(
+                event.agents.map((a) => [a, { status: "waiting", detail: "", started: Date.now() } as AgentState])
+              )
             )
             break
           case "AgentStarted": {
             const state = agents.get(event.stage)?.get(event.agent)
-            if (state) Object.assign(state, { status: "running", started: Date.now(), detail: event.attempt > 1 ? `attempt ${event.attempt}` : "" })
+            if (state)
+              Object.assign(state, {
+                status: "running",
+                started: Date.now(),
+                detail: event.attempt > 1 ? `attempt ${event.attempt}` : ""
+              })
             break
           }
           case "AgentFinished": {
             cost += event.outcome.costUsd
             total += event.outcome.usage.input + event.outcome.usage.output
             const state = agents.get(event.stage)?.get(event.outcome.agent)
-            if (state) Object.assign(state, { status: event.outcome._tag === "Succeeded" ? "ok" : "failed", detail: outcomeText(event.outcome) })
+            if (state)
+              Object.assign(state, {
+                status: event.outcome._tag === "Succeeded" ? "ok" : "failed",
+                detail: outcomeText(event.outcome)
+              })
             break
           }
           case "StageFinished":

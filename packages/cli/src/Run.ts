@@ -143,7 +143,8 @@ export const auto = Effect.fn("Run.auto")(function* (
     Effect.provide(layer(config, root)),
     Effect.catchTags({
       UnknownAgent: (error) => Effect.fail(new InputError({ message: error.message })),
-      RunStoreError: (error) => Effect.fail(new RunNotCompleted({ status: `failed: ${error.message}`, exitCode: ExitCode.Failed }))
+      RunStoreError: (error) =>
+        Effect.fail(new RunNotCompleted({ status: `failed: ${error.message}`, exitCode: ExitCode.Failed }))
     }),
     Effect.ensuring(Effect.sync(display.close))
   )

@@ -8,7 +8,11 @@
 import { type AgentId, AgentOutcome, Consensus, type SpeckitConfig, Stage, StageResult } from "@speckit/core"
 import { Effect, Layer } from "effect"
 
-const norm = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, " ").trim()
+const norm = (text: string) =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, " ")
+    .trim()
 
 /** Merges lists from several answers: items keyed by `key`, ordered by support, then first appearance. */
 const mergeLists = <A>(lists: ReadonlyArray<ReadonlyArray<A>>, key: (item: A) => string): Array<A> => {
@@ -59,7 +63,9 @@ export const merge = (results: ReadonlyArray<StageResult.StageResult>): StageRes
         return item ? (ids.get(norm(item.title)) ?? id) : id
       }
       const mapping = mergeLists(
-        plans.map((p) => p.acceptance_mapping.map((m) => ({ ...m, covered_by: m.covered_by.map((id) => remap(p, id)) }))),
+        plans.map((p) =>
+          p.acceptance_mapping.map((m) => ({ ...m, covered_by: m.covered_by.map((id) => remap(p, id)) }))
+        ),
         (m) => norm(m.criterion)
       )
       const [head, ...rest] = renumber(work, "W")
@@ -188,7 +194,12 @@ export const decide = (
       verdict,
       dissent,
       agreements: [`${voters.length} of ${succeeded.length} voted ${verdict} (${voters.join(", ")})`],
-      reason: dissent.length > 0 ? `dissent from ${dissent.join(", ")}` : degraded ? `quorum met without ${failed.join(", ")}` : undefined
+      reason:
+        dissent.length > 0
+          ? `dissent from ${dissent.join(", ")}`
+          : degraded
+            ? `quorum met without ${failed.join(", ")}`
+            : undefined
     }
   }
   return {

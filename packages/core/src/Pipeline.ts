@@ -127,7 +127,13 @@ export const run = Effect.fn("Pipeline.run")(function* (
   yield* checkAgents(config)
   const runId = options.runId ?? (yield* RunId.make)
   const startedAt = yield* Clock.currentTimeMillis
-  const record: RunRecord = { runId, specId: spec.id, specDirectory: spec.directory, startedAt: isoOf(startedAt), config }
+  const record: RunRecord = {
+    runId,
+    specId: spec.id,
+    specDirectory: spec.directory,
+    startedAt: isoOf(startedAt),
+    config
+  }
   const state = {
     phase: Phase.idle,
     stages: [] as Array<StageSummary>,

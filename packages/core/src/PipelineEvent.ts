@@ -30,7 +30,12 @@ export type PipelineEvent =
   | { readonly _tag: "AgentStarted"; readonly stage: Stage; readonly agent: AgentId; readonly attempt: number }
   | { readonly _tag: "AgentFinished"; readonly stage: Stage; readonly outcome: AgentOutcome }
   | { readonly _tag: "DecisionAccepted"; readonly seq: number; readonly stage: Stage; readonly agent: string }
-  | { readonly _tag: "DecisionRejected"; readonly reason: "Duplicate" | "Stale"; readonly stage: Stage; readonly agent: string }
+  | {
+      readonly _tag: "DecisionRejected"
+      readonly reason: "Duplicate" | "Stale"
+      readonly stage: Stage
+      readonly agent: string
+    }
   | {
       readonly _tag: "StageFinished"
       readonly stage: Stage

@@ -76,7 +76,9 @@ export const make = (input: {
   ]
   if (before && input.previous) parts.push(`# Consensus of the ${before} stage\n\n${input.previous.trim()}`)
   if (input.repairNote) {
-    parts.push(`# Your previous answer was rejected\n\n${input.repairNote}\nAnswer again with valid JSON of the shape above.`)
+    parts.push(
+      `# Your previous answer was rejected\n\n${input.repairNote}\nAnswer again with valid JSON of the shape above.`
+    )
   }
   return `${parts.join("\n\n")}\n`
 }

@@ -19,7 +19,9 @@ import { Clock, Effect, Random, Schema } from "effect"
  * @since 0.1.0
  */
 export const RunId = Schema.String.pipe(
-  Schema.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { message: "a run id is a file-name-safe token" })),
+  Schema.check(
+    Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { message: "a run id is a file-name-safe token" })
+  ),
   Schema.brand("@speckit/core/RunId")
 )
 

@@ -202,7 +202,11 @@ const formatIssue = (issue: SchemaIssue.Issue): string => {
     .map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`))
     .join("")
     .replace(/^\./, "")
-  const message = first.message === "Unexpected key" ? "unknown key" : first.message
+  const excess = /excess property|unexpected key/i.test(first.message)
+  if (excess && /^agents\.[^.]+$/.test(path)) {
+    return `${path}: not a valid agent id (1-64 lower-case letters, digits, '-' or '_', starting with a letter)`
+  }
+  const message = excess ? "unknown key" : first.message
   return path ? `${path}: ${message}` : message
 }
 

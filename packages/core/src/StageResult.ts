@@ -24,7 +24,11 @@ export const WorkItem = Schema.Struct({ id: Text, title: Text, detail: Schema.St
  *
  * @since 0.1.0
  */
-export const AcceptanceMapping = Schema.Struct({ criterion: Text, covered_by: Schema.Array(Schema.String), check: Text })
+export const AcceptanceMapping = Schema.Struct({
+  criterion: Text,
+  covered_by: Schema.Array(Schema.String),
+  check: Text
+})
 
 /**
  * A task of the `tasks` stage.
@@ -79,7 +83,11 @@ export const PlanResult = Schema.Struct({
  *
  * @since 0.1.0
  */
-export const TasksResult = Schema.Struct({ stage: Schema.Literal("tasks"), ...common, tasks: Schema.NonEmptyArray(Task) })
+export const TasksResult = Schema.Struct({
+  stage: Schema.Literal("tasks"),
+  ...common,
+  tasks: Schema.NonEmptyArray(Task)
+})
 
 /**
  * Result of the `implement` stage.
@@ -140,7 +148,14 @@ export const UnlockResult = Schema.Struct({
  *
  * @since 0.1.0
  */
-export const StageResult = Schema.Union([PlanResult, TasksResult, ImplementResult, ValidateResult, AuditResult, UnlockResult])
+export const StageResult = Schema.Union([
+  PlanResult,
+  TasksResult,
+  ImplementResult,
+  ValidateResult,
+  AuditResult,
+  UnlockResult
+])
 
 /**
  * Any stage result.

@@ -27,7 +27,11 @@ const addTo = (
   costUsd: number
 ) => {
   const current = table[key] ?? emptyBreakdown
-  table[key] = { calls: current.calls + 1, usage: TokenUsage.add(current.usage, usage), costUsd: current.costUsd + costUsd }
+  table[key] = {
+    calls: current.calls + 1,
+    usage: TokenUsage.add(current.usage, usage),
+    costUsd: current.costUsd + costUsd
+  }
 }
 
 /**

@@ -43,7 +43,9 @@ export const cost = (usage: TokenUsage.TokenUsage, price: Price): number => {
   const cached = Math.min(usage.cachedInput, usage.input)
   const uncached = usage.input - cached
   return (
-    (uncached * price.inputPerMTok + cached * (price.cachedInputPerMTok ?? price.inputPerMTok) + usage.output * price.outputPerMTok) /
+    (uncached * price.inputPerMTok +
+      cached * (price.cachedInputPerMTok ?? price.inputPerMTok) +
+      usage.output * price.outputPerMTok) /
     1_000_000
   )
 }

@@ -1,0 +1,192 @@
+import { assert, describe, it } from "@effect/vitest"
+import { QuorumConsensus } from "@speckit/consensus"
+import { AgentId, type AgentOutcome, SpeckitConfig, type Stage, type StageResult, TokenUsage } from "@speckit/core"
+import fc from "fast-check"
+
+const policy = (
+  stage: Stage.Stage,
+  agents: ReadonlyArray<string>,
+  quorum: SpeckitConfig.Quorum
+): SpeckitConfig.StagePolicy => ({
+  stage,
+  agents: agents.map(AgentId.make),
+  quorum,
+  onConflict: "halt"
+})
+
+const succeeded = (agent: string, result: StageResult.StageResult): AgentOutcome.AgentOutcome => ({
+  _tag: "Succeeded",
+  agent: AgentId.make(agent),
+  model: "m",
+  result,
+  attempts: 1,
+  usage: TokenUsage.empty,
+  costUsd: 0,
+  durationMs: 1
+})
+
+const failed = (agent: string): AgentOutcome.AgentOutcome => ({
+  _tag: "Failed",
+  agent: AgentId.make(agent),
+  model: "m",
+  kind: "Timeout",
+  detail: "slow",
+  attempts: 1,
+  usage: TokenUsage.empty,
+  costUsd: 0,
+  durationMs: 1
+})
+
+const vote = (agent: string, verdict: "pass" | "fail") =>
+  succeeded(agent, {
+    stage: "validate",
+    agent: AgentId.make(agent),
+    summary: `${agent} says ${verdict}`,
+    test_strategy: [`${agent} test`],
+    verdict
+  })
+
+const plan = (agent: string, titles: ReadonlyArray<string>) =>
+  succeeded(agent, {
+    stage: "plan",
+    agent: AgentId.make(agent),
+    summary: `${agent}'s plan`,
+    work_breakdown: [
+      { id: "W1", title: titles[0] ?? "first", detail: "" },
+      ...titles.slice(1).map((title, i) => ({ id: `W${i + 2}`, title, detail: "" }))
+    ],
+    acceptance_mapping: [{ criterion: "works", covered_by: ["W1"], check: "test" }]
+  })
+
+describe("QuorumConsensus", () => {
+  it("is ok when every agent agrees", () => {
+    const decided = QuorumConsensus.decide(policy("validate", ["a", "b", "c"], "majority"), [
+      vote("a", "pass"),
+      vote("b", "pass"),
+      vote("c", "pass")
+    ])
+    assert.strictEqual(decided.status, "ok")
+    assert.strictEqual(decided.verdict, "pass")
+    assert.deepStrictEqual(decided.dissent, [])
+  })
+
+  it("records the dissent of a majority verdict", () => {
+    const decided = QuorumConsensus.decide(policy("validate", ["a", "b", "c"], "majority"), [
+      vote("a", "pass"),
+      vote("b", "fail"),
+      vote("c", "pass")
+    ])
+    assert.strictEqual(decided.status, "ok")
+    assert.strictEqual(decided.verdict, "pass")
+    assert.deepStrictEqual(decided.dissent.map(String), ["b"])
+    assert.strictEqual(decided.result?.stage === "validate" ? decided.result.verdict : undefined, "pass")
+  })
+
+  it("is a conflict when quorum `all` requires unanimity and an agent dissents", () => {
+    const decided = QuorumConsensus.decide(policy("validate", ["a", "b", "c"], "all"), [
+      vote("a", "pass"),
+      vote("b", "fail"),
+      vote("c", "pass")
+    ])
+    assert.strictEqual(decided.status, "conflict")
+    assert.include(decided.reason ?? "", "b")
+  })
+
+  it("is a conflict on a tie", () => {
+    const decided = QuorumConsensus.decide(policy("validate", ["a", "b"], "majority"), [
+      vote("a", "pass"),
+      vote("b", "fail")
+    ])
+    assert.strictEqual(decided.status, "conflict")
+  })
+
+  it("fails when fewer agents answer than the quorum requires", () => {
+    const decided = QuorumConsensus.decide(policy("plan", ["a", "b", "c"], "majority"), [
+      plan("a", ["x"]),
+      failed("b"),
+      failed("c")
+    ])
+    assert.strictEqual(decided.status, "failed")
+    assert.strictEqual(decided.required, 2)
+    assert.isUndefined(decided.result)
+    assert.include(decided.reason ?? "", "1 of 3 agents answered, 2 required")
+  })
+
+  it("is degraded when the quorum is met without every agent", () => {
+    const decided = QuorumConsensus.decide(policy("plan", ["a", "b", "c"], 2), [
+      plan("a", ["x"]),
+      plan("b", ["x"]),
+      failed("c")
+    ])
+    assert.strictEqual(decided.status, "degraded")
+    assert.deepStrictEqual(decided.failed.map(String), ["c"])
+  })
+
+  it("merges content answers, most supported items first", () => {
+    const decided = QuorumConsensus.decide(policy("plan", ["a", "b", "c"], "majority"), [
+      plan("a", ["Store tokens", "Send email"]),
+      plan("b", ["Send email", "Audit log"]),
+      plan("c", ["send  EMAIL", "Store tokens"])
+    ])
+    const result = decided.result
+    assert.strictEqual(result?.stage, "plan")
+    if (result?.stage === "plan") {
+      assert.deepStrictEqual(
+        result.work_breakdown.map((w) => [w.id, w.title]),
+        [
+          ["W1", "Send email"],
+          ["W2", "Store tokens"],
+          ["W3", "Audit log"]
+        ]
+      )
+    }
+  })
+
+  it("does not depend on the order in which answers arrive (property)", () => {
+    const verdicts = fc.array(fc.constantFrom<"pass" | "fail" | "failed">("pass", "fail", "failed"), {
+      minLength: 1,
+      maxLength: 7
+    })
+    fc.assert(
+      fc.property(
+        verdicts,
+        fc.constantFrom<SpeckitConfig.Quorum>("all", "majority", 1, 2),
+        fc.integer(),
+        (votes, quorum, seed) => {
+          const agents = votes.map((_, i) => `a${i}`)
+          const outcomes = votes.map((v, i) => (v === "failed" ? failed(`a${i}`) : vote(`a${i}`, v)))
+          const shuffled =
+            fc.sample(fc.shuffledSubarray(outcomes, { minLength: outcomes.length }), { seed, numRuns: 1 })[0] ??
+            outcomes
+          const p = policy("validate", agents, quorum)
+          assert.deepStrictEqual(QuorumConsensus.decide(p, shuffled), QuorumConsensus.decide(p, outcomes))
+        }
+      )
+    )
+  })
+
+  it("merges content stages independently of arrival order (property)", () => {
+    const titles = fc.array(fc.constantFrom("Store tokens", "Send email", "Audit log", "Rate limit"), {
+      minLength: 1,
+      maxLength: 4
+    })
+    fc.assert(
+      fc.property(fc.array(titles, { minLength: 1, maxLength: 5 }), fc.integer(), (lists, seed) => {
+        const outcomes = lists.map((list, i) => plan(`a${i}`, list))
+        const shuffled =
+          fc.sample(fc.shuffledSubarray(outcomes, { minLength: outcomes.length }), { seed, numRuns: 1 })[0] ?? outcomes
+        const p = policy(
+          "plan",
+          outcomes.map((o) => o.agent),
+          "majority"
+        )
+        assert.deepStrictEqual(QuorumConsensus.decide(p, shuffled), QuorumConsensus.decide(p, outcomes))
+      })
+    )
+  })
+
+  it("uses the configured policy for each stage", () => {
+    const config = SpeckitConfig.defaultConfig
+    assert.strictEqual(QuorumConsensus.decide(SpeckitConfig.policyFor(config, "plan"), []).status, "failed")
+  })
+})

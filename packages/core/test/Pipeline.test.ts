@@ -1,0 +1,271 @@
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import {
+  type Agent,
+  AgentError,
+  AgentId,
+  AgentRegistry,
+  Consensus,
+  FaultInjector,
+  Pipeline,
+  PipelineEvent,
+  RunStore,
+  Sequencer,
+  SessionMetrics,
+  SimAgent,
+  Spec,
+  SpeckitConfig,
+  Stage,
+  TokenUsage
+} from "@speckit/core"
+import { Effect, Fiber, Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+// Minimal in-test implementations of the plugin ports, so core is tested on its own.
+const sequencerLayer = Layer.sync(Sequencer.Sequencer, () => {
+  const decisions: Array<Sequencer.Decision> = []
+  return {
+    begin: () => Effect.void,
+    submit: (key, outcome) =>
+      Effect.sync(() => {
+        const decision = { seq: decisions.length + 1, key, outcome }
+        decisions.push(decision)
+        return { _tag: "Accepted" as const, decision }
+      }),
+    decisions: Effect.sync(() => decisions.slice())
+  }
+})
+
+const consensusLayer = Layer.succeed(Consensus.Consensus, {
+  decide: (policy, outcomes) =>
+    Effect.sync(() => {
+      const succeeded = outcomes.flatMap((o) => (o._tag === "Succeeded" ? [o] : []))
+      const failed = outcomes.filter((o) => o._tag === "Failed").map((o) => o.agent)
+      const required = Consensus.required(policy.quorum, policy.agents.length)
+      const ok = succeeded.length >= required
+      return {
+        stage: policy.stage,
+        status: ok ? (failed.length > 0 ? "degraded" : "ok") : "failed",
+        result: ok ? succeeded[0]?.result : undefined,
+        agreements: [],
+        conflicts: [],
+        dissent: [],
+        succeeded: succeeded.map((o) => o.agent),
+        failed,
+        required,
+        reason: ok ? undefined : `${succeeded.length} of ${required} required`
+      } satisfies Consensus.StageConsensus
+    })
+})
+
+const metricsLayer = Layer.sync(SessionMetrics.SessionMetrics, () => {
+  let calls = 0
+  let usage = TokenUsage.empty
+  return {
+    record: (call) =>
+      Effect.sync(() => {
+        calls++
+        usage = TokenUsage.add(usage, call.usage)
+        return { costUsd: 0.001, priced: true }
+      }),
+    snapshot: Effect.sync(() => ({
+      calls,
+      failedCalls: 0,
+      usage,
+      costUsd: calls * 0.001,
+      unpriced: [],
+      byAgent: {},
+      byStage: {}
+    }))
+  }
+})
+
+const makeWorkspace = (
+  specText = "# Login\n\n## Requirements\n\n- Users sign in with email\n- Lock after 5 failures\n"
+) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "speckit-core-"))
+  fs.mkdirSync(path.join(dir, "specs", "SPEC-1"), { recursive: true })
+  fs.writeFileSync(path.join(dir, "specs", "SPEC-1", "spec.md"), specText)
+  return dir
+}
+
+const sims = (latencyMs = 1) =>
+  ["alpha", "beta", "gamma"].map((name, i) => SimAgent.make({ id: AgentId.make(name), latencyMs, seed: i + 1 }))
+
+const failing = (name: string, kind: AgentError.AgentErrorKind = "ServerError"): Agent.Agent => ({
+  id: AgentId.make(name),
+  provider: "test",
+  model: "broken",
+  call: () => Effect.fail(new AgentError.AgentError({ agent: name, kind, detail: "boom" }))
+})
+
+const run = (
+  workspace: string,
+  agents: ReadonlyArray<Agent.Agent>,
+  config: SpeckitConfig.SpeckitConfig = SpeckitConfig.defaultConfig,
+  faults: Layer.Layer<FaultInjector.FaultInjector> = FaultInjector.FaultInjector.layerNone
+) =>
+  Effect.gen(function* () {
+    const events: Array<PipelineEvent.PipelineEvent> = []
+    const spec = yield* Spec.load(workspace, "SPEC-1")
+    const summary = yield* Pipeline.run({ spec, config }).pipe(
+      Effect.provideService(PipelineEvent.PipelineEvents, {
+        emit: (event) => Effect.sync(() => void events.push(event))
+      }),
+      Effect.provide(
+        Layer.mergeAll(
+          AgentRegistry.AgentRegistry.fromAgents(agents),
+          faults,
+          sequencerLayer,
+          consensusLayer,
+          metricsLayer,
+          RunStore.RunStore.layerFileSystem(workspace)
+        )
+      )
+    )
+    return { summary, events }
+  }).pipe(Effect.provide(NodeServices.layer))
+
+describe("Pipeline", () => {
+  it.live("runs every stage in order and writes every artifact", () =>
+    Effect.gen(function* () {
+      const workspace = makeWorkspace()
+      const { summary, events } = yield* run(workspace, sims())
+      assert.strictEqual(summary.status, "completed")
+      assert.strictEqual(summary.phase, "Completed")
+      assert.deepStrictEqual(
+        summary.stages.map((s) => s.stage),
+        Stage.all
+      )
+      assert.strictEqual(summary.decisions, 18)
+      for (const stage of Stage.all) {
+        const md = fs.readFileSync(path.join(workspace, "specs", "SPEC-1", `${stage}.md`), "utf8")
+        assert.include(md, `: Login`)
+        for (const agent of ["alpha", "beta", "gamma"]) {
+          assert.isTrue(fs.existsSync(path.join(workspace, summary.runDir, "answers", stage, `${agent}.1.json`)))
+        }
+        assert.isTrue(fs.existsSync(path.join(workspace, summary.runDir, "consensus", `${stage}.json`)))
+      }
+      const saved = JSON.parse(fs.readFileSync(path.join(workspace, summary.runDir, "summary.json"), "utf8"))
+      assert.strictEqual(saved.status, "completed")
+      const phases = events.flatMap((e) => (e._tag === "PhaseChanged" ? [e.phase._tag] : []))
+      assert.deepStrictEqual(phases, [...Stage.all.map(() => "Running"), "Completed"])
+      assert.strictEqual(events[0]?._tag, "RunStarted")
+      assert.strictEqual(events.at(-1)?._tag, "RunFinished")
+    })
+  )
+
+  it.live("feeds each stage's consensus to the next stage's prompt", () =>
+    Effect.gen(function* () {
+      const workspace = makeWorkspace()
+      const prompts: Array<Agent.AgentRequest> = []
+      const recorder: Agent.Agent = {
+        ...SimAgent.make({ id: AgentId.make("alpha"), latencyMs: 0 }),
+        call: (request) => {
+          prompts.push(request)
+          return SimAgent.make({ id: AgentId.make("alpha"), latencyMs: 0 }).call(request)
+        }
+      }
+      const config = yield* SpeckitConfig.decode({ agents: { alpha: { provider: "sim" } } }, "inline")
+      yield* run(workspace, [recorder], config)
+      const tasks = prompts.find((p) => p.stage === "tasks")
+      const plan = fs.readFileSync(path.join(workspace, "specs", "SPEC-1", "plan.md"), "utf8")
+      assert.strictEqual(tasks?.previous, plan)
+      assert.include(tasks?.prompt ?? "", "# Consensus of the plan stage")
+      assert.include(tasks?.prompt ?? "", "Users sign in with email")
+    })
+  )
+
+  it.live("halts at a stage whose quorum is not met and runs nothing after it", () =>
+    Effect.gen(function* () {
+      const workspace = makeWorkspace()
+      const [alpha] = sims()
+      const agents = [alpha, failing("beta"), failing("gamma")].filter((a) => a !== undefined)
+      const { summary } = yield* run(workspace, agents)
+      assert.strictEqual(summary.status, "halted")
+      assert.strictEqual(summary.phase, "Halted(plan)")
+      assert.strictEqual(summary.stages.length, 1)
+      assert.strictEqual(summary.stages[0]?.status, "failed")
+      assert.include(summary.hint ?? "", "quorum")
+      assert.isFalse(fs.existsSync(path.join(workspace, "specs", "SPEC-1", "tasks.md")))
+    })
+  )
+
+  it.live("records a malformed answer as a failed agent with kind Malformed", () =>
+    Effect.gen(function* () {
+      const workspace = makeWorkspace()
+      const chatty: Agent.Agent = {
+        id: AgentId.make("gamma"),
+        provider: "test",
+        model: "chatty",
+        call: () =>
+          Effect.succeed({
+            text: "I would start with the login form.",
+            usage: TokenUsage.make({ input: 10, output: 8 }),
+            model: "chatty"
+          })
+      }
+      const [alpha, beta] = sims()
+      const agents = [alpha, beta, chatty].filter((a) => a !== undefined)
+      const { summary } = yield* run(workspace, agents)
+      assert.strictEqual(summary.status, "completed")
+      const gamma = summary.stages[0]?.agents.find((a) => a.agent === "gamma")
+      assert.strictEqual(gamma?.status, "failed")
+      assert.strictEqual(gamma?.error?.kind, "Malformed")
+      assert.strictEqual(gamma?.usage.output, 8, "usage of a failed attempt is still attributed")
+      assert.strictEqual(summary.stages[0]?.status, "degraded")
+    })
+  )
+
+  it.live("routes injected faults through the same path as real failures", () =>
+    Effect.gen(function* () {
+      const workspace = makeWorkspace()
+      const faults = Layer.succeed(FaultInjector.FaultInjector, {
+        active: true,
+        description: "timeout for gamma",
+        beforeAttempt: (target) =>
+          target.agent === "gamma"
+            ? Effect.fail(
+                new AgentError.AgentError({ agent: target.agent, kind: "Timeout", detail: "injected", injected: true })
+              )
+            : Effect.void,
+        consensusFault: () => Effect.succeed(false),
+        crashPoint: () => Effect.void
+      } as FaultInjector.FaultInjector["Service"])
+      const { summary } = yield* run(workspace, sims(), SpeckitConfig.defaultConfig, faults)
+      assert.strictEqual(summary.status, "completed")
+      for (const stage of summary.stages) {
+        assert.strictEqual(stage.status, "degraded")
+        assert.strictEqual(stage.agents.find((a) => a.agent === "gamma")?.error?.kind, "Timeout")
+      }
+    })
+  )
+
+  it.live("refuses a configuration naming an agent that does not exist, before writing anything", () =>
+    Effect.gen(function* () {
+      const workspace = makeWorkspace()
+      const [alpha] = sims()
+      const error = yield* Effect.flip(run(workspace, alpha ? [alpha] : []))
+      assert.strictEqual(error._tag, "UnknownAgent")
+      assert.isFalse(fs.existsSync(path.join(workspace, ".speckit")))
+    })
+  )
+
+  it.live("records an interrupted run as cancelled", () =>
+    Effect.gen(function* () {
+      const workspace = makeWorkspace()
+      const fiber = yield* Effect.forkChild(run(workspace, sims(5_000)))
+      yield* Effect.sleep(200)
+      yield* Fiber.interrupt(fiber)
+      const runs = fs.readdirSync(path.join(workspace, ".speckit", "runs"))
+      assert.strictEqual(runs.length, 1)
+      const saved = JSON.parse(
+        fs.readFileSync(path.join(workspace, ".speckit", "runs", runs[0] ?? "", "summary.json"), "utf8")
+      )
+      assert.strictEqual(saved.status, "cancelled")
+      assert.strictEqual(saved.phase, "Cancelled")
+    })
+  )
+})

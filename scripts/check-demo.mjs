@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Checks the artifacts of a `speckit demo DIR --json` run: node scripts/check-demo.mjs DIR SUMMARY_FILE
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+const [dir, summaryFile] = process.argv.slice(2)
+if (!dir || !summaryFile) {
+  console.error("usage: check-demo.mjs DIR SUMMARY_FILE")
+  process.exit(2)
+}
+const stages = ["plan", "tasks", "implement", "validate", "audit", "unlock"]
+const problems = []
+const check = (ok, what) => {
+  if (!ok) problems.push(what)
+}
+const summary = JSON.parse(fs.readFileSync(summaryFile, "utf8"))
+check(summary.status === "completed", `status is ${summary.status}`)
+check(summary.stages.length === 6, `${summary.stages.length} stages`)
+check(summary.costUsd > 0, "no cost recorded")
+const byAgent = Object.values(summary.byAgent).reduce((sum, b) => sum + b.costUsd, 0)
+check(Math.abs(byAgent - summary.costUsd) < 0.005, `total cost ${summary.costUsd} != sum of agents ${byAgent}`)
+const specDir = path.join(dir, "specs", "SPEC-001-password-reset")
+const runDir = path.join(dir, summary.runDir)
+for (const stage of stages) {
+  const md = path.join(specDir, `${stage}.md`)
+  check(fs.existsSync(md) && fs.statSync(md).size > 100, `missing or short ${md}`)
+  check(fs.existsSync(path.join(runDir, "consensus", `${stage}.json`)), `missing consensus/${stage}.json`)
+  const answers = fs.existsSync(path.join(runDir, "answers", stage))
+    ? fs.readdirSync(path.join(runDir, "answers", stage))
+    : []
+  check(answers.length === 3, `answers/${stage} has ${answers.length} files`)
+}
+for (const file of ["run.json", "summary.json"]) check(fs.existsSync(path.join(runDir, file)), `missing ${file}`)
+if (problems.length > 0) {
+  console.error(`demo artifacts: FAIL\n- ${problems.join("\n- ")}`)
+  process.exit(1)
+}
+console.log(`demo artifacts: PASS (run ${summary.runId}, 6 stages, $${summary.costUsd.toFixed(4)})`)
