@@ -15,6 +15,7 @@ import {
   Spec,
   SpeckitConfig
 } from "@speckit/core"
+import { Faults } from "@speckit/faults"
 import { Metrics, type Pricing } from "@speckit/telemetry"
 import { Effect, FileSystem, Layer, Path } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
@@ -57,10 +58,14 @@ const pricesOf = (config: SpeckitConfig.SpeckitConfig): Record<string, Pricing.P
  *
  * @since 0.1.0
  */
-export const layer = (config: SpeckitConfig.SpeckitConfig, workspace: string) =>
+export const layer = (
+  config: SpeckitConfig.SpeckitConfig,
+  workspace: string,
+  faults: Layer.Layer<FaultInjector.FaultInjector> = FaultInjector.FaultInjector.layerNone
+) =>
   Layer.mergeAll(
     Providers.layer(config, workspace),
-    FaultInjector.FaultInjector.layerNone,
+    faults,
     MemorySequencer.layer,
     QuorumConsensus.layer,
     Metrics.layer({ prices: pricesOf(config) }),
@@ -111,9 +116,11 @@ export const prepare = (specId: string, workspace: string) =>
     if (!isDir) return yield* new InputError({ message: `workspace ${root} is not a directory` })
     const config = yield* SpeckitConfig.load(root)
     const spec = yield* Spec.load(root, specId)
-    return { root, config, spec }
+    const faults = yield* Effect.flatMap(Faults.readEnv, ({ spec, options }) => Faults.make(spec, options))
+    return { root, config, spec, faults }
   }).pipe(
     Effect.catchTags({
+      FaultSpecError: (error) => Effect.fail(new InputError({ message: error.message })),
       ConfigError: (error) => Effect.fail(new InputError({ message: error.message })),
       SpecNotFound: (error) => Effect.fail(new InputError({ message: error.message })),
       SpecEmpty: (error) => Effect.fail(new InputError({ message: error.message })),
@@ -134,13 +141,14 @@ export const auto = Effect.fn("Run.auto")(function* (
   InputError | RunNotCompleted,
   FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
 > {
-  const { root, config, spec } = yield* prepare(options.specId, options.workspace)
+  const { root, config, spec, faults } = yield* prepare(options.specId, options.workspace)
+  if (faults.active) process.stderr.write(`speckit: faults active: ${faults.description}\n`)
   const report = options.report ?? process.stdout
   const progressOut = options.progress ?? (options.json ? process.stderr : process.stdout)
   const display = progressOut.isTTY ? Progress.live(progressOut) : Progress.plain(progressOut)
   const summary = yield* Pipeline.run({ spec, config }).pipe(
     Effect.provideService(PipelineEvent.PipelineEvents, display),
-    Effect.provide(layer(config, root)),
+    Effect.provide(layer(config, root, Layer.succeed(FaultInjector.FaultInjector, faults))),
     Effect.catchTags({
       UnknownAgent: (error) => Effect.fail(new InputError({ message: error.message })),
       RunStoreError: (error) =>

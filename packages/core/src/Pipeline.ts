@@ -207,6 +207,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
           reportedCostUsd: response.success.reportedCostUsd,
           text: response.success.text
         })
+        yield* faults.crashPoint("after_answer")
       }
       const cost = yield* metrics.record({
         stage,
@@ -264,9 +265,14 @@ export const run = Effect.fn("Pipeline.run")(function* (
       const outcomes = yield* Effect.forEach(policy.agents, (agent) => callAgent(stage, agent, previous), {
         concurrency: "unbounded"
       })
-      const decided = yield* consensus.decide(policy, outcomes)
+      yield* faults.crashPoint("before_consensus")
+      const agreed = yield* consensus.decide(policy, outcomes)
+      const decided: StageConsensus = (yield* faults.consensusFault(stage))
+        ? { ...agreed, status: "failed", result: undefined, reason: "injected fault: consensus_fail" }
+        : agreed
       const markdown = renderStage(spec, decided)
       const artifact = yield* store.saveConsensus(record, decided, markdown)
+      yield* faults.crashPoint("after_consensus")
       const costUsd = outcomes.reduce((sum, outcome) => sum + outcome.costUsd, 0)
       const agents: Array<AgentSummary> = outcomes.map((outcome) => ({
         agent: outcome.agent,
@@ -292,6 +298,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
         artifact
       })
       yield* emit({ _tag: "StageFinished", stage, consensus: decided, costUsd, artifact })
+      yield* faults.crashPoint("after_stage")
       if (decided.status === "failed") {
         state.status = "halted"
         state.hint = `stage ${stage} did not reach its quorum (${decided.reason ?? "too few agents answered"}); fix the failing agents and run again`
