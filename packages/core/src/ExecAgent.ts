@@ -33,6 +33,24 @@ export interface ExecAgentOptions {
 
 const collect = <E>(stream: Stream.Stream<Uint8Array, E>) => stream.pipe(Stream.decodeText(), Stream.mkString)
 
+const signalNumbers: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 }
+
+/**
+ * The exit status; a process killed by a signal (which the spawner reports as a failure naming the
+ * signal) exits with 128 + the signal number and names the signal.
+ */
+const awaitExit = (handle: ChildProcessSpawner.ChildProcessHandle) =>
+  handle.exitCode.pipe(
+    Effect.map((code): { readonly exitCode: number; readonly signal?: string } => ({ exitCode: Number(code) })),
+    Effect.catch((error) => {
+      const signal =
+        error.reason.method === "exitCode" ? /signal: '(\w+)'/.exec(String(error.reason.cause))?.[1] : undefined
+      return signal === undefined
+        ? Effect.fail(error)
+        : Effect.succeed({ exitCode: 128 + (signalNumbers[signal] ?? 0), signal })
+    })
+  )
+
 /**
  * Runs a command for one agent request and returns its raw output. Interrupting the effect
  * terminates the subprocess and its children (SIGTERM, then SIGKILL after the grace period).
@@ -62,10 +80,13 @@ export const run = (
       forceKillAfter: Duration.millis(options.killGraceMs ?? 2_000)
     })
     const handle = yield* spawner.spawn(command)
-    const [stdout, stderr, exitCode] = yield* Effect.all([collect(handle.stdout), collect(handle.stderr), handle.exitCode], {
-      concurrency: "unbounded"
-    })
-    return { stdout, stderr, exitCode: Number(exitCode) }
+    const [stdout, stderr, exit] = yield* Effect.all(
+      [collect(handle.stdout), collect(handle.stderr), awaitExit(handle)],
+      {
+        concurrency: "unbounded"
+      }
+    )
+    return { stdout, stderr, ...exit }
   }).pipe(
     Effect.scoped,
     Effect.catchTag("PlatformError", (error) =>

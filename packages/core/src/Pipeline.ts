@@ -5,16 +5,13 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Result } from "effect"
-import * as Agent from "./Agent.ts"
-import { AgentError } from "./AgentError.ts"
+import * as AgentCall from "./AgentCall.ts"
 import type { AgentId } from "./AgentId.ts"
-import type { AgentOutcome } from "./AgentOutcome.ts"
 import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
 import { Consensus, type StageConsensus } from "./Consensus.ts"
 import { FaultInjector } from "./FaultInjector.ts"
 import * as Phase from "./Phase.ts"
 import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
-import * as Prompt from "./Prompt.ts"
 import * as RunId from "./RunId.ts"
 import { type RunRecord, RunStore, type RunStoreError } from "./RunStore.ts"
 import type { AgentSummary, RunStatus, RunSummary, StageSummary } from "./RunSummary.ts"
@@ -24,7 +21,7 @@ import type { Spec } from "./Spec.ts"
 import * as SpeckitConfig from "./SpeckitConfig.ts"
 import * as Stage from "./Stage.ts"
 import * as StageResult from "./StageResult.ts"
-import * as TokenUsage from "./TokenUsage.ts"
+import * as StageRunner from "./StageRunner.ts"
 
 /**
  * What a run needs.
@@ -176,72 +173,8 @@ export const run = Effect.fn("Pipeline.run")(function* (
   const callAgent = (stage: Stage.Stage, agentId: AgentId, previous: string) =>
     Effect.gen(function* () {
       const agent = yield* registry.get(agentId)
-      const attempt = 1
-      const started = yield* Clock.currentTimeMillis
-      const request: Agent.AgentRequest = {
-        runId,
-        stage,
-        agent: agentId,
-        attempt,
-        prompt: Prompt.make({ stage, agent: agentId, spec, previous }),
-        spec,
-        previous,
-        idempotencyKey: Agent.idempotencyKey({ runId, stage, agent: agentId, attempt })
-      }
-      yield* emit({ _tag: "AgentStarted", stage, agent: agentId, attempt })
-      const response = yield* faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request)), Effect.result)
-      const parsed = Result.isSuccess(response)
-        ? yield* StageResult.parse(stage, agentId, response.success.text).pipe(
-            Effect.mapError((error) => new AgentError({ agent: agentId, kind: "Malformed", detail: error.reason })),
-            Effect.result
-          )
-        : Result.fail(response.failure)
-      const usage = Result.isSuccess(response) ? response.success.usage : TokenUsage.empty
-      const model = Result.isSuccess(response) ? response.success.model : agent.model
-      if (Result.isSuccess(response)) {
-        yield* store.saveAnswer(runId, stage, agentId, attempt, {
-          agent: agentId,
-          attempt,
-          model,
-          usage,
-          reportedCostUsd: response.success.reportedCostUsd,
-          text: response.success.text
-        })
-        yield* faults.crashPoint("after_answer")
-      }
-      const cost = yield* metrics.record({
-        stage,
-        agent: agentId,
-        attempt,
-        model,
-        usage,
-        reportedCostUsd: Result.isSuccess(response) ? response.success.reportedCostUsd : undefined,
-        ok: Result.isSuccess(parsed)
-      })
-      const durationMs = (yield* Clock.currentTimeMillis) - started
-      const outcome: AgentOutcome = Result.isSuccess(parsed)
-        ? {
-            _tag: "Succeeded",
-            agent: agentId,
-            model,
-            result: parsed.success,
-            attempts: attempt,
-            usage,
-            costUsd: cost.costUsd,
-            durationMs
-          }
-        : {
-            _tag: "Failed",
-            agent: agentId,
-            model,
-            kind: parsed.failure.kind,
-            detail: parsed.failure.detail,
-            attempts: attempt,
-            usage,
-            costUsd: cost.costUsd,
-            durationMs
-          }
-      const submitted = yield* sequencer.submit({ runId, stage, agent: agentId, attempt }, outcome)
+      const outcome = yield* AgentCall.call(agent, { runId, stage, spec, previous })
+      const submitted = yield* sequencer.submit({ runId, stage, agent: agentId, attempt: outcome.attempts }, outcome)
       if (submitted._tag === "Accepted") {
         state.decisions++
         yield* emit({ _tag: "DecisionAccepted", seq: submitted.decision.seq, stage, agent: agentId })
@@ -262,9 +195,16 @@ export const run = Effect.fn("Pipeline.run")(function* (
       const policy = SpeckitConfig.policyFor(config, stage)
       const stageStarted = yield* Clock.currentTimeMillis
       yield* emit({ _tag: "StageStarted", stage, agents: policy.agents })
-      const outcomes = yield* Effect.forEach(policy.agents, (agent) => callAgent(stage, agent, previous), {
-        concurrency: "unbounded"
-      })
+      const ran = yield* StageRunner.run(policy, (agent) => callAgent(stage, agent, previous)).pipe(
+        Effect.map((outcomes) => ({ _tag: "Ran" as const, outcomes })),
+        Effect.catchTag("BudgetExceeded", (error) => Effect.succeed({ _tag: "OverBudget" as const, error }))
+      )
+      if (ran._tag === "OverBudget") {
+        state.status = "halted"
+        state.hint = `${ran.error.message}; raise budget.usd in speckit.config.json to go on`
+        return yield* move({ _tag: "Halted", stage, reason: "budget exceeded" })
+      }
+      const outcomes = ran.outcomes
       yield* faults.crashPoint("before_consensus")
       const agreed = yield* consensus.decide(policy, outcomes)
       const decided: StageConsensus = (yield* faults.consensusFault(stage))

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, FileSystem, Layer, Path, Schema } from "effect"
+import { Context, Effect, Fiber, FileSystem, Layer, Path, Schema } from "effect"
 import type { StageConsensus } from "./Consensus.ts"
 import type { RunId } from "./RunId.ts"
 import type { RunSummary } from "./RunSummary.ts"
@@ -57,7 +57,7 @@ export class RunStore extends Context.Service<
     /** The run directory, relative to the workspace. */
     readonly runDir: (runId: RunId) => string
     readonly begin: (run: RunRecord) => Effect.Effect<void, RunStoreError>
-    /** Records an agent's raw answer for a stage attempt. */
+    /** Records an agent's raw answer for a stage attempt (possibly in the background: `finish` waits for it). */
     readonly saveAnswer: (
       runId: RunId,
       stage: Stage,
@@ -65,7 +65,7 @@ export class RunStore extends Context.Service<
       attempt: number,
       answer: unknown
     ) => Effect.Effect<void, RunStoreError>
-    /** Records a stage's consensus and writes its Markdown artifact; returns the artifact path (relative). */
+    /** Records a stage's consensus and writes its Markdown artifact (possibly in the background: `finish` waits for it); returns the artifact path (relative). */
     readonly saveConsensus: (
       run: RunRecord,
       consensus: StageConsensus,
@@ -90,29 +90,55 @@ export class RunStore extends Context.Service<
         const path = yield* Path.Path
         const root = path.resolve(workspace)
         const runDir = (runId: RunId) => path.join(".speckit", "runs", runId)
+        // Directories known to exist: each is created once, not before every write.
+        const made = new Set<string>()
+        const ensureDirectory = (directory: string) =>
+          made.has(directory)
+            ? Effect.void
+            : fs
+                .makeDirectory(directory, { recursive: true })
+                .pipe(Effect.tap(() => Effect.sync(() => made.add(directory))))
         const write = (relative: string, content: string) => {
           const file = path.resolve(root, relative)
           const temp = `${file}.${process.pid}.tmp`
-          return fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(
+          return ensureDirectory(path.dirname(file)).pipe(
             Effect.andThen(fs.writeFileString(temp, content)),
             Effect.andThen(fs.rename(temp, file)),
             Effect.mapError((error) => new RunStoreError({ path: file, reason: error.message }))
           )
         }
         const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
+        // Answers, consensus records and stage artifacts are written in the background, off the
+        // stages' critical path; `finish` waits for every pending write (and fails if one failed)
+        // before writing the summary, so a finished run has all its files.
+        const scope = yield* Effect.scope
+        let pending: Array<Fiber.Fiber<void, RunStoreError>> = []
+        const flush = Effect.suspend(() => {
+          const fibers = pending
+          pending = []
+          return Fiber.joinAll(fibers)
+        })
+        const inBackground = (effect: Effect.Effect<void, RunStoreError>) =>
+          Effect.forkIn(effect, scope).pipe(Effect.flatMap((fiber) => Effect.sync(() => void pending.push(fiber))))
         return RunStore.of({
           runDir,
           begin: (run) => write(path.join(runDir(run.runId), "run.json"), json(run)),
           saveAnswer: (runId, stage, agent, attempt, answer) =>
-            write(path.join(runDir(runId), "answers", stage, `${agent}.${attempt}.json`), json(answer)),
+            inBackground(write(path.join(runDir(runId), "answers", stage, `${agent}.${attempt}.json`), json(answer))),
           saveConsensus: (run, consensus, markdown) => {
             const artifact = path.relative(root, path.join(run.specDirectory, `${consensus.stage}.md`))
-            return write(path.join(runDir(run.runId), "consensus", `${consensus.stage}.json`), json(consensus)).pipe(
-              Effect.andThen(write(artifact, markdown)),
-              Effect.as(artifact)
-            )
+            return inBackground(
+              Effect.all(
+                [
+                  write(path.join(runDir(run.runId), "consensus", `${consensus.stage}.json`), json(consensus)),
+                  write(artifact, markdown)
+                ],
+                { concurrency: 2, discard: true }
+              )
+            ).pipe(Effect.as(artifact))
           },
-          finish: (summary) => write(path.join(summary.runDir, "summary.json"), json(summary))
+          finish: (summary) =>
+            flush.pipe(Effect.andThen(write(path.join(summary.runDir, "summary.json"), json(summary))))
         })
       })
     )

@@ -8,6 +8,8 @@
 /** @since 0.1.0 */
 export * as Agent from "./Agent.ts"
 /** @since 0.1.0 */
+export * as AgentCall from "./AgentCall.ts"
+/** @since 0.1.0 */
 export * as AgentError from "./AgentError.ts"
 /** @since 0.1.0 */
 export * as AgentId from "./AgentId.ts"
@@ -15,6 +17,8 @@ export * as AgentId from "./AgentId.ts"
 export * as AgentOutcome from "./AgentOutcome.ts"
 /** @since 0.1.0 */
 export * as AgentRegistry from "./AgentRegistry.ts"
+/** @since 0.1.0 */
+export * as Budget from "./Budget.ts"
 /** @since 0.1.0 */
 export * as Consensus from "./Consensus.ts"
 /** @since 0.1.0 */
@@ -33,6 +37,8 @@ export * as PipelineEvent from "./PipelineEvent.ts"
 export * as Prompt from "./Prompt.ts"
 /** @since 0.1.0 */
 export * as Providers from "./Providers.ts"
+/** @since 0.1.0 */
+export * as RateLimit from "./RateLimit.ts"
 /** @since 0.1.0 */
 export * as RunId from "./RunId.ts"
 /** @since 0.1.0 */
@@ -53,5 +59,7 @@ export * as SpeckitConfig from "./SpeckitConfig.ts"
 export * as Stage from "./Stage.ts"
 /** @since 0.1.0 */
 export * as StageResult from "./StageResult.ts"
+/** @since 0.1.0 */
+export * as StageRunner from "./StageRunner.ts"
 /** @since 0.1.0 */
 export * as TokenUsage from "./TokenUsage.ts"

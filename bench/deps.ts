@@ -1,0 +1,12 @@
+/**
+ * The one place the benchmarks import the workspace's packages from. The root has no dependency on
+ * `@speckit/*` or `@effect/platform-node`, so bare specifiers do not resolve from `bench/`; these
+ * relative paths load the built `dist/` output (what `node packages/cli/dist/bin.js` runs) through the
+ * same module instances the packages use among themselves. Build first (`pnpm build`).
+ *
+ * Once the root package.json lists `@speckit/cli`, `@speckit/core` (`workspace:*`) and
+ * `@effect/platform-node` as devDependencies, replace these paths with the bare package names.
+ */
+export { NodeServices } from "../packages/cli/node_modules/@effect/platform-node/dist/index.js"
+export { Demo, Progress, Run } from "../packages/cli/dist/index.js"
+export { Pipeline, PipelineEvent, RunStore, type Spec, type SpeckitConfig } from "../packages/core/dist/index.js"

@@ -1,0 +1,300 @@
+/**
+ * Overhead of the pipeline itself: the demo spec through 6 stages with 3 simulated agents that all
+ * answer after a fixed latency, on the real plugin layers (`Run.layer`) and a real temp workspace.
+ *
+ * ratio = median wall time of `Pipeline.run` / ideal critical path (6 stages × slowest agent).
+ *
+ * The breakdown rows rerun the same pipeline with one cost removed at a time (a run store that only
+ * stringifies, one that does nothing, a progress display, zero-latency agents) so a miss can be
+ * traced without touching product code. All variants are interleaved round by round so drift
+ * (GC, JIT, disk cache) spreads evenly over them.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, FileSystem, Layer } from "effect"
+import { type Benchmark, type Measurement, median, round2 } from "./Bench.ts"
+import {
+  Demo,
+  NodeServices,
+  Pipeline,
+  PipelineEvent,
+  Progress,
+  Run,
+  RunStore,
+  type Spec,
+  type SpeckitConfig
+} from "./deps.ts"
+
+const latencyMs = 50
+const stages = 6
+const agents = ["alpha", "beta", "gamma"] as const
+const criticalPathMs = stages * latencyMs
+const runs = 5
+const warmup = 1
+
+/** The demo configuration with every agent at the same fixed latency. */
+const benchConfig = (latency: number) => ({
+  ...Demo.config,
+  agents: Object.fromEntries(
+    Object.entries(Demo.config.agents).map(([id, agent]) => [id, { ...agent, latencyMs: latency }])
+  )
+})
+
+/** Creates the demo workspace in a fresh temp directory, with the configuration for `latency`. */
+const workspace = async (latency: number): Promise<string> => {
+  const dir = await mkdtemp(join(tmpdir(), "speckit-bench-"))
+  await writeFile(join(dir, "speckit.config.json"), `${JSON.stringify(benchConfig(latency), null, 2)}\n`)
+  return dir
+}
+
+const now = () => Effect.sync(() => performance.now())
+
+/** A run store that renders the same JSON the file-system store writes, and drops it. */
+const jsonOnlyStore = Layer.succeed(RunStore.RunStore, {
+  runDir: (runId) => `.speckit/runs/${runId}`,
+  begin: (run) => Effect.sync(() => void JSON.stringify(run, null, 2)),
+  saveAnswer: (_runId, _stage, _agent, _attempt, answer) => Effect.sync(() => void JSON.stringify(answer, null, 2)),
+  saveConsensus: (run, consensus) =>
+    Effect.sync(() => {
+      JSON.stringify(consensus, null, 2)
+      return `${run.specDirectory}/${consensus.stage}.md`
+    }),
+  finish: (summary) => Effect.sync(() => void JSON.stringify(summary, null, 2))
+})
+
+/** A run store that does nothing. */
+const noopStore = Layer.succeed(RunStore.RunStore, {
+  runDir: (runId) => `.speckit/runs/${runId}`,
+  begin: () => Effect.void,
+  saveAnswer: () => Effect.void,
+  saveConsensus: (run, consensus) => Effect.succeed(`${run.specDirectory}/${consensus.stage}.md`),
+  finish: () => Effect.void
+})
+
+/** Wall time of each call of the real file-system store, by method (filled by the `timedStore` variant). */
+const storeCalls = {
+  begin: [] as Array<number>,
+  saveAnswer: [] as Array<number>,
+  saveConsensus: [] as Array<number>,
+  finish: [] as Array<number>
+}
+
+const timed = <A, E>(into: Array<number>, effect: Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    const t0 = yield* now()
+    const result = yield* effect
+    into.push((yield* now()) - t0)
+    return result
+  })
+
+/** The real file-system store, each call timed. */
+const timedStore = (root: string) =>
+  Layer.effect(
+    RunStore.RunStore,
+    Effect.gen(function* () {
+      const store = yield* RunStore.RunStore
+      return RunStore.RunStore.of({
+        runDir: store.runDir,
+        begin: (run) => timed(storeCalls.begin, store.begin(run)),
+        saveAnswer: (...args) => timed(storeCalls.saveAnswer, store.saveAnswer(...args)),
+        saveConsensus: (...args) => timed(storeCalls.saveConsensus, store.saveConsensus(...args)),
+        finish: (summary) => timed(storeCalls.finish, store.finish(summary))
+      })
+    })
+  ).pipe(Layer.provide(RunStore.RunStore.layerFileSystem(root)))
+
+/** The file-system operations one store write does (`mkdir -p` of an existing dir, write a temp file, rename). */
+const fsOps = (root: string, iterations: number) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const dir = join(root, ".speckit", "bench-fs")
+    const content = `${JSON.stringify({ text: "x".repeat(2000) }, null, 2)}\n`
+    const ops = { mkdirExisting: [] as Array<number>, writeFile: [] as Array<number>, rename: [] as Array<number> }
+    yield* fs.makeDirectory(dir, { recursive: true })
+    for (let i = 0; i < iterations; i++) {
+      const file = join(dir, `f${i}.json`)
+      yield* timed(ops.mkdirExisting, fs.makeDirectory(dir, { recursive: true }))
+      yield* timed(ops.writeFile, fs.writeFileString(`${file}.tmp`, content))
+      yield* timed(ops.rename, fs.rename(`${file}.tmp`, file))
+    }
+    return ops
+  })
+
+/** The plain progress display `speckit auto` uses off a TTY, writing to nowhere. */
+const progressSink = Layer.sync(PipelineEvent.PipelineEvents, () => Progress.plain({ write: () => true }))
+
+type Variant = "real" | "jsonStore" | "noopStore" | "progress" | "timedStore"
+
+interface Timing {
+  /** `Pipeline.run` alone, its layers already built. */
+  readonly runMs: number
+  /** Building `Run.layer` (as `speckit auto` does per run) plus `Pipeline.run`. */
+  readonly totalMs: number
+}
+
+const runOnce = (variant: Variant, root: string, prepared: { config: SpeckitConfig.SpeckitConfig; spec: Spec.Spec }) =>
+  Effect.gen(function* () {
+    const started = yield* now()
+    const runMs = yield* Effect.gen(function* () {
+      const t0 = yield* now()
+      const summary = yield* Pipeline.run({ spec: prepared.spec, config: prepared.config })
+      const t1 = yield* now()
+      if (summary.status !== "completed") {
+        return yield* Effect.die(new Error(`run ${summary.runId} ended ${summary.status}: ${summary.hint ?? ""}`))
+      }
+      return t1 - t0
+    }).pipe(
+      variant === "jsonStore"
+        ? Effect.provide(jsonOnlyStore)
+        : variant === "noopStore"
+          ? Effect.provide(noopStore)
+          : variant === "progress"
+            ? Effect.provide(progressSink)
+            : variant === "timedStore"
+              ? Effect.provide(timedStore(root))
+              : (effect) => effect,
+      Effect.provide(Run.layer(prepared.config, root))
+    )
+    const totalMs = (yield* now()) - started
+    return { runMs, totalMs } satisfies Timing
+  })
+
+/** The in-process reference: the critical path as plain sleeps, sequential and fanned out like the agents. */
+const sleepSequential = Effect.gen(function* () {
+  const t0 = yield* now()
+  for (let i = 0; i < stages; i++) yield* Effect.sleep(latencyMs)
+  return (yield* now()) - t0
+})
+
+const sleepFanOut = Effect.gen(function* () {
+  const t0 = yield* now()
+  for (let i = 0; i < stages; i++) {
+    yield* Effect.forEach(agents, () => Effect.sleep(latencyMs), { concurrency: "unbounded", discard: true })
+  }
+  return (yield* now()) - t0
+})
+
+const program = Effect.gen(function* () {
+  const dirs = [yield* Effect.promise(() => workspace(latencyMs)), yield* Effect.promise(() => workspace(0))]
+  const [root, zeroRoot] = dirs as [string, string]
+  return yield* Effect.gen(function* () {
+    yield* Demo.create(root)
+    yield* Demo.create(zeroRoot)
+    const prepared = yield* Run.prepare(Demo.specId, root)
+    const zero = yield* Run.prepare(Demo.specId, zeroRoot)
+
+    const variants: ReadonlyArray<Variant> = ["real", "jsonStore", "noopStore", "progress", "timedStore"]
+    const timings = new Map<Variant, Array<Timing>>(variants.map((variant) => [variant, []]))
+    const zeroTimings: Array<Timing> = []
+    const sleeps = { sequential: [] as Array<number>, fanOut: [] as Array<number> }
+
+    for (let round = 0; round < warmup + runs; round++) {
+      const record = round >= warmup
+      for (const variant of variants) {
+        const timing = yield* runOnce(variant, prepared.root, prepared)
+        if (record) timings.get(variant)?.push(timing)
+      }
+      const zeroTiming = yield* runOnce("real", zero.root, zero)
+      const sequential = yield* sleepSequential
+      const fanOut = yield* sleepFanOut
+      if (record) {
+        zeroTimings.push(zeroTiming)
+        sleeps.sequential.push(sequential)
+        sleeps.fanOut.push(fanOut)
+      }
+    }
+    const ops = yield* fsOps(root, 50)
+    return { timings, zeroTimings, sleeps, ops }
+  }).pipe(
+    Effect.ensuring(
+      Effect.promise(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })))).pipe(
+        Effect.ignore
+      )
+    )
+  )
+})
+
+const ms = (label: string, samples: ReadonlyArray<number>): Measurement => ({
+  label,
+  value: round2(median(samples)),
+  unit: "ms",
+  samples: samples.map(round2)
+})
+
+const benchmark: Benchmark = {
+  name: "pipeline",
+  description: `demo pipeline, ${agents.length} sim agents × ${stages} stages at ${latencyMs} ms, real layers and workspace; wall time of Pipeline.run / critical path`,
+  target: { ratio: 1.1, direction: "max" },
+  run: async () => {
+    const { timings, zeroTimings, sleeps, ops } = await Effect.runPromise(
+      program.pipe(Effect.provide(NodeServices.layer))
+    )
+    const of = (variant: Variant) => timings.get(variant) ?? []
+    const real = of("real")
+    const wall = median(real.map((t) => t.runMs))
+    const sleepBaseline = median(sleeps.sequential)
+    const perCall = (samples: ReadonlyArray<number>) => ({ calls: samples.length, medianMs: round2(median(samples)) })
+    return {
+      baseline: { label: `critical path (${stages} × ${latencyMs} ms)`, value: criticalPathMs, unit: "ms" },
+      measured: ms(
+        "Pipeline.run wall time (median)",
+        real.map((t) => t.runMs)
+      ),
+      extra: [
+        ms("sleep baseline: 6 × sleep(50) sequential", sleeps.sequential),
+        ms("sleep baseline: 6 × 3 concurrent sleep(50)", sleeps.fanOut),
+        ms(
+          "Run.layer build + Pipeline.run",
+          real.map((t) => t.totalMs)
+        ),
+        ms(
+          "breakdown: store only JSON.stringify",
+          of("jsonStore").map((t) => t.runMs)
+        ),
+        ms(
+          "breakdown: no-op store",
+          of("noopStore").map((t) => t.runMs)
+        ),
+        ms(
+          "breakdown: + plain progress display",
+          of("progress").map((t) => t.runMs)
+        ),
+        ms(
+          "breakdown: real store, each call timed",
+          of("timedStore").map((t) => t.runMs)
+        ),
+        ms(
+          "breakdown: zero-latency agents (pure overhead)",
+          zeroTimings.map((t) => t.runMs)
+        )
+      ],
+      details: {
+        runs,
+        warmup,
+        criticalPathMs,
+        ratioVsSleepBaseline: round2(wall / sleepBaseline),
+        timerSlackMs: round2(sleepBaseline - criticalPathMs),
+        overheadMs: round2(wall - criticalPathMs),
+        overheadBeyondTimersMs: round2(wall - sleepBaseline),
+        fileStoreCostMs: round2(wall - median(of("noopStore").map((t) => t.runMs))),
+        storeCallsDuringTimedRuns: {
+          begin: perCall(storeCalls.begin),
+          saveAnswer: perCall(storeCalls.saveAnswer),
+          saveConsensus: perCall(storeCalls.saveConsensus),
+          finish: perCall(storeCalls.finish)
+        },
+        fsOpMedianMs: {
+          mkdirRecursiveExisting: round2(median(ops.mkdirExisting)),
+          writeFile: round2(median(ops.writeFile)),
+          rename: round2(median(ops.rename))
+        },
+        jsonStringifyCostMs: round2(
+          median(of("jsonStore").map((t) => t.runMs)) - median(of("noopStore").map((t) => t.runMs))
+        )
+      }
+    }
+  }
+}
+
+export default benchmark

@@ -1,0 +1,147 @@
+/**
+ * Helpers for the CLI tests: run the built `speckit` binary as a real subprocess in temporary
+ * workspaces.
+ */
+import { execSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+/** The repository root. */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
+
+/** The built binary. */
+export const binPath = path.join(repoRoot, "packages/cli/dist/bin.js")
+
+/** The scripted exec agent (see `fixtures/agent.mjs`). */
+export const agentScript = path.join(repoRoot, "packages/cli/test/fixtures/agent.mjs")
+
+/** The six stages, in order. */
+export const stages = ["plan", "tasks", "implement", "validate", "audit", "unlock"] as const
+
+/** Builds the CLI (and the packages it references) when its dist is missing. */
+export const ensureBuilt = (): void => {
+  if (!fs.existsSync(binPath)) {
+    execSync("npx tsc -b packages/cli/tsconfig.json", { cwd: repoRoot, stdio: "inherit" })
+  }
+}
+
+const created: Array<string> = []
+
+/** A new temporary directory, removed by {@link removeTempDirs}. */
+export const tempDir = (): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "speckit-cli-test-"))
+  created.push(dir)
+  return dir
+}
+
+/** Removes every directory made by {@link tempDir}. */
+export const removeTempDirs = (): void => {
+  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+}
+
+/** What a finished `speckit` process left behind. */
+export interface CliResult {
+  /** The exit code, or `null` when a signal ended the process. */
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Options of {@link runCli}. */
+export interface RunOptions {
+  readonly cwd?: string | undefined
+  /** Called with the child and the stdout seen so far, each time stdout grows. */
+  readonly onStdout?: ((text: string, interrupt: () => void) => void) | undefined
+  readonly timeoutMs?: number | undefined
+}
+
+/** Runs `node dist/bin.js ...args` without a TTY and collects its output and exit code. */
+export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<CliResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, ...args], {
+      cwd: options.cwd ?? os.tmpdir(),
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    const interrupt = () => void child.kill("SIGINT")
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000)
+    child.stdout.setEncoding("utf8")
+    child.stderr.setEncoding("utf8")
+    child.stdout.on("data", (chunk: string) => {
+      stdout += chunk
+      options.onStdout?.(stdout, interrupt)
+    })
+    child.stderr.on("data", (chunk: string) => {
+      stderr += chunk
+    })
+    child.on("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+
+/** Every file under `dir` (relative path → contents), to compare a tree before and after a run. */
+export const snapshot = (dir: string): Record<string, string> => {
+  const files: Record<string, string> = {}
+  const walk = (current: string) => {
+    for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name)
+      if (entry.isDirectory()) walk(full)
+      else files[path.relative(dir, full)] = fs.readFileSync(full).toString("base64")
+    }
+  }
+  walk(dir)
+  return files
+}
+
+/** Writes a file, creating its directory. */
+export const writeFile = (file: string, content: string): void => {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  fs.writeFileSync(file, content)
+}
+
+/** A workspace with one spec (`specs/<specId>/spec.md`) and, if given, a `speckit.config.json`. */
+export const makeWorkspace = (options: {
+  readonly specId?: string | undefined
+  readonly spec?: string | undefined
+  /** An object is written as JSON, a string as is. */
+  readonly config?: unknown
+}): string => {
+  const dir = tempDir()
+  writeFile(
+    path.join(dir, "specs", options.specId ?? "SPEC-1", "spec.md"),
+    options.spec ?? "# Greeting\n\nPrint a friendly greeting.\n\n## Acceptance criteria\n\n- It greets\n"
+  )
+  if (options.config !== undefined) {
+    writeFile(
+      path.join(dir, "speckit.config.json"),
+      typeof options.config === "string" ? options.config : `${JSON.stringify(options.config, null, 2)}\n`
+    )
+  }
+  return dir
+}
+
+/** An exec agent running the scripted fixture agent with the given arguments. */
+export const execAgent = (...args: ReadonlyArray<string>) => ({
+  provider: "exec",
+  command: ["node", agentScript, ...args],
+  timeoutMs: 15_000
+})
+
+/** Reads and parses a JSON file. */
+export const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, "utf8"))
+
+/** The run directories under `<workspace>/.speckit/runs`. */
+export const runDirs = (workspace: string): Array<string> => {
+  const root = path.join(workspace, ".speckit", "runs")
+  return fs.existsSync(root) ? fs.readdirSync(root).map((name) => path.join(root, name)) : []
+}

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Packaging check: packs every workspace package the way it is published (pnpm rewrites
+# `workspace:^` and applies `publishConfig`), installs the tarballs into a scratch project outside
+# the workspace and checks that they work there on their own:
+#   (a) each package imports from plain Node ESM and has its known exports
+#   (b) internal modules are blocked by `exports`
+#   (c) a TypeScript consumer (NodeNext, strict, skipLibCheck false) typechecks against them
+#   (d) the installed `speckit` bin runs `--help` and a demo
+# Prints one PASS/FAIL line per check and exits non-zero if any check fails.
+#
+# Usage: bash scripts/pack-check.sh        (KEEP_TMP=1 keeps the scratch directory)
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+packages=(core consensus telemetry faults cli)
+pnpm_version="12.4.2"
+ts_version="7.0.2"
+effect_version="4.1.0"
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/speckit-pack-check.XXXXXX")"
+cleanup() {
+  if [[ "${KEEP_TMP:-}" == "1" ]]; then echo "scratch directory kept: $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+
+failures=0
+pass() { printf 'PASS %s\n' "$*"; }
+fail() {
+  printf 'FAIL %s\n' "$*"
+  failures=$((failures + 1))
+}
+# check NAME CMD...: runs CMD with its output in a log; prints the log when it fails.
+check() {
+  local name="$1"
+  shift
+  local log="$tmp/logs/$(echo "$name" | tr -c 'A-Za-z0-9' '_').log"
+  if "$@" >"$log" 2>&1; then
+    pass "$name"
+  else
+    fail "$name"
+    sed 's/^/    | /' "$log" | tail -n 40
+  fi
+}
+mkdir -p "$tmp/logs" "$tmp/tarballs" "$tmp/project"
+
+echo "== build"
+# Safe to run standalone: an up-to-date build is a no-op.
+if (cd "$root" && npx tsc -b $(printf 'packages/%s/tsconfig.json ' "${packages[@]}")); then
+  pass "build (tsc -b)"
+else
+  fail "build (tsc -b)"
+  exit 1
+fi
+
+echo "== pack"
+for pkg in "${packages[@]}"; do
+  check "pack @speckit/$pkg" \
+    bash -c "cd '$root/packages/$pkg' && npx -y pnpm@$pnpm_version pack --pack-destination '$tmp/tarballs'"
+done
+shopt -s nullglob
+tarballs=("$tmp"/tarballs/*.tgz)
+shopt -u nullglob
+if [[ ${#tarballs[@]} -ne ${#packages[@]} ]]; then
+  fail "expected ${#packages[@]} tarballs, got ${#tarballs[@]}"
+  exit 1
+fi
+
+# The packed manifests: no workspace: ranges, no source condition, no sources shipped, dist present.
+manifest_check() {
+  local tarball="$1"
+  local listing
+  listing="$(tar -tzf "$tarball")"
+  grep -q '^package/dist/index.js$' <<<"$listing" || { echo "no dist/index.js in $tarball"; return 1; }
+  grep -q '^package/dist/index.d.ts$' <<<"$listing" || { echo "no dist/index.d.ts in $tarball"; return 1; }
+  if grep -q '^package/src/' <<<"$listing"; then echo "src/ is shipped in $tarball"; return 1; fi
+  if grep -q '^package/test/' <<<"$listing"; then echo "test/ is shipped in $tarball"; return 1; fi
+  tar -xzOf "$tarball" package/package.json | node -e '
+    let text = ""
+    process.stdin.on("data", (c) => (text += c)).on("end", () => {
+      const pkg = JSON.parse(text)
+      const problems = []
+      if (text.includes("workspace:")) problems.push("a workspace: range is left")
+      if (text.includes("@speckit/source")) problems.push("the @speckit/source condition is left in exports")
+      if (pkg.exports?.["./internal/*"] !== null) problems.push("./internal/* is not blocked")
+      if (problems.length > 0) {
+        console.error(`${pkg.name}: ${problems.join("; ")}`)
+        process.exit(1)
+      }
+    })'
+}
+for tarball in "${tarballs[@]}"; do
+  check "manifest and files of $(basename "$tarball")" manifest_check "$tarball"
+done
+
+echo "== install into a scratch project ($tmp/project)"
+cd "$tmp/project"
+npm init -y >/dev/null
+npm pkg set type=module
+if npm install --no-audit --no-fund "${tarballs[@]}" "effect@$effect_version" \
+  "@effect/platform-node@$effect_version" >"$tmp/logs/install.log" 2>&1; then
+  pass "npm install of the tarballs, effect@$effect_version and @effect/platform-node@$effect_version"
+else
+  fail "npm install"
+  tail -n 40 "$tmp/logs/install.log"
+  exit 1
+fi
+for pkg in "${packages[@]}"; do
+  if [[ -L "node_modules/@speckit/$pkg" ]]; then fail "@speckit/$pkg is a link, not an installed copy"; fi
+done
+
+echo "== (a) import from plain Node ESM"
+import_check() {
+  local pkg="$1"
+  shift
+  node --input-type=module -e '
+    const [name, ...names] = process.argv.slice(1)
+    const m = await import(name)
+    const missing = names.filter((n) => m[n] === undefined || m[n] === null)
+    if (missing.length > 0) {
+      console.error(`${name} lacks ${missing.join(", ")}; it exports ${Object.keys(m).join(", ")}`)
+      process.exit(1)
+    }
+    console.log(`${name}: ${Object.keys(m).join(", ")}`)
+  ' "$pkg" "$@"
+}
+check "import @speckit/core (Pipeline, Stage)" import_check @speckit/core Pipeline Stage
+check "import @speckit/consensus (QuorumConsensus, MemorySequencer)" \
+  import_check @speckit/consensus QuorumConsensus MemorySequencer
+check "import @speckit/telemetry (Metrics, Pricing)" import_check @speckit/telemetry Metrics Pricing
+check "import @speckit/faults (Faults, FaultSpec)" import_check @speckit/faults Faults FaultSpec
+check "import @speckit/cli (Cli)" import_check @speckit/cli Cli
+check "import a public subpath (@speckit/core/Stage)" import_check @speckit/core/Stage all
+
+echo "== (b) internal modules are blocked"
+blocked_check() {
+  node --input-type=module -e '
+    const name = process.argv[1]
+    try {
+      await import(name)
+    } catch (error) {
+      if (error?.code === "ERR_PACKAGE_PATH_NOT_EXPORTED") process.exit(0)
+      console.error(`${name} failed, but not because it is not exported: ${error?.code} ${error?.message}`)
+      process.exit(1)
+    }
+    console.error(`${name} can be imported`)
+    process.exit(1)
+  ' "$1"
+}
+# the files exist in the tarballs, so only `exports` keeps them out
+check "internal file shipped (node_modules/@speckit/core/dist/internal/specText.js)" \
+  test -f node_modules/@speckit/core/dist/internal/specText.js
+check "@speckit/core/internal/specText is blocked" blocked_check @speckit/core/internal/specText
+check "@speckit/faults/internal/prng is blocked" blocked_check @speckit/faults/internal/prng
+
+echo "== (c) typecheck a TypeScript consumer (typescript@$ts_version)"
+cat >check.ts <<'EOF'
+import { Cli, Demo, Run } from "@speckit/cli"
+import { MemorySequencer, QuorumConsensus } from "@speckit/consensus"
+import { type AgentId, type Consensus, Pipeline, type RunSummary, Stage, SpeckitConfig } from "@speckit/core"
+import * as StageModule from "@speckit/core/Stage"
+import * as Faults from "@speckit/faults"
+import { Metrics, Pricing } from "@speckit/telemetry"
+import type { Effect, Layer } from "effect"
+
+export const stages: ReadonlyArray<Stage.Stage> = Stage.all
+export const sameStages: ReadonlyArray<StageModule.Stage> = stages
+export const run: typeof Pipeline.run = Pipeline.run
+export const consensus: Layer.Layer<Consensus.Consensus> = QuorumConsensus.layer
+export const sequencer = MemorySequencer.layer
+export const metrics = Metrics.layer
+export const pricing = Pricing
+export const faults: object = Faults
+export const cli: (args: ReadonlyArray<string>) => Effect.Effect<void, unknown, unknown> = Cli.run
+export const demoSpec: string = Demo.specId
+export const summaryText: (summary: RunSummary.RunSummary) => string = Run.formatSummary
+export const policy: SpeckitConfig.StagePolicy = SpeckitConfig.policyFor(SpeckitConfig.defaultConfig, "plan")
+export type Agent = AgentId.AgentId
+// @ts-expect-error internal modules are not part of the public types either
+import type {} from "@speckit/core/internal/specText"
+EOF
+# effect's declarations name web globals (URL, ReadableStream, AbortSignal, CryptoKey, Storage...), so
+# the consumer needs the DOM lib (or @types/node) for skipLibCheck false; `types: []` shows that our
+# own declarations need no @types/node.
+tsc_check() {
+  local skip="$1"
+  cat >tsconfig.json <<EOF
+{
+  "compilerOptions": {
+    "target": "ES2022",
+    "lib": ["ES2022", "DOM"],
+    "module": "NodeNext",
+    "moduleResolution": "NodeNext",
+    "strict": true,
+    "exactOptionalPropertyTypes": true,
+    "skipLibCheck": $skip,
+    "types": [],
+    "noEmit": true
+  },
+  "files": ["check.ts"]
+}
+EOF
+  npx -y -p "typescript@$ts_version" tsc --noEmit -p tsconfig.json
+}
+if tsc_check false >"$tmp/logs/tsc-strict.log" 2>&1; then
+  pass "tsc --noEmit (NodeNext, strict, skipLibCheck false)"
+else
+  echo "note: skipLibCheck false reports errors:"
+  sed 's/^/    | /' "$tmp/logs/tsc-strict.log" | tail -n 40
+  if grep -v '^npm warn' "$tmp/logs/tsc-strict.log" | grep 'error TS' | grep -qv 'node_modules/effect/'; then
+    fail "tsc --noEmit (NodeNext, strict, skipLibCheck false): errors outside effect's own types"
+  else
+    echo "note: every error is in effect's own declarations; checking with skipLibCheck true"
+    check "tsc --noEmit (NodeNext, strict, skipLibCheck true)" tsc_check true
+  fi
+fi
+
+echo "== (d) the installed speckit bin"
+check "npx speckit --help exits 0" npx --no-install speckit --help
+demo_check() {
+  local dir="$tmp/demo"
+  npx --no-install speckit demo "$dir" --json >"$tmp/demo-summary.json"
+  node -e '
+    const fs = require("node:fs")
+    const [dir, file] = process.argv.slice(1)
+    const summary = JSON.parse(fs.readFileSync(file, "utf8"))
+    const stages = ["plan", "tasks", "implement", "validate", "audit", "unlock"]
+    const missing = stages.filter((s) => !fs.existsSync(`${dir}/specs/SPEC-001-password-reset/${s}.md`))
+    if (summary.status !== "completed" || missing.length > 0) {
+      console.error(`status ${summary.status}, missing artifacts: ${missing.join(", ") || "none"}`)
+      process.exit(1)
+    }
+  ' "$dir" "$tmp/demo-summary.json"
+}
+check "npx speckit demo completes the six stages" demo_check
+
+echo
+if [[ $failures -gt 0 ]]; then
+  echo "pack-check: $failures check(s) FAILED"
+  exit 1
+fi
+echo "pack-check: all checks PASSED"
