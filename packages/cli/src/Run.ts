@@ -151,6 +151,7 @@ export const auto = Effect.fn("Run.auto")(function* (
     Effect.provide(layer(config, root, Layer.succeed(FaultInjector.FaultInjector, faults))),
     Effect.catchTags({
       UnknownAgent: (error) => Effect.fail(new InputError({ message: error.message })),
+      ConfigError: (error) => Effect.fail(new InputError({ message: error.message })),
       RunStoreError: (error) =>
         Effect.fail(new RunNotCompleted({ status: `failed: ${error.message}`, exitCode: ExitCode.Failed }))
     }),

@@ -11,7 +11,8 @@ const policy = (
   stage,
   agents: agents.map(AgentId.make),
   quorum,
-  onConflict: "halt"
+  onConflict: "halt",
+  earlyDecision: false
 })
 
 const succeeded = (agent: string, result: StageResult.StageResult): AgentOutcome.AgentOutcome => ({

@@ -29,16 +29,70 @@ export const Price = Schema.Struct({
 export type Price = typeof Price.Type
 
 /**
+ * A retry policy for agent calls: exponential backoff with jitter, capped, bounded in retries and in
+ * elapsed time per call. Set globally (`retry`) and per agent (`agents.<id>.retry`, field by field).
+ *
+ * @since 0.1.0
+ */
+export const RetryPolicy = Schema.Struct({
+  /** Retries after the first attempt (default 3). Permanent errors are never retried. */
+  maxRetries: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** The first backoff delay (default 1000 ms), multiplied by `factor` (default 2) each retry. */
+  initialDelayMs: Schema.optionalKey(NonNegative),
+  factor: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThanOrEqualTo(1))),
+  /** The largest backoff delay (default 30 000 ms). */
+  maxDelayMs: Schema.optionalKey(NonNegative),
+  /** Random jitter as a fraction of each delay, 0 to 1 (default 0.2). */
+  jitter: Schema.optionalKey(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))),
+  /** The most time one call may take across all its attempts and waits (default 600 000 ms). */
+  maxElapsedMs: Schema.optionalKey(PositiveInt),
+  /** Retries of a malformed answer, with a repair note in the prompt (default 2). */
+  maxMalformedRetries: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
+})
+
+/**
+ * A retry policy.
+ *
+ * @since 0.1.0
+ */
+export type RetryPolicy = typeof RetryPolicy.Type
+
+/**
+ * A per-agent circuit breaker: after `failureThreshold` consecutive failed calls the agent fails fast
+ * for `resetAfterMs`, then one trial call decides whether it closes again.
+ *
+ * @since 0.1.0
+ */
+export const BreakerPolicy = Schema.Struct({
+  failureThreshold: Schema.optionalKey(PositiveInt),
+  resetAfterMs: Schema.optionalKey(PositiveInt)
+})
+
+/**
+ * A circuit-breaker policy.
+ *
+ * @since 0.1.0
+ */
+export type BreakerPolicy = typeof BreakerPolicy.Type
+
+const callPolicy = {
+  model: Schema.optionalKey(Schema.String),
+  price: Schema.optionalKey(Price),
+  timeoutMs: Schema.optionalKey(PositiveInt),
+  retry: Schema.optionalKey(RetryPolicy),
+  breaker: Schema.optionalKey(BreakerPolicy)
+}
+
+/**
  * A built-in simulated agent: deterministic for a seed, with a fixed latency.
  *
  * @since 0.1.0
  */
 export const SimAgentConfig = Schema.Struct({
   provider: Schema.Literal("sim"),
-  model: Schema.optionalKey(Schema.String),
+  ...callPolicy,
   latencyMs: Schema.optionalKey(NonNegative),
-  seed: Schema.optionalKey(Schema.Int),
-  price: Schema.optionalKey(Price)
+  seed: Schema.optionalKey(Schema.Int)
 })
 
 /**
@@ -48,13 +102,46 @@ export const SimAgentConfig = Schema.Struct({
  */
 export const ExecAgentConfig = Schema.Struct({
   provider: Schema.Literal("exec"),
+  ...callPolicy,
   command: Schema.NonEmptyArray(Schema.String),
   format: Schema.optionalKey(Schema.Literals(["text", "claude", "gemini", "codex", "qwen"])),
-  model: Schema.optionalKey(Schema.String),
-  timeoutMs: Schema.optionalKey(PositiveInt),
   cwd: Schema.optionalKey(Schema.String),
   env: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
-  price: Schema.optionalKey(Price)
+  /** Grace period between SIGTERM and SIGKILL when a call is cancelled (default 2000 ms). */
+  killGraceMs: Schema.optionalKey(NonNegative)
+})
+
+/**
+ * An OpenAI-compatible Chat Completions endpoint (OpenAI, OpenRouter, vLLM, Ollama, llama.cpp).
+ *
+ * @since 0.1.0
+ */
+export const OpenAiAgentConfig = Schema.Struct({
+  provider: Schema.Literal("openai"),
+  ...callPolicy,
+  /** The API base URL, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`. */
+  baseUrl: Schema.String,
+  /** The environment variable holding the API key (none for local servers). */
+  apiKeyEnv: Schema.optionalKey(Schema.String),
+  /** Stream the answer (with `stream_options.include_usage`); default true. */
+  stream: Schema.optionalKey(Schema.Boolean),
+  maxOutputTokens: Schema.optionalKey(PositiveInt),
+  headers: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+})
+
+const builtinProviders: ReadonlyArray<string> = ["sim", "exec", "openai"]
+
+/**
+ * An agent of a provider loaded from a plugin (see `plugins`); `options` are passed to it as is.
+ *
+ * @since 0.1.0
+ */
+export const PluginAgentConfig = Schema.Struct({
+  provider: Schema.String.check(
+    Schema.makeFilter((name) => !builtinProviders.includes(name) || `"${name}" is a built-in provider`)
+  ),
+  ...callPolicy,
+  options: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
 })
 
 /**
@@ -62,7 +149,7 @@ export const ExecAgentConfig = Schema.Struct({
  *
  * @since 0.1.0
  */
-export const AgentConfig = Schema.Union([SimAgentConfig, ExecAgentConfig])
+export const AgentConfig = Schema.Union([SimAgentConfig, ExecAgentConfig, OpenAiAgentConfig, PluginAgentConfig])
 
 /**
  * The configuration of one agent.
@@ -100,7 +187,11 @@ export const OnConflict = Schema.Literals(["halt", "pause", "proceed"])
 export const StageConfig = Schema.Struct({
   agents: Schema.optionalKey(Schema.NonEmptyArray(AgentId)),
   quorum: Schema.optionalKey(Quorum),
-  onConflict: Schema.optionalKey(OnConflict)
+  onConflict: Schema.optionalKey(OnConflict),
+  /** Stop the stage's remaining agents as soon as its outcome can no longer change (default: on for verdict stages). */
+  earlyDecision: Schema.optionalKey(Schema.Boolean),
+  /** The agent that synthesizes a content stage's answers, or `"none"` for the deterministic merge. */
+  aggregator: Schema.optionalKey(Schema.Union([Schema.Literal("none"), AgentId]))
 })
 
 /**
@@ -133,7 +224,26 @@ export const SpeckitConfig = Schema.Struct({
       unlock: Schema.optionalKey(StageConfig)
     })
   ),
-  budget: Schema.optionalKey(Schema.Struct({ usd: Schema.Number.check(Schema.isGreaterThan(0)) }))
+  /** Provider modules to load (package names or paths, imported as ESM) that add agent providers. */
+  plugins: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** Defaults for every agent's retries and circuit breaker. */
+  retry: Schema.optionalKey(RetryPolicy),
+  breaker: Schema.optionalKey(BreakerPolicy),
+  pricing: Schema.optionalKey(
+    Schema.Struct({
+      /** Run agents whose model has no known price, marking them `unpriced` in every report (default false: refuse). */
+      allowUnpriced: Schema.optionalKey(Schema.Boolean),
+      /** Price overrides by model name. */
+      models: Schema.optionalKey(Schema.Record(Schema.String, Price))
+    })
+  ),
+  budget: Schema.optionalKey(
+    Schema.Struct({
+      usd: Schema.Number.check(Schema.isGreaterThan(0)),
+      /** What happens before a call that would cross the budget: `halt` (default) or `pause` for approval. */
+      onExceed: Schema.optionalKey(Schema.Literals(["halt", "pause"]))
+    })
+  )
 })
 
 /**
@@ -153,6 +263,9 @@ export interface StagePolicy {
   readonly agents: ReadonlyArray<AgentId>
   readonly quorum: Quorum
   readonly onConflict: "halt" | "pause" | "proceed"
+  readonly earlyDecision: boolean
+  /** The aggregator agent of a content stage, if any. */
+  readonly aggregator?: AgentId | undefined
 }
 
 /**
@@ -240,8 +353,16 @@ export const decode = (input: unknown, path: string): Effect.Effect<SpeckitConfi
     }
     return undefined
   }
+  const checkAggregator = (where: string, stage: Schema.Schema.Type<typeof StageConfig> | undefined) => {
+    const aggregator = aggregatorOf(stage?.aggregator)
+    return aggregator !== undefined && !known.includes(aggregator)
+      ? `${where}.aggregator: unknown agent "${aggregator}" (defined: ${known.join(", ") || "none"})`
+      : undefined
+  }
   const problems = [
     check("defaults", merged.defaults),
+    checkAggregator("defaults", merged.defaults),
+    ...Stage.all.map((stage) => checkAggregator(`stages.${stage}`, merged.stages?.[stage])),
     ...Stage.all.map((stage) => check(`stages.${stage}`, merged.stages?.[stage]))
   ].filter((problem) => problem !== undefined)
   if (known.length === 0) problems.push("agents: define at least one agent")
@@ -254,6 +375,9 @@ export const decode = (input: unknown, path: string): Effect.Effect<SpeckitConfi
   const problem = problems[0]
   return problem === undefined ? Effect.succeed(merged) : Effect.fail(new ConfigError({ path, reason: problem }))
 }
+
+const aggregatorOf = (value: AgentId | "none" | undefined): AgentId | undefined =>
+  value === undefined || value === "none" ? undefined : value
 
 /**
  * Resolves the policy of a stage: the stage's own settings over `defaults` over built-in defaults
@@ -275,7 +399,9 @@ export const policyFor = (config: SpeckitConfig, stage: Stage.Stage): StagePolic
     stage,
     agents,
     quorum: own?.quorum ?? config.defaults?.quorum ?? "majority",
-    onConflict: own?.onConflict ?? config.defaults?.onConflict ?? "halt"
+    onConflict: own?.onConflict ?? config.defaults?.onConflict ?? "halt",
+    earlyDecision: own?.earlyDecision ?? config.defaults?.earlyDecision ?? Stage.isVerdictStage(stage),
+    aggregator: aggregatorOf(own?.aggregator ?? config.defaults?.aggregator)
   }
 }
 

@@ -49,7 +49,7 @@ describe("SpeckitConfig", () => {
       { agents: { a: { provider: "sim" } }, stages: { validate: { agents: ["a", "b"] } } },
       `stages.validate.agents[1]: unknown agent "b"`
     ],
-    ["an unknown provider", { agents: { a: { provider: "magic" } } }, "agents.a"],
+    ["a built-in provider with another's fields", { agents: { a: { provider: "sim", command: ["x"] } } }, "agents.a"],
     ["a quorum above the agent count", { agents: { a: { provider: "sim" } }, defaults: { quorum: 2 } }, "quorum"],
     ["a negative budget", { budget: { usd: -1 } }, "budget.usd"],
     ["an invalid agent id", { agents: { "Bad Name": { provider: "sim" } } }, "agent id"]
