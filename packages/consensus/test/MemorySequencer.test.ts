@@ -14,6 +14,7 @@ const outcome = (agent: string): AgentOutcome.AgentOutcome => ({
   kind: "Timeout",
   detail: "",
   attempts: 1,
+  history: [],
   usage: TokenUsage.empty,
   costUsd: 0,
   durationMs: 0

@@ -21,6 +21,7 @@ const succeeded = (agent: string, result: StageResult.StageResult): AgentOutcome
   model: "m",
   result,
   attempts: 1,
+  history: [],
   usage: TokenUsage.empty,
   costUsd: 0,
   durationMs: 1
@@ -33,6 +34,7 @@ const failed = (agent: string): AgentOutcome.AgentOutcome => ({
   kind: "Timeout",
   detail: "slow",
   attempts: 1,
+  history: [],
   usage: TokenUsage.empty,
   costUsd: 0,
   durationMs: 1

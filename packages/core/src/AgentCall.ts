@@ -109,7 +109,7 @@ export const call = Effect.fnUntraced(function* (
     ok: Result.isSuccess(parsed)
   })
   const durationMs = (yield* Clock.currentTimeMillis) - started
-  const common = { agent: agent.id, model, attempts: attempt, usage, costUsd: cost.costUsd, durationMs }
+  const common = { agent: agent.id, model, attempts: attempt, history: [], usage, costUsd: cost.costUsd, durationMs }
   return Result.isSuccess(parsed)
     ? { _tag: "Succeeded", ...common, result: parsed.success }
     : { _tag: "Failed", ...common, kind: parsed.failure.kind, detail: parsed.failure.detail }

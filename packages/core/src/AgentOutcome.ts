@@ -4,6 +4,18 @@
  * @since 0.1.0
  */
 import type { AgentErrorKind } from "./AgentError.ts"
+
+/**
+ * A failed attempt before the final one, and how long the call then waited before retrying.
+ *
+ * @since 0.1.0
+ */
+export interface FailedAttempt {
+  readonly attempt: number
+  readonly kind: AgentErrorKind
+  readonly detail: string
+  readonly waitedMs: number
+}
 import type { AgentId } from "./AgentId.ts"
 import type { StageResult } from "./StageResult.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
@@ -19,6 +31,8 @@ export interface Succeeded {
   readonly model: string
   readonly result: StageResult
   readonly attempts: number
+  /** The attempts that failed before this one succeeded (empty when the first attempt did). */
+  readonly history: ReadonlyArray<FailedAttempt>
   readonly usage: TokenUsage
   readonly costUsd: number
   readonly durationMs: number
@@ -36,6 +50,8 @@ export interface Failed {
   readonly kind: AgentErrorKind
   readonly detail: string
   readonly attempts: number
+  /** The attempts that failed before the last one. */
+  readonly history: ReadonlyArray<FailedAttempt>
   readonly usage: TokenUsage
   readonly costUsd: number
   readonly durationMs: number

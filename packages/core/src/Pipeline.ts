@@ -223,6 +223,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
         usage: outcome.usage,
         costUsd: outcome.costUsd,
         error: outcome._tag === "Failed" ? { kind: outcome.kind, detail: outcome.detail } : undefined,
+        retries: outcome.history,
         vote: outcome._tag === "Succeeded" ? StageResult.voteOf(outcome.result) : undefined
       }))
       state.stages.push({

@@ -36,6 +36,13 @@ export interface AgentSummary {
   readonly usage: TokenUsage
   readonly costUsd: number
   readonly error?: { readonly kind: string; readonly detail: string } | undefined
+  /** Retries: the attempts that failed before the last one, with their waits. */
+  readonly retries: ReadonlyArray<{
+    readonly attempt: number
+    readonly kind: string
+    readonly detail: string
+    readonly waitedMs: number
+  }>
   readonly vote?: string | undefined
 }
 
