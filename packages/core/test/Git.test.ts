@@ -1,0 +1,50 @@
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import * as Git from "@speckit/core/Git"
+import { Effect, Option } from "effect"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const git = (cwd: string, ...args: Array<string>) =>
+  execFileSync("git", args, {
+    cwd,
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@t",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@t"
+    }
+  })
+    .toString()
+    .trim()
+
+describe("Git", () => {
+  it.live("reads the branch and commit of a repository", () =>
+    Effect.gen(function* () {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "speckit-git-"))
+      git(dir, "init", "-q", "-b", "feature/login")
+      fs.writeFileSync(path.join(dir, "a.txt"), "a")
+      git(dir, "add", ".")
+      git(dir, "commit", "-q", "-m", "init")
+      const state = yield* Git.state(dir)
+      assert.isTrue(Option.isSome(state))
+      if (Option.isSome(state)) {
+        assert.strictEqual(state.value.branch, "feature/login")
+        assert.strictEqual(state.value.commit, git(dir, "rev-parse", "HEAD"))
+      }
+    }).pipe(Effect.provide(NodeServices.layer))
+  )
+
+  it.live("is None outside a repository and in one without commits", () =>
+    Effect.gen(function* () {
+      const plain = fs.mkdtempSync(path.join(os.tmpdir(), "speckit-nogit-"))
+      assert.isTrue(Option.isNone(yield* Git.state(plain)))
+      const empty = fs.mkdtempSync(path.join(os.tmpdir(), "speckit-emptygit-"))
+      git(empty, "init", "-q")
+      assert.isTrue(Option.isNone(yield* Git.state(empty)))
+    }).pipe(Effect.provide(NodeServices.layer))
+  )
+})
