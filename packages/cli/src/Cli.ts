@@ -6,6 +6,7 @@
 import { Effect, FileSystem, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Demo from "./Demo.ts"
+import * as Estimate from "./Estimate.ts"
 import * as Run from "./Run.ts"
 
 const json = Flag.Boolean("json").pipe(
@@ -19,6 +20,16 @@ const workspace = Flag.String("workspace").pipe(
   Flag.withDefault(".")
 )
 
+const metricsFile = Flag.String("metrics-file").pipe(
+  Flag.withDescription(
+    "Write the run's metrics (tokens, cost, calls per agent, stage and model) as Prometheus text to FILE at the end, also when interrupted."
+  ),
+  Flag.optional
+)
+
+const optionalPath = (value: { readonly _tag: "Some"; readonly value: string } | { readonly _tag: "None" }) =>
+  value._tag === "Some" ? value.value : undefined
+
 /**
  * `speckit auto <SPEC-ID>`.
  *
@@ -31,9 +42,10 @@ export const auto = Command.make(
       Argument.withDescription("The spec to run: the directory name under specs/ holding spec.md.")
     ),
     workspace,
-    json
+    json,
+    metricsFile
   },
-  (options) => Run.auto(options).pipe(Effect.asVoid)
+  (options) => Run.auto({ ...options, metricsFile: optionalPath(options.metricsFile) }).pipe(Effect.asVoid)
 ).pipe(
   Command.withDescription(
     "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 130 interrupted."
@@ -56,9 +68,10 @@ export const demo = Command.make(
       Argument.withDescription("Where to create the sample workspace (default: a new temporary directory)."),
       Argument.optional
     ),
-    json
+    json,
+    metricsFile
   },
-  Effect.fn(function* ({ directory, json }) {
+  Effect.fn(function* ({ directory, json, metricsFile }) {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const target =
@@ -69,7 +82,7 @@ export const demo = Command.make(
     const note = `speckit demo: sample workspace in ${target} (spec ${Demo.specId})\n`
     if (json) process.stderr.write(note)
     else process.stdout.write(note)
-    yield* Run.auto({ specId: Demo.specId, workspace: target, json })
+    yield* Run.auto({ specId: Demo.specId, workspace: target, json, metricsFile: optionalPath(metricsFile) })
   })
 ).pipe(
   Command.withDescription(
@@ -82,6 +95,32 @@ export const demo = Command.make(
 )
 
 /**
+ * `speckit estimate <SPEC-ID>`.
+ *
+ * @since 0.1.0
+ */
+export const estimate = Command.make(
+  "estimate",
+  {
+    specId: Argument.String("SPEC-ID").pipe(Argument.withDescription("The spec to estimate (under specs/).")),
+    workspace,
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print the estimate as one JSON object on stdout."),
+      Flag.withDefault(false)
+    )
+  },
+  (options) => Estimate.estimate(options).pipe(Effect.asVoid)
+).pipe(
+  Command.withDescription(
+    "Predict what `speckit auto` will cost before anything is spent: tokens and USD per stage and agent and in total, with a low-high range. The first stage's prompt is counted; later prompts and all outputs come from earlier runs in this workspace (.speckit/runs/*/summary.json) when there are any, else from documented defaults; every figure says which. Exit codes: 0, 2 bad input or an unpriced model."
+  ),
+  Command.withExamples([
+    { command: "speckit estimate SPEC-001-password-reset", description: "Estimate a spec in the current workspace" },
+    { command: "speckit estimate SPEC-7 -C ~/work/shop --json", description: "Machine-readable estimate" }
+  ])
+)
+
+/**
  * The root command.
  *
  * @since 0.1.0
@@ -90,7 +129,7 @@ export const speckit = Command.make("speckit").pipe(
   Command.withDescription(
     "speckit runs spec-driven, multi-agent LLM pipelines reliably: several agents answer every stage, their answers are sequenced exactly once and merged into a consensus."
   ),
-  Command.withSubcommands([auto, demo])
+  Command.withSubcommands([auto, demo, estimate])
 )
 
 /**

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import { execFileSync } from "node:child_process"
 import { Cause, Effect, Exit } from "effect"
 import { CliError } from "effect/cli"
 import { ExitCode } from "./Errors.ts"
@@ -49,7 +50,7 @@ export const teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => 
 
 /**
  * Prints errors that need a line of their own on stderr (`speckit: error: ...`); run reports and
- * CLI usage errors are already printed by then.
+ * CLI usage errors are already printed by then. On interruption it says how to resume.
  *
  * @since 0.1.0
  */
@@ -68,5 +69,97 @@ export const reportErrors = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effe
           process.stderr.write(`speckit: unexpected error: ${Cause.pretty(cause)}\n`)
         }
       })
+    ),
+    Effect.onInterrupt(() =>
+      Effect.sync(
+        () =>
+          void process.stderr.write(
+            "speckit: interrupted: the run is recorded as cancelled; start it again with `speckit auto <SPEC-ID>`\n"
+          )
+      )
     )
   )
+
+/**
+ * The process ids of every descendant of `root` (children, grandchildren, ...) and of their process
+ * groups, read from `ps`; empty where `ps` is unavailable (Windows).
+ *
+ * @example
+ * ```ts
+ * import { Main } from "@speckit/cli"
+ *
+ * const pids = Main.descendantsOf(process.pid)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const descendantsOf = (root: number): ReadonlyArray<{ readonly pid: number; readonly pgid: number }> => {
+  let table: string
+  try {
+    table = execFileSync("ps", ["-A", "-o", "pid=,ppid=,pgid="], { encoding: "utf8", timeout: 2_000 })
+  } catch {
+    return []
+  }
+  const rows = table
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .flatMap(([pid, ppid, pgid]) =>
+      pid !== undefined && ppid !== undefined && pgid !== undefined && Number.isInteger(pid)
+        ? [{ pid, ppid, pgid }]
+        : []
+    )
+  const found: Array<{ readonly pid: number; readonly pgid: number }> = []
+  const parents = new Set([root])
+  let grew = true
+  while (grew) {
+    grew = false
+    for (const row of rows) {
+      if (parents.has(row.ppid) && !parents.has(row.pid)) {
+        parents.add(row.pid)
+        found.push({ pid: row.pid, pgid: row.pgid })
+        grew = true
+      }
+    }
+  }
+  return found
+}
+
+/**
+ * Makes a second Ctrl-C (or SIGTERM) exit at once with code 130. The first signal is left to the
+ * runtime (`NodeRuntime.runMain` interrupts the main fiber: agents are terminated, the run is
+ * recorded as `cancelled`); from the second one on, this kills every remaining descendant process
+ * (and its process group) with SIGKILL and exits, without waiting for a slow shutdown.
+ *
+ * @example
+ * ```ts
+ * import { Main } from "@speckit/cli"
+ *
+ * Main.exitOnSecondSignal()
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const exitOnSecondSignal = (): void => {
+  let signals = 0
+  const onSignal = () => {
+    signals++
+    if (signals === 1) {
+      process.stderr.write("speckit: interrupting: stopping the agents (press Ctrl-C again to exit at once)\n")
+      return
+    }
+    const self = process.pid
+    for (const { pid, pgid } of descendantsOf(self)) {
+      for (const target of pgid !== 0 && pgid !== process.pid && pgid === pid ? [-pgid, pid] : [pid]) {
+        try {
+          process.kill(target, "SIGKILL")
+        } catch {
+          // already gone
+        }
+      }
+    }
+    process.stderr.write("speckit: interrupted again: exiting now\n")
+    process.exit(ExitCode.Interrupted)
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+}

@@ -6,18 +6,20 @@
  */
 import { MemorySequencer, QuorumConsensus } from "@speckit/consensus"
 import {
+  Budget,
   FaultInjector,
   Pipeline,
   PipelineEvent,
   Providers,
   RunStore,
   type RunSummary,
+  SessionMetrics,
   Spec,
   SpeckitConfig
 } from "@speckit/core"
 import { Faults } from "@speckit/faults"
-import { Metrics, type Pricing } from "@speckit/telemetry"
-import { Effect, FileSystem, Layer, Path } from "effect"
+import { Alert, BudgetGuard, Estimate, Export, History, Metrics, Pricing, Tracing } from "@speckit/telemetry"
+import { Effect, FileSystem, Layer, Metric, Path } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
 import * as Progress from "./Progress.ts"
@@ -35,6 +37,10 @@ export interface AutoOptions {
   readonly progress?: Progress.Output | undefined
   /** Where the report goes; defaults to stdout. */
   readonly report?: Progress.Output | undefined
+  /** Write the run's metrics as Prometheus text to this file at the end (and on interruption). */
+  readonly metricsFile?: string | undefined
+  /** Where warnings and alerts go; defaults to stderr. */
+  readonly warnings?: Progress.Output | undefined
 }
 
 const pricesOf = (config: SpeckitConfig.SpeckitConfig): Record<string, Pricing.Price> => {
@@ -61,14 +67,20 @@ const pricesOf = (config: SpeckitConfig.SpeckitConfig): Record<string, Pricing.P
 export const layer = (
   config: SpeckitConfig.SpeckitConfig,
   workspace: string,
-  faults: Layer.Layer<FaultInjector.FaultInjector> = FaultInjector.FaultInjector.layerNone
+  faults: Layer.Layer<FaultInjector.FaultInjector> = FaultInjector.FaultInjector.layerNone,
+  telemetry: {
+    /** The session-metrics layer (default: `Metrics.layer` priced from the configuration). */
+    readonly metrics?: Layer.Layer<SessionMetrics.SessionMetrics> | undefined
+    /** Trace every agent call (`Tracing.traceRegistry`). */
+    readonly traced?: boolean | undefined
+  } = {}
 ) =>
   Layer.mergeAll(
-    Providers.layer(config, workspace),
+    telemetry.traced ? Tracing.traceRegistry(Providers.layer(config, workspace)) : Providers.layer(config, workspace),
     faults,
     MemorySequencer.layer,
     QuorumConsensus.layer,
-    Metrics.layer({ prices: pricesOf(config) }),
+    telemetry.metrics ?? Metrics.layer({ pricer: Pricing.fromConfig(config), prices: pricesOf(config) }),
     RunStore.RunStore.layerFileSystem(workspace)
   )
 
@@ -129,6 +141,63 @@ export const prepare = (specId: string, workspace: string) =>
   )
 
 /**
+ * The telemetry of one run: prices, history-based estimate, budget guard, alerts, the progress display
+ * wrapped to refresh the estimate after each stage, and the OTLP exporter when configured.
+ */
+const telemetryOf = (input: {
+  readonly root: string
+  readonly config: SpeckitConfig.SpeckitConfig
+  readonly spec: Spec.Spec
+  readonly display: Progress.Display
+  readonly plain: boolean
+  readonly progressOut: Progress.Output
+  readonly warn: Progress.Output
+}) =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const { config } = input
+    const pricer = Pricing.fromConfig(config)
+    const history = yield* History.load(input.root)
+    const estimate = Estimate.make({ config, spec: input.spec, history, pricer })
+    const alert: Alert.Handler = (value) => void input.warn.write(`speckit: warning: ${Alert.format(value)}\n`)
+    const guard = config.budget
+      ? BudgetGuard.make({
+          budgetUsd: config.budget.usd,
+          onExceed: config.budget.onExceed,
+          pricer,
+          history,
+          onAlert: alert
+        })
+      : undefined
+    const otlp = Export.otlpFromEnv(process.env)
+    let runId: string | undefined
+    let spent = 0
+    const done: Array<string> = []
+    const usd = (value: number) => `$${value.toFixed(4)}`
+    const base: { readonly emit: (event: PipelineEvent.PipelineEvent) => Effect.Effect<void> } = {
+      emit: (event) =>
+        Effect.andThen(
+          input.display.emit(event),
+          Effect.sync(() => {
+            if (event._tag === "RunStarted") runId = event.runId
+            if (event._tag === "StageFinished") {
+              spent += event.costUsd
+              done.push(event.stage)
+              if (input.plain && done.length < estimate.stages.length) {
+                const rest = Estimate.remaining(estimate, done)
+                input.progressOut.write(
+                  `[estimate] after ${event.stage}: spent ${usd(spent)}, rest ~${usd(rest.expected)} (${usd(rest.low)}–${usd(rest.high)}), projected ${usd(spent + rest.expected)}\n`
+                )
+              }
+            }
+          })
+        )
+    }
+    const events = otlp ? Tracing.traceStages(base) : base
+    return { pricer, estimate, guard, alert, otlp, events, path, runId: () => runId }
+  })
+
+/**
  * Runs `speckit auto`: prints progress and the report, and fails with {@link RunNotCompleted}
  * when the run does not complete.
  *
@@ -142,21 +211,63 @@ export const auto = Effect.fn("Run.auto")(function* (
   FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
 > {
   const { root, config, spec, faults } = yield* prepare(options.specId, options.workspace)
-  if (faults.active) process.stderr.write(`speckit: faults active: ${faults.description}\n`)
+  const warn = options.warnings ?? process.stderr
+  if (faults.active) warn.write(`speckit: faults active: ${faults.description}\n`)
+  const priceCheck = yield* Pricing.checkModels(config).pipe(
+    Effect.mapError((error) => new InputError({ message: error.message }))
+  )
+  for (const warning of priceCheck.warnings) warn.write(`speckit: warning: ${warning}\n`)
   const report = options.report ?? process.stdout
   const progressOut = options.progress ?? (options.json ? process.stderr : process.stdout)
   const display = progressOut.isTTY ? Progress.live(progressOut) : Progress.plain(progressOut)
-  const summary = yield* Pipeline.run({ spec, config }).pipe(
-    Effect.provideService(PipelineEvent.PipelineEvents, display),
-    Effect.provide(layer(config, root, Layer.succeed(FaultInjector.FaultInjector, faults))),
-    Effect.catchTags({
-      UnknownAgent: (error) => Effect.fail(new InputError({ message: error.message })),
-      ConfigError: (error) => Effect.fail(new InputError({ message: error.message })),
-      RunStoreError: (error) =>
-        Effect.fail(new RunNotCompleted({ status: `failed: ${error.message}`, exitCode: ExitCode.Failed }))
-    }),
-    Effect.ensuring(Effect.sync(display.close))
-  )
+  const telemetry = yield* telemetryOf({ root, config, spec, display, plain: !progressOut.isTTY, progressOut, warn })
+  const unpriced = priceCheck.unpriced.map((entry) => entry.model)
+  const summary = yield* Effect.gen(function* () {
+    const metrics = yield* Metrics.make({
+      pricer: telemetry.pricer,
+      unpriced,
+      onRecord: telemetry.guard?.observe,
+      onAlert: telemetry.alert
+    })
+    const run = Pipeline.run({ spec, config }).pipe(
+      Effect.provideService(PipelineEvent.PipelineEvents, telemetry.events),
+      Effect.provideService(Budget.Budget, telemetry.guard?.budget ?? { admit: () => Effect.void }),
+      Effect.provide(
+        layer(config, root, Layer.succeed(FaultInjector.FaultInjector, faults), {
+          metrics: Layer.succeed(SessionMetrics.SessionMetrics, metrics),
+          traced: telemetry.otlp !== undefined
+        })
+      ),
+      Effect.catchTags({
+        UnknownAgent: (error) => Effect.fail(new InputError({ message: error.message })),
+        ConfigError: (error) => Effect.fail(new InputError({ message: error.message })),
+        RunStoreError: (error) =>
+          Effect.fail(new RunNotCompleted({ status: `failed: ${error.message}`, exitCode: ExitCode.Failed }))
+      }),
+      Effect.ensuring(Effect.sync(display.close)),
+      Effect.ensuring(
+        Effect.gen(function* () {
+          const snapshot = yield* metrics.snapshot
+          const runId = telemetry.runId()
+          if (runId !== undefined) {
+            yield* Export.writeRunFiles(telemetry.path.join(root, ".speckit", "runs", runId), snapshot, {
+              budgetUsd: config.budget?.usd,
+              estimateUsd: telemetry.estimate.costUsd.expected
+            }).pipe(Effect.ignore)
+          }
+          if (options.metricsFile !== undefined) {
+            yield* Export.writePrometheus(telemetry.path.resolve(root, options.metricsFile)).pipe(
+              Effect.tapError((error) =>
+                Effect.sync(() => warn.write(`speckit: warning: cannot write the metrics file: ${error.message}\n`))
+              ),
+              Effect.ignore
+            )
+          }
+        })
+      )
+    )
+    return yield* telemetry.otlp ? run.pipe(Effect.provide(telemetry.otlp)) : run
+  }).pipe(Effect.provideService(Metric.MetricRegistry, Export.freshRegistry()))
   report.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary))
   if (summary.status !== "completed") {
     return yield* new RunNotCompleted({ status: summary.status, exitCode: exitCodeOf(summary.status) })

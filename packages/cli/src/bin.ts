@@ -9,6 +9,8 @@ import { Effect } from "effect"
 import * as Cli from "./Cli.ts"
 import * as Main from "./Main.ts"
 
+Main.exitOnSecondSignal()
+
 Cli.run(process.argv.slice(2)).pipe(
   Main.reportErrors,
   Effect.provide(NodeServices.layer),

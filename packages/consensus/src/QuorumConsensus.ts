@@ -29,6 +29,17 @@ const mergeLists = <A>(lists: ReadonlyArray<ReadonlyArray<A>>, key: (item: A) =>
   return [...seen.values()].sort((a, b) => b.support - a.support || a.order - b.order).map((entry) => entry.item)
 }
 
+const byTaskId = (a: string, b: string) => Number(a.slice(1)) - Number(b.slice(1))
+
+/** The normalized titles of the tasks a task depends on, resolved through its own answer's ids. */
+const dependencyTitles = (
+  result: StageResult.StageResultOf<"tasks">,
+  task: StageResult.StageResultOf<"tasks">["tasks"][number]
+): Array<string> => {
+  const titles = new Map(result.tasks.map((t) => [t.id, norm(t.title)]))
+  return task.depends_on.map((id) => titles.get(id) ?? `?${id}`).sort()
+}
+
 const renumber = <A extends { readonly id: string }>(items: ReadonlyArray<A>, prefix: string): Array<A> =>
   items.map((item, i) => ({ ...item, id: `${prefix}${i + 1}` }))
 
@@ -73,11 +84,30 @@ export const merge = (results: ReadonlyArray<StageResult.StageResult>): StageRes
       return { ...first, work_breakdown: [head, ...rest], acceptance_mapping: mapping }
     }
     case "tasks": {
+      const lists = sorted.filter((r) => r.stage === "tasks")
       const tasks = mergeLists(
-        sorted.filter((r) => r.stage === "tasks").map((r) => r.tasks),
+        lists.map((r) => r.tasks),
         (t) => norm(t.title)
       )
-      const [head, ...rest] = tasks
+      const ids = new Map(tasks.map((t, i) => [norm(t.title), `T${i + 1}`]))
+      // Dependencies are remapped through each agent's own ids, then unioned per task.
+      const deps = new Map<string, Set<string>>()
+      for (const list of lists) {
+        for (const task of list.tasks) {
+          const own = deps.get(norm(task.title)) ?? new Set<string>()
+          for (const dep of dependencyTitles(list, task)) {
+            const id = ids.get(dep)
+            if (id !== undefined) own.add(id)
+          }
+          deps.set(norm(task.title), own)
+        }
+      }
+      const renumbered = tasks.map((t, i) => ({
+        ...t,
+        id: `T${i + 1}`,
+        depends_on: [...(deps.get(norm(t.title)) ?? [])].sort(byTaskId)
+      }))
+      const [head, ...rest] = renumbered
       return head ? { ...first, tasks: [head, ...rest] } : first
     }
     case "implement": {
@@ -122,7 +152,169 @@ const withVote = (result: StageResult.StageResult, vote: string): StageResult.St
 }
 
 /**
- * Decides a stage from its agents' outcomes under a policy. Pure and deterministic.
+ * The conflicts between the answers of a content stage (plan, tasks, implement), as sentences, in a
+ * deterministic order:
+ *
+ * - implement: the same path with different actions (`create` vs `delete`, ...);
+ * - tasks: the same task (by title) with different dependencies, or a dependency cycle in the merge;
+ * - plan: an acceptance criterion covered by no work item in the merge.
+ *
+ * @example
+ * ```ts
+ * import { QuorumConsensus } from "@speckit/consensus"
+ *
+ * declare const results: ReadonlyArray<import("@speckit/core").StageResult.StageResult>
+ * const conflicts = QuorumConsensus.conflictsOf(results, QuorumConsensus.merge(results))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const conflictsOf = (
+  results: ReadonlyArray<StageResult.StageResult>,
+  merged: StageResult.StageResult | undefined
+): Array<string> => {
+  const sorted = [...results].sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0))
+  const conflicts: Array<string> = []
+  const disagreements = <K>(
+    views: Map<string, Map<K, Array<string>>>,
+    describe: (key: string, view: string) => string
+  ) => {
+    for (const [key, byView] of [...views.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      if (byView.size < 2) continue
+      const parts = [...byView.entries()]
+        .map(([view, agents]) => `${agents.join(", ")}: ${describe(key, String(view))}`)
+        .sort()
+      conflicts.push(`${key}: ${parts.join(" vs ")}`)
+    }
+  }
+  if (merged?.stage === "implement") {
+    const actions = new Map<string, Map<string, Array<string>>>()
+    for (const result of sorted) {
+      if (result.stage !== "implement") continue
+      const seen = new Set<string>()
+      for (const change of result.changes) {
+        const id = `${change.path}=${change.action}`
+        if (seen.has(id)) continue
+        seen.add(id)
+        const byAction = actions.get(change.path) ?? new Map<string, Array<string>>()
+        byAction.set(change.action, [...(byAction.get(change.action) ?? []), result.agent])
+        actions.set(change.path, byAction)
+      }
+    }
+    disagreements(actions, (_, action) => action)
+  }
+  if (merged?.stage === "tasks") {
+    const dependencies = new Map<string, Map<string, Array<string>>>()
+    const titles = new Map<string, string>()
+    for (const result of sorted) {
+      if (result.stage !== "tasks") continue
+      for (const task of result.tasks) {
+        const title = norm(task.title)
+        if (!titles.has(title)) titles.set(title, task.title)
+        const view = dependencyTitles(result, task).join(" + ") || "no dependencies"
+        const byView = dependencies.get(title) ?? new Map<string, Array<string>>()
+        if (!(byView.get(view) ?? []).includes(result.agent))
+          byView.set(view, [...(byView.get(view) ?? []), result.agent])
+        dependencies.set(title, byView)
+      }
+    }
+    disagreements(dependencies, (_, view) => `after ${view}`)
+    const cycle = findCycle(merged.tasks)
+    if (cycle !== undefined) conflicts.push(`dependency cycle: ${cycle.join(" -> ")}`)
+  }
+  if (merged?.stage === "plan") {
+    const items = new Set(merged.work_breakdown.map((w) => w.id))
+    for (const mapping of merged.acceptance_mapping) {
+      if (!mapping.covered_by.some((id) => items.has(id))) {
+        conflicts.push(`acceptance criterion "${mapping.criterion}" is covered by no work item`)
+      }
+    }
+  }
+  return conflicts
+}
+
+/** A cycle in the tasks' dependency graph, as task ids (the first repeated at the end), if there is one. */
+const findCycle = (tasks: ReadonlyArray<StageResult.StageResultOf<"tasks">["tasks"][number]>) => {
+  const edges = new Map(tasks.map((t) => [t.id, t.depends_on]))
+  const state = new Map<string, "visiting" | "done">()
+  const path: Array<string> = []
+  const visit = (id: string): Array<string> | undefined => {
+    const mark = state.get(id)
+    if (mark === "done") return undefined
+    if (mark === "visiting") return [...path.slice(path.indexOf(id)), id]
+    state.set(id, "visiting")
+    path.push(id)
+    for (const dep of edges.get(id) ?? []) {
+      const found = visit(dep)
+      if (found) return found
+    }
+    path.pop()
+    state.set(id, "done")
+    return undefined
+  }
+  for (const task of tasks) {
+    const found = visit(task.id)
+    if (found) return found
+  }
+  return undefined
+}
+
+const isStopped = (outcome: AgentOutcome.AgentOutcome, stopped: ReadonlySet<string>) =>
+  outcome._tag === "Failed" && stopped.has(outcome.agent)
+
+const votesOf = (succeeded: ReadonlyArray<AgentOutcome.Succeeded>) => {
+  const votes = new Map<string, Array<AgentId.AgentId>>()
+  for (const outcome of succeeded) {
+    const vote = StageResult.voteOf(outcome.result) ?? "none"
+    votes.set(vote, [...(votes.get(vote) ?? []), outcome.agent])
+  }
+  return [...votes.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))
+}
+
+/**
+ * Whether the outcomes so far already fix the stage's outcome, whatever the remaining agents of the
+ * policy answer: the quorum can no longer be reached, every agent has answered, or (verdict stages) a
+ * vote already holds a strict majority of all the stage's agents and the quorum, or a conflict is
+ * certain. Then the stage's status class (proceed or halt) and its verdict can no longer change.
+ * Content stages are settled only when the quorum is lost or every agent has answered. Pure.
+ *
+ * @example
+ * ```ts
+ * import { SpeckitConfig } from "@speckit/core"
+ * import { QuorumConsensus } from "@speckit/consensus"
+ *
+ * QuorumConsensus.settled(SpeckitConfig.policyFor(SpeckitConfig.defaultConfig, "validate"), []) // false
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const settled = (
+  policy: SpeckitConfig.StagePolicy,
+  outcomes: ReadonlyArray<AgentOutcome.AgentOutcome>
+): boolean => {
+  const agents = new Set<string>(policy.agents)
+  const latest = new Map<string, AgentOutcome.AgentOutcome>()
+  for (const outcome of outcomes) if (agents.has(outcome.agent)) latest.set(outcome.agent, outcome)
+  const answered = [...latest.values()]
+  const succeeded = answered.filter(AgentOutcome.isSucceeded)
+  const remaining = policy.agents.length - answered.length
+  const required = Consensus.required(policy.quorum, policy.agents.length)
+  if (remaining <= 0) return true
+  if (succeeded.length + remaining < required) return true
+  if (!Stage.isVerdictStage(policy.stage)) return false
+  const ranked = votesOf(succeeded)
+  const top = ranked[0]?.[1].length ?? 0
+  if (policy.quorum === "all") return ranked.length > 1
+  // A strict majority of all agents that also meets the quorum wins whatever the others answer.
+  if (top * 2 > policy.agents.length && top >= required) return true
+  // No vote can reach a majority even if every remaining agent joins the leading one.
+  return 2 * top + remaining <= succeeded.length
+}
+
+/**
+ * Decides a stage from its agents' outcomes under a policy. Pure and deterministic: the same set of
+ * outcomes in any order gives the same result. Agents in `options.stopped` (interrupted by an early
+ * decision) count neither as failures nor against the quorum.
  *
  * @example
  * ```ts
@@ -137,22 +329,26 @@ const withVote = (result: StageResult.StageResult, vote: string): StageResult.St
  */
 export const decide = (
   policy: SpeckitConfig.StagePolicy,
-  outcomes: ReadonlyArray<AgentOutcome.AgentOutcome>
+  outcomes: ReadonlyArray<AgentOutcome.AgentOutcome>,
+  options?: Consensus.DecideOptions
 ): Consensus.StageConsensus => {
+  const stoppedSet = new Set<string>(options?.stopped ?? [])
   const byAgent = [...outcomes].sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0))
   const succeeded = byAgent.filter(AgentOutcome.isSucceeded)
-  const failed = byAgent.filter((o) => !AgentOutcome.isSucceeded(o)).map((o) => o.agent)
+  const stopped = byAgent.filter((o) => isStopped(o, stoppedSet)).map((o) => o.agent)
+  const failed = byAgent.filter((o) => !AgentOutcome.isSucceeded(o) && !isStopped(o, stoppedSet)).map((o) => o.agent)
   const required = Consensus.required(policy.quorum, policy.agents.length)
   const base = {
     stage: policy.stage,
     succeeded: succeeded.map((o) => o.agent),
     failed,
+    ...(stopped.length > 0 ? { stopped } : {}),
     required,
     agreements: [] as Array<string>,
     conflicts: [] as Array<string>,
     dissent: [] as Array<AgentId.AgentId>
   }
-  if (succeeded.length < required) {
+  if (succeeded.length + stopped.length < required || succeeded.length === 0) {
     return {
       ...base,
       status: "failed",
@@ -162,23 +358,30 @@ export const decide = (
     }
   }
   const degraded = failed.length > 0
+  const quorumNote = degraded ? `quorum met without ${failed.join(", ")}` : undefined
   const results = succeeded.map((o) => o.result)
   const merged = merge(results)
   if (!Stage.isVerdictStage(policy.stage)) {
+    const conflicts = conflictsOf(results, merged)
+    if (conflicts.length > 0) {
+      return {
+        ...base,
+        status: "conflict",
+        result: merged,
+        conflicts,
+        agreements: [`${succeeded.length} agent(s) contributed to the merged ${policy.stage}`],
+        reason: `the agents disagree: ${conflicts.join("; ")}`
+      }
+    }
     return {
       ...base,
       status: degraded ? "degraded" : "ok",
       result: merged,
       agreements: [`${succeeded.length} agent(s) contributed to the merged ${policy.stage}`],
-      reason: degraded ? `quorum met without ${failed.join(", ")}` : undefined
+      reason: quorumNote
     }
   }
-  const votes = new Map<string, Array<AgentId.AgentId>>()
-  for (const outcome of succeeded) {
-    const vote = StageResult.voteOf(outcome.result) ?? "none"
-    votes.set(vote, [...(votes.get(vote) ?? []), outcome.agent])
-  }
-  const ranked = [...votes.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))
+  const ranked = votesOf(succeeded)
   const [top, second] = ranked
   if (!top) return { ...base, status: "failed", reason: "no votes" }
   const [verdict, voters] = top
@@ -194,12 +397,7 @@ export const decide = (
       verdict,
       dissent,
       agreements: [`${voters.length} of ${succeeded.length} voted ${verdict} (${voters.join(", ")})`],
-      reason:
-        dissent.length > 0
-          ? `dissent from ${dissent.join(", ")}`
-          : degraded
-            ? `quorum met without ${failed.join(", ")}`
-            : undefined
+      reason: dissent.length > 0 ? `dissent from ${dissent.join(", ")}` : quorumNote
     }
   }
   return {
@@ -225,5 +423,6 @@ export const decide = (
  * @since 0.1.0
  */
 export const layer: Layer.Layer<Consensus.Consensus> = Layer.succeed(Consensus.Consensus, {
-  decide: (policy, outcomes) => Effect.succeed(decide(policy, outcomes))
+  decide: (policy, outcomes, options) => Effect.sync(() => decide(policy, outcomes, options)),
+  settled
 })

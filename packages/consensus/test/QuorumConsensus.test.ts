@@ -188,6 +188,95 @@ describe("QuorumConsensus", () => {
     )
   })
 
+  it("finds conflicts in content stages: same path with different actions", () => {
+    const change = (agent: string, action: "create" | "delete") =>
+      succeeded(agent, {
+        stage: "implement",
+        agent: AgentId.make(agent),
+        summary: agent,
+        changes: [{ path: "src/a.ts", action, description: "d" }]
+      })
+    const decided = QuorumConsensus.decide(policy("implement", ["a", "b"], "majority"), [
+      change("a", "create"),
+      change("b", "delete")
+    ])
+    assert.strictEqual(decided.status, "conflict")
+    assert.include(decided.conflicts.join(), "src/a.ts")
+    assert.include(decided.reason ?? "", "a: create")
+    assert.include(decided.reason ?? "", "b: delete")
+  })
+
+  it("finds conflicts in tasks (different dependencies) and plans (an uncovered criterion)", () => {
+    const tasks = (agent: string, dependsOnFirst: boolean) =>
+      succeeded(agent, {
+        stage: "tasks",
+        agent: AgentId.make(agent),
+        summary: agent,
+        tasks: [
+          { id: "T1", title: "Schema", depends_on: [], done_when: "x" },
+          { id: "T2", title: "Endpoint", depends_on: dependsOnFirst ? ["T1"] : [], done_when: "y" }
+        ]
+      })
+    const t = QuorumConsensus.decide(policy("tasks", ["a", "b"], "majority"), [tasks("a", true), tasks("b", false)])
+    assert.strictEqual(t.status, "conflict")
+    assert.include(t.conflicts.join(), "endpoint")
+    const uncovered = succeeded("a", {
+      stage: "plan",
+      agent: AgentId.make("a"),
+      summary: "a",
+      work_breakdown: [{ id: "W1", title: "x", detail: "" }],
+      acceptance_mapping: [{ criterion: "Locks after 5 failures", covered_by: [], check: "test" }]
+    })
+    const p = QuorumConsensus.decide(policy("plan", ["a"], "majority"), [uncovered])
+    assert.strictEqual(p.status, "conflict")
+    assert.include(p.reason ?? "", "Locks after 5 failures")
+  })
+
+  it("settled: once settled, no completion changes proceed/halt or the verdict (property)", () => {
+    const answer = fc.constantFrom<"pass" | "fail" | "failed">("pass", "fail", "failed")
+    fc.assert(
+      fc.property(
+        fc.array(answer, { minLength: 1, maxLength: 6 }),
+        fc.constantFrom<SpeckitConfig.Quorum>("all", "majority", 1, 2),
+        fc.integer({ min: 0, max: 6 }),
+        fc.array(fc.array(answer, { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 8 }),
+        (votes, quorum, cut, completions) => {
+          const agents = votes.map((_, i) => `a${i}`)
+          const p = { ...policy("validate", agents, quorum), earlyDecision: true }
+          const toOutcome = (v: "pass" | "fail" | "failed", i: number) =>
+            v === "failed" ? failed(`a${i}`) : vote(`a${i}`, v)
+          const prefix = votes.slice(0, Math.min(cut, votes.length)).map(toOutcome)
+          if (!QuorumConsensus.settled(p, prefix)) return
+          const stopped = agents.slice(prefix.length).map(AgentId.make)
+          const early = QuorumConsensus.decide(p, [...prefix, ...stopped.map((a) => failed(a))], { stopped })
+          const proceeds = (status: string) => status === "ok" || status === "degraded"
+          for (const rest of completions) {
+            const full = QuorumConsensus.decide(p, [
+              ...prefix,
+              ...agents.slice(prefix.length).map((_, j) => toOutcome(rest[j] ?? "pass", prefix.length + j))
+            ])
+            assert.strictEqual(proceeds(early.status), proceeds(full.status))
+            if (proceeds(early.status)) assert.strictEqual(early.verdict, full.verdict)
+          }
+        }
+      )
+    )
+  })
+
+  it("settled: a majority of all agents settles a majority verdict stage; stopped agents do not degrade it", () => {
+    const p = { ...policy("validate", ["a", "b", "c"], "majority"), earlyDecision: true }
+    assert.isFalse(QuorumConsensus.settled(p, [vote("a", "pass")]))
+    assert.isFalse(QuorumConsensus.settled(p, [vote("a", "pass"), vote("b", "fail")]))
+    assert.isTrue(QuorumConsensus.settled(p, [vote("a", "pass"), vote("b", "pass")]))
+    assert.isTrue(QuorumConsensus.settled(p, [failed("a"), failed("b")]), "quorum can no longer be met")
+    const decided = QuorumConsensus.decide(p, [vote("a", "pass"), vote("b", "pass"), failed("c")], {
+      stopped: [AgentId.make("c")]
+    })
+    assert.strictEqual(decided.status, "ok")
+    assert.deepStrictEqual(decided.stopped?.map(String), ["c"])
+    assert.deepStrictEqual(decided.failed, [])
+  })
+
   it("uses the configured policy for each stage", () => {
     const config = SpeckitConfig.defaultConfig
     assert.strictEqual(QuorumConsensus.decide(SpeckitConfig.policyFor(config, "plan"), []).status, "failed")

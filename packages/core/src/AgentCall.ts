@@ -5,14 +5,15 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Result } from "effect"
+import { Clock, Effect, Result, Schedule } from "effect"
 import * as Agent from "./Agent.ts"
 import { AgentError } from "./AgentError.ts"
-import type { AgentOutcome } from "./AgentOutcome.ts"
+import type { AgentOutcome, FailedAttempt } from "./AgentOutcome.ts"
 import { Budget, type BudgetExceeded } from "./Budget.ts"
 import { FaultInjector } from "./FaultInjector.ts"
 import { PipelineEvents } from "./PipelineEvent.ts"
 import * as Prompt from "./Prompt.ts"
+import * as Resilience from "./Resilience.ts"
 import type { RunId } from "./RunId.ts"
 import { RunStore, type RunStoreError } from "./RunStore.ts"
 import { SessionMetrics } from "./SessionMetrics.ts"
@@ -45,6 +46,13 @@ export type Services = FaultInjector | SessionMetrics | RunStore
  * Calls one agent for a stage and returns its outcome. Agent failures become a `Failed` outcome;
  * only a store failure or an exhausted budget fails the effect.
  *
+ * Under the agent's policy (`Resilience.AgentResilience`; one attempt by default) a failed attempt
+ * is retried on the policy's schedule: every retry is a new attempt number (and idempotency key),
+ * goes through the budget, the fault injector and the metrics again, and is preceded by an
+ * `AgentRetrying` event; the failed attempts land in the outcome's `history` with the wait that
+ * followed. Each attempt has the policy's timeout, and the whole call runs through the agent's
+ * circuit breaker (`CircuitOpen` at once while it is open; `BreakerChanged` events on changes).
+ *
  * @example
  * ```ts
  * import { AgentCall, AgentId, SimAgent } from "@speckit/core"
@@ -64,53 +72,124 @@ export const call = Effect.fnUntraced(function* (
   const store = yield* RunStore
   const events = yield* PipelineEvents
   const budget = yield* Budget
+  const resilience = yield* Resilience.AgentResilience
+  const policy = resilience.policyFor(agent.id)
   const { runId, stage, spec, previous } = context
   const started = yield* Clock.currentTimeMillis
-  const attempt = 1
-  const request: Agent.AgentRequest = {
-    runId,
-    stage,
-    agent: agent.id,
-    attempt,
-    prompt: Prompt.make({ stage, agent: agent.id, spec, previous }),
-    spec,
-    previous,
-    idempotencyKey: Agent.idempotencyKey({ runId, stage, agent: agent.id, attempt })
+  const deadline = started + policy.maxElapsedMs
+  const state = {
+    attempt: 0,
+    repairNote: undefined as string | undefined,
+    history: [] as Array<FailedAttempt>,
+    usage: TokenUsage.empty,
+    costUsd: 0,
+    model: agent.model
   }
-  yield* budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt })
-  yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })
-  const response = yield* faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request)), Effect.result)
-  const parsed = Result.isSuccess(response)
-    ? yield* StageResult.parse(stage, agent.id, response.success.text).pipe(
-        Effect.mapError((error) => new AgentError({ agent: agent.id, kind: "Malformed", detail: error.reason })),
-        Effect.result
-      )
-    : Result.fail(response.failure)
-  const usage = Result.isSuccess(response) ? response.success.usage : TokenUsage.empty
-  const model = Result.isSuccess(response) ? response.success.model : agent.model
-  if (Result.isSuccess(response)) {
-    yield* store.saveAnswer(runId, stage, agent.id, attempt, {
+
+  const attemptOnce = Effect.gen(function* () {
+    const attempt = ++state.attempt
+    const request: Agent.AgentRequest = {
+      runId,
+      stage,
+      agent: agent.id,
+      attempt,
+      prompt: Prompt.make({ stage, agent: agent.id, spec, previous, repairNote: state.repairNote }),
+      spec,
+      previous,
+      idempotencyKey: Agent.idempotencyKey({ runId, stage, agent: agent.id, attempt })
+    }
+    yield* budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt })
+    yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })
+    const now = yield* Clock.currentTimeMillis
+    const remaining = deadline - now
+    const byDeadline = policy.timeoutMs === undefined || remaining < policy.timeoutMs
+    const response = yield* Resilience.withTimeout(
+      faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request))),
+      agent.id,
+      byDeadline ? remaining : policy.timeoutMs,
+      byDeadline
+        ? `the call took its whole time budget (retry.maxElapsedMs ${policy.maxElapsedMs} ms)`
+        : `no answer within ${policy.timeoutMs} ms`
+    ).pipe(Effect.result)
+    const parsed = Result.isSuccess(response)
+      ? yield* StageResult.parse(stage, agent.id, response.success.text).pipe(
+          Effect.mapError((error) => new AgentError({ agent: agent.id, kind: "Malformed", detail: error.reason })),
+          Effect.result
+        )
+      : Result.fail(response.failure)
+    const usage = Result.isSuccess(response) ? response.success.usage : TokenUsage.empty
+    const model = Result.isSuccess(response) ? response.success.model : agent.model
+    if (Result.isSuccess(response)) {
+      yield* store.saveAnswer(runId, stage, agent.id, attempt, {
+        agent: agent.id,
+        attempt,
+        model,
+        usage,
+        reportedCostUsd: response.success.reportedCostUsd,
+        text: response.success.text
+      })
+      yield* faults.crashPoint("after_answer")
+    }
+    const cost = yield* metrics.record({
+      stage,
       agent: agent.id,
       attempt,
       model,
       usage,
-      reportedCostUsd: response.success.reportedCostUsd,
-      text: response.success.text
+      reportedCostUsd: Result.isSuccess(response) ? response.success.reportedCostUsd : undefined,
+      ok: Result.isSuccess(parsed)
     })
-    yield* faults.crashPoint("after_answer")
-  }
-  const cost = yield* metrics.record({
-    stage,
-    agent: agent.id,
-    attempt,
-    model,
-    usage,
-    reportedCostUsd: Result.isSuccess(response) ? response.success.reportedCostUsd : undefined,
-    ok: Result.isSuccess(parsed)
+    state.usage = TokenUsage.add(state.usage, usage)
+    state.costUsd += cost.costUsd
+    state.model = model
+    if (Result.isFailure(parsed)) return yield* Effect.fail(parsed.failure)
+    return parsed.success
   })
+
+  const onRetry = (retry: Resilience.Retrying) =>
+    Effect.gen(function* () {
+      state.history.push({ attempt: retry.attempt, kind: retry.kind, detail: retry.detail, waitedMs: retry.delayMs })
+      state.repairNote = retry.repairNote
+      if (metrics.count) yield* metrics.count({ kind: "retry", stage, agent: agent.id })
+      yield* events.emit({
+        _tag: "AgentRetrying",
+        stage,
+        agent: agent.id,
+        attempt: retry.attempt + 1,
+        kind: retry.kind,
+        detail: retry.detail,
+        resumeAt: retry.resumeAt
+      })
+    })
+
+  const retried = Effect.retry(
+    attemptOnce,
+    Resilience.schedule(policy, { startedAt: started }).pipe(
+      Schedule.tap(({ output }) => (output === undefined ? Effect.void : onRetry(output)))
+    )
+  )
+  const guarded = resilience.guard(agent.id, retried, (change) =>
+    events.emit({ _tag: "BreakerChanged", stage, ...change })
+  )
+  const final = yield* guarded.pipe(
+    Effect.map((result) => Result.succeed(result)),
+    Effect.catchTag("AgentError", (error) => Effect.succeed(Result.fail(error)))
+  )
   const durationMs = (yield* Clock.currentTimeMillis) - started
-  const common = { agent: agent.id, model, attempts: attempt, history: [], usage, costUsd: cost.costUsd, durationMs }
-  return Result.isSuccess(parsed)
-    ? { _tag: "Succeeded", ...common, result: parsed.success }
-    : { _tag: "Failed", ...common, kind: parsed.failure.kind, detail: parsed.failure.detail }
+  const common = {
+    agent: agent.id,
+    model: state.model,
+    attempts: state.attempt,
+    history: state.history,
+    usage: state.usage,
+    costUsd: state.costUsd,
+    durationMs
+  }
+  if (Result.isSuccess(final)) return { _tag: "Succeeded", ...common, result: final.success }
+  const error = final.failure
+  const reset =
+    error.kind === "RateLimited" && error.resetAt !== undefined && !error.detail.includes("resets at")
+      ? ` (resets at ${new Date(error.resetAt).toISOString()}${error.resetAt > deadline ? `, after this call's ${policy.maxElapsedMs} ms time budget` : ""})`
+      : ""
+  return { _tag: "Failed", ...common, kind: error.kind, detail: `${error.detail}${reset}` }
 })

@@ -32,10 +32,12 @@ export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("Budget
   agent: Schema.String,
   spentUsd: Schema.Number,
   predictedUsd: Schema.Number,
-  budgetUsd: Schema.Number
+  budgetUsd: Schema.Number,
+  /** `pause` when the configuration asks to pause for approval (`budget.onExceed`); default `halt`. */
+  action: Schema.optionalKey(Schema.Literals(["halt", "pause"]))
 }) {
   override get message() {
-    return `budget of $${this.budgetUsd.toFixed(2)} would be exceeded: $${this.spentUsd.toFixed(4)} spent, the next call (${this.agent} on ${this.stage}) is predicted at $${this.predictedUsd.toFixed(4)}`
+    return `${this.action === "pause" ? "paused for approval: " : ""}budget of $${this.budgetUsd.toFixed(2)} would be exceeded: $${this.spentUsd.toFixed(4)} spent, the next call (${this.agent} on ${this.stage}) is predicted at $${this.predictedUsd.toFixed(4)}`
   }
 }
 

@@ -41,6 +41,11 @@ export interface StageConsensus {
   readonly dissent: ReadonlyArray<AgentId>
   readonly succeeded: ReadonlyArray<AgentId>
   readonly failed: ReadonlyArray<AgentId>
+  /**
+   * Agents stopped by an early decision: the outcome was settled without them. They count neither
+   * as failures (no `degraded`) nor against the quorum.
+   */
+  readonly stopped?: ReadonlyArray<AgentId> | undefined
   /** The quorum that applied, as a number of agents. */
   readonly required: number
   /** Why the stage is not `ok`, in one sentence. */
@@ -48,7 +53,19 @@ export interface StageConsensus {
 }
 
 /**
- * The consensus service.
+ * What else a decision depends on besides the outcomes.
+ *
+ * @since 0.1.0
+ */
+export interface DecideOptions {
+  /** Agents interrupted by an early decision (their outcomes are `Failed` with kind `Interrupted`). */
+  readonly stopped?: ReadonlyArray<AgentId> | undefined
+}
+
+/**
+ * The consensus service: `decide` merges outcomes into the stage's consensus; `settled` tells whether
+ * the outcomes so far already fix the stage's outcome (its status class, proceed or halt, and its
+ * verdict), so the remaining agents can be stopped. Both are pure and ignore arrival order.
  *
  * @example
  * ```ts
@@ -66,7 +83,12 @@ export interface StageConsensus {
 export class Consensus extends Context.Service<
   Consensus,
   {
-    readonly decide: (policy: StagePolicy, outcomes: ReadonlyArray<AgentOutcome>) => Effect.Effect<StageConsensus>
+    readonly decide: (
+      policy: StagePolicy,
+      outcomes: ReadonlyArray<AgentOutcome>,
+      options?: DecideOptions
+    ) => Effect.Effect<StageConsensus>
+    readonly settled: (policy: StagePolicy, outcomes: ReadonlyArray<AgentOutcome>) => boolean
   }
 >()("@speckit/core/Consensus") {}
 

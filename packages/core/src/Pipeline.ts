@@ -4,9 +4,10 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Result } from "effect"
+import { Clock, Deferred, Effect, Result } from "effect"
 import * as AgentCall from "./AgentCall.ts"
 import type { AgentId } from "./AgentId.ts"
+import type { AgentOutcome } from "./AgentOutcome.ts"
 import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
 import { Consensus, type StageConsensus } from "./Consensus.ts"
 import { FaultInjector } from "./FaultInjector.ts"
@@ -15,8 +16,8 @@ import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
 import * as RunId from "./RunId.ts"
 import { type RunRecord, RunStore, type RunStoreError } from "./RunStore.ts"
 import type { AgentSummary, RunStatus, RunSummary, StageSummary } from "./RunSummary.ts"
-import { Sequencer } from "./Sequencer.ts"
-import { SessionMetrics } from "./SessionMetrics.ts"
+import * as Sequencer from "./Sequencer.ts"
+import * as SessionMetrics from "./SessionMetrics.ts"
 import type { Spec } from "./Spec.ts"
 import * as SpeckitConfig from "./SpeckitConfig.ts"
 import * as Stage from "./Stage.ts"
@@ -40,7 +41,13 @@ export interface RunOptions {
  *
  * @since 0.1.0
  */
-export type Services = AgentRegistry | FaultInjector | Sequencer | Consensus | SessionMetrics | RunStore
+export type Services =
+  | AgentRegistry
+  | FaultInjector
+  | Sequencer.Sequencer
+  | Consensus
+  | SessionMetrics.SessionMetrics
+  | RunStore
 
 const stageTitle = (stage: Stage.Stage) => stage.charAt(0).toUpperCase() + stage.slice(1)
 
@@ -113,16 +120,20 @@ export const run = Effect.fn("Pipeline.run")(function* (
 ): Effect.fn.Return<RunSummary, RunStoreError | UnknownAgent, Services> {
   const registry = yield* AgentRegistry
   const faults = yield* FaultInjector
-  const sequencer = yield* Sequencer
+  const sequencer = yield* Sequencer.Sequencer
   const consensus = yield* Consensus
-  const metrics = yield* SessionMetrics
+  const metrics = yield* SessionMetrics.SessionMetrics
   const store = yield* RunStore
   const events = yield* PipelineEvents
-  const emit = (event: PipelineEvent) => events.emit(event)
   const { spec, config } = options
 
   yield* checkAgents(config)
   const runId = options.runId ?? (yield* RunId.make)
+  // Every event goes to the display and to the run's event log (`events.jsonl`).
+  const appendEvent = store.appendEvent
+  const log = (event: PipelineEvent) => (appendEvent ? appendEvent(runId, event) : Effect.void)
+  const emit = (event: PipelineEvent) => Effect.andThen(events.emit(event), log(event))
+  const recordingEvents = { emit }
   const startedAt = yield* Clock.currentTimeMillis
   const record: RunRecord = {
     runId,
@@ -170,24 +181,113 @@ export const run = Effect.fn("Pipeline.run")(function* (
     return summary
   })
 
+  // The consumer of the run's decisions: takes decision N, processes it (an answer joins its stage's
+  // outcomes, a verdict becomes the stage's consensus), acknowledges it; N+1 comes after. Submitters
+  // wait until their decision is processed, so a stage decides on exactly the accepted answers.
+  const processed = new Map<Stage.Stage, Map<AgentId, AgentOutcome>>()
+  const verdicts = new Map<Stage.Stage, StageConsensus>()
+  const waiting = new Map<number, Deferred.Deferred<void>>()
+  let processedThrough = 0
+  const process = (decision: Sequencer.Decision) =>
+    Effect.suspend(() => {
+      const { key, payload } = decision
+      if (payload._tag === "Verdict") {
+        verdicts.set(key.stage, payload.consensus)
+        return emit({
+          _tag: "StageVerdict",
+          seq: decision.seq,
+          stage: key.stage,
+          status: payload.consensus.status,
+          verdict: payload.consensus.verdict,
+          reason: payload.consensus.reason
+        })
+      }
+      const outcomes = processed.get(key.stage) ?? new Map<AgentId, AgentOutcome>()
+      processed.set(key.stage, outcomes)
+      const known = outcomes.get(payload.outcome.agent)
+      // One outcome per agent: the latest attempt.
+      if (known === undefined || known.attempts <= payload.outcome.attempts)
+        outcomes.set(payload.outcome.agent, payload.outcome)
+      return Effect.void
+    })
+  const consume = Effect.gen(function* () {
+    while (true) {
+      const decision = yield* sequencer.take
+      yield* process(decision)
+      const acked = yield* sequencer.ack(decision.seq)
+      if (acked._tag === "Acknowledged") {
+        yield* emit({
+          _tag: "DecisionAcknowledged",
+          seq: decision.seq,
+          stage: decision.key.stage,
+          agent: decision.key.agent
+        })
+      }
+      processedThrough = decision.seq
+      const waiter = waiting.get(decision.seq)
+      waiting.delete(decision.seq)
+      if (waiter) yield* Deferred.succeed(waiter, undefined)
+    }
+  }).pipe(Effect.catchTag("SequencerStopped", () => Effect.void))
+  const awaitProcessed = (seq: number) =>
+    Effect.suspend(() => {
+      if (processedThrough >= seq) return Effect.void
+      return Effect.flatMap(Deferred.make<void>(), (deferred) => {
+        waiting.set(seq, deferred)
+        return Deferred.await(deferred)
+      })
+    })
+  /** Submits an answer or verdict; returns once it is processed (or at once when it is rejected). */
+  const submit = (key: Sequencer.AnswerKey, payload: Sequencer.Payload) =>
+    Effect.gen(function* () {
+      const submitted = yield* sequencer.submit(key, payload)
+      if (submitted._tag === "Accepted") {
+        if (payload._tag === "Answer") state.decisions++
+        yield* emit({ _tag: "DecisionAccepted", seq: submitted.decision.seq, stage: key.stage, agent: key.agent })
+        yield* awaitProcessed(submitted.decision.seq)
+      } else {
+        yield* emit({ _tag: "DecisionRejected", reason: submitted._tag, stage: key.stage, agent: key.agent })
+        if (submitted._tag !== "Stopped" && key.agent !== Sequencer.verdictAgent) {
+          yield* SessionMetrics.count({
+            kind: submitted._tag === "Duplicate" ? "duplicate" : "stale",
+            stage: key.stage,
+            agent: key.agent as AgentId
+          })
+        }
+      }
+      return submitted
+    })
+
   const callAgent = (stage: Stage.Stage, agentId: AgentId, previous: string) =>
     Effect.gen(function* () {
       const agent = yield* registry.get(agentId)
       const outcome = yield* AgentCall.call(agent, { runId, stage, spec, previous })
-      const submitted = yield* sequencer.submit({ runId, stage, agent: agentId, attempt: outcome.attempts }, outcome)
-      if (submitted._tag === "Accepted") {
-        state.decisions++
-        yield* emit({ _tag: "DecisionAccepted", seq: submitted.decision.seq, stage, agent: agentId })
-      } else {
-        yield* emit({ _tag: "DecisionRejected", reason: submitted._tag, stage, agent: agentId })
-      }
+      yield* submit({ runId, stage, agent: agentId, attempt: outcome.attempts }, { _tag: "Answer", outcome })
       yield* emit({ _tag: "AgentFinished", stage, outcome })
       return outcome
     })
 
+  /** The outcome of an agent stopped by an early decision; its (possibly partial) usage is recorded. */
+  const stoppedOutcome = (stage: Stage.Stage) => (agentId: AgentId, elapsedMs: number) =>
+    Effect.gen(function* () {
+      const agent = yield* registry.get(agentId)
+      const outcome = StageRunner.interrupted(agentId, agent.model, elapsedMs)
+      const cost = yield* metrics.record({
+        stage,
+        agent: agentId,
+        attempt: outcome.attempts,
+        model: agent.model,
+        usage: outcome.usage,
+        ok: false,
+        interrupted: true
+      })
+      return { ...outcome, costUsd: cost.costUsd }
+    }).pipe(Effect.orDie)
+
   const runStages = Effect.gen(function* () {
     yield* store.begin(record)
     yield* sequencer.begin(runId)
+    yield* Effect.forkChild(consume)
     yield* emit({ _tag: "RunStarted", runId, specId: spec.id, title: spec.title, stages: Stage.all })
     let previous = ""
     for (const stage of Stage.all) {
@@ -195,8 +295,11 @@ export const run = Effect.fn("Pipeline.run")(function* (
       const policy = SpeckitConfig.policyFor(config, stage)
       const stageStarted = yield* Clock.currentTimeMillis
       yield* emit({ _tag: "StageStarted", stage, agents: policy.agents })
-      const ran = yield* StageRunner.run(policy, (agent) => callAgent(stage, agent, previous)).pipe(
-        Effect.map((outcomes) => ({ _tag: "Ran" as const, outcomes })),
+      const ran = yield* StageRunner.runStage(policy, (agent) => callAgent(stage, agent, previous), {
+        settled: (outcomes) => consensus.settled(policy, outcomes),
+        stoppedOutcome: stoppedOutcome(stage)
+      }).pipe(
+        Effect.map((stageRun) => ({ _tag: "Ran" as const, stageRun })),
         Effect.catchTag("BudgetExceeded", (error) => Effect.succeed({ _tag: "OverBudget" as const, error }))
       )
       if (ran._tag === "OverBudget") {
@@ -204,12 +307,33 @@ export const run = Effect.fn("Pipeline.run")(function* (
         state.hint = `${ran.error.message}; raise budget.usd in speckit.config.json to go on`
         return yield* move({ _tag: "Halted", stage, reason: "budget exceeded" })
       }
-      const outcomes = ran.outcomes
+      const { stopped } = ran.stageRun
+      if (stopped.length > 0) {
+        yield* emit({
+          _tag: "AgentsStopped",
+          stage,
+          agents: stopped,
+          reason: "early decision: the stage's outcome could no longer change"
+        })
+        for (const outcome of ran.stageRun.outcomes) {
+          if (!stopped.includes(outcome.agent)) continue
+          yield* submit({ runId, stage, agent: outcome.agent, attempt: outcome.attempts }, { _tag: "Answer", outcome })
+          yield* emit({ _tag: "AgentFinished", stage, outcome })
+        }
+      }
+      // The stage decides on the processed decisions: each accepted answer once, whatever was resubmitted.
+      const accepted = processed.get(stage) ?? new Map<AgentId, AgentOutcome>()
+      const outcomes = policy.agents.flatMap((agent) => {
+        const outcome = accepted.get(agent)
+        return outcome ? [outcome] : []
+      })
       yield* faults.crashPoint("before_consensus")
-      const agreed = yield* consensus.decide(policy, outcomes)
-      const decided: StageConsensus = (yield* faults.consensusFault(stage))
+      const agreed = yield* consensus.decide(policy, outcomes, { stopped })
+      const injected: StageConsensus = (yield* faults.consensusFault(stage))
         ? { ...agreed, status: "failed", result: undefined, reason: "injected fault: consensus_fail" }
         : agreed
+      yield* submit(Sequencer.verdictKey(runId, stage), { _tag: "Verdict", consensus: injected })
+      const decided = verdicts.get(stage) ?? injected
       const markdown = renderStage(spec, decided)
       const artifact = yield* store.saveConsensus(record, decided, markdown)
       yield* faults.crashPoint("after_consensus")
@@ -262,19 +386,38 @@ export const run = Effect.fn("Pipeline.run")(function* (
     yield* move({ _tag: "Completed" })
   })
 
+  const stopSequencer = (drain: boolean) =>
+    Effect.gen(function* () {
+      const stopAck = yield* sequencer.stop({ drain })
+      yield* emit({
+        _tag: "SequencerStopped",
+        accepted: stopAck.stats.accepted,
+        duplicates: stopAck.stats.duplicates,
+        stale: stopAck.stats.stale,
+        acknowledged: stopAck.stats.acknowledged,
+        ignoredAcks: stopAck.stats.ignoredAcks,
+        handedBack: stopAck.pending.length
+      })
+    })
+
   const finish = Effect.gen(function* () {
     const summary = yield* summarize
+    const finished: PipelineEvent = { _tag: "RunFinished", summary }
+    yield* log(finished)
     yield* store.finish(summary)
-    yield* emit({ _tag: "RunFinished", summary })
+    yield* events.emit(finished)
     return summary
   })
 
   yield* runStages.pipe(
+    Effect.andThen(stopSequencer(true)),
+    Effect.provideService(PipelineEvents, recordingEvents),
     Effect.onInterrupt(() =>
       Effect.gen(function* () {
         state.status = "cancelled"
         state.hint = "the run was interrupted; start it again with `speckit auto`"
         if (!Phase.isTerminal(state.phase)) yield* move({ _tag: "Cancelled" })
+        yield* stopSequencer(false).pipe(Effect.ignore)
         yield* finish.pipe(Effect.ignore)
       })
     )

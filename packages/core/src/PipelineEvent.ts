@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { Context, Effect } from "effect"
+import type { AgentErrorKind } from "./AgentError.ts"
 import type { AgentOutcome } from "./AgentOutcome.ts"
 import type { AgentId } from "./AgentId.ts"
 import type { StageConsensus } from "./Consensus.ts"
@@ -29,12 +30,56 @@ export type PipelineEvent =
   | { readonly _tag: "StageStarted"; readonly stage: Stage; readonly agents: ReadonlyArray<AgentId> }
   | { readonly _tag: "AgentStarted"; readonly stage: Stage; readonly agent: AgentId; readonly attempt: number }
   | { readonly _tag: "AgentFinished"; readonly stage: Stage; readonly outcome: AgentOutcome }
+  | {
+      /** An attempt failed and the agent waits until `resumeAt` (epoch ms) before attempt `attempt`. */
+      readonly _tag: "AgentRetrying"
+      readonly stage: Stage
+      readonly agent: AgentId
+      /** The attempt about to be made after the wait. */
+      readonly attempt: number
+      readonly kind: AgentErrorKind
+      readonly detail: string
+      readonly resumeAt: number
+    }
+  | {
+      /** An agent's circuit breaker changed state (`reopensAt`: when an open circuit lets a trial call through). */
+      readonly _tag: "BreakerChanged"
+      readonly stage: Stage
+      readonly agent: AgentId
+      readonly from: "Closed" | "Open" | "HalfOpen"
+      readonly to: "Closed" | "Open" | "HalfOpen"
+      readonly reopensAt?: number | undefined
+    }
   | { readonly _tag: "DecisionAccepted"; readonly seq: number; readonly stage: Stage; readonly agent: string }
   | {
       readonly _tag: "DecisionRejected"
-      readonly reason: "Duplicate" | "Stale"
+      readonly reason: "Duplicate" | "Stale" | "Stopped"
       readonly stage: Stage
       readonly agent: string
+    }
+  | { readonly _tag: "DecisionAcknowledged"; readonly seq: number; readonly stage: Stage; readonly agent: string }
+  | {
+      readonly _tag: "StageVerdict"
+      readonly seq: number
+      readonly stage: Stage
+      readonly status: StageConsensus["status"]
+      readonly verdict?: string | undefined
+      readonly reason?: string | undefined
+    }
+  | {
+      readonly _tag: "AgentsStopped"
+      readonly stage: Stage
+      readonly agents: ReadonlyArray<AgentId>
+      readonly reason: string
+    }
+  | {
+      readonly _tag: "SequencerStopped"
+      readonly accepted: number
+      readonly duplicates: number
+      readonly stale: number
+      readonly acknowledged: number
+      readonly ignoredAcks: number
+      readonly handedBack: number
     }
   | {
       readonly _tag: "StageFinished"

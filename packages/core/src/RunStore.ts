@@ -72,6 +72,12 @@ export class RunStore extends Context.Service<
       markdown: string
     ) => Effect.Effect<string, RunStoreError>
     readonly finish: (summary: RunSummary) => Effect.Effect<void, RunStoreError>
+    /**
+     * Appends an event to the run's event log (`events.jsonl`, one JSON object a line), in call order.
+     * Cheap: lines are buffered and written in the background in batches; `finish` waits for them.
+     * Optional: a store without an event log leaves it out.
+     */
+    readonly appendEvent?: ((runId: RunId, event: unknown) => Effect.Effect<void>) | undefined
   }
 >()("@speckit/core/RunStore") {
   /**
@@ -120,6 +126,31 @@ export class RunStore extends Context.Service<
         })
         const inBackground = (effect: Effect.Effect<void, RunStoreError>) =>
           Effect.forkIn(effect, scope).pipe(Effect.flatMap((fiber) => Effect.sync(() => void pending.push(fiber))))
+        // Event logs: lines are buffered per file; one writer per file at a time appends whatever has
+        // accumulated, then looks again, so lines land in call order and in few writes.
+        const eventLogs = new Map<string, { lines: Array<string>; writing: boolean }>()
+        const writeEvents = (
+          file: string,
+          log: { lines: Array<string>; writing: boolean }
+        ): Effect.Effect<void, RunStoreError> =>
+          Effect.suspend(() => {
+            if (log.lines.length === 0) {
+              log.writing = false
+              return Effect.void
+            }
+            const text = `${log.lines.join("\n")}\n`
+            log.lines = []
+            return ensureDirectory(path.dirname(file)).pipe(
+              Effect.andThen(fs.writeFileString(file, text, { flag: "a" })),
+              Effect.mapError((error) => new RunStoreError({ path: file, reason: error.message })),
+              Effect.onError(() =>
+                Effect.sync(() => {
+                  log.writing = false
+                })
+              ),
+              Effect.andThen(writeEvents(file, log))
+            )
+          })
         return RunStore.of({
           runDir,
           begin: (run) => write(path.join(runDir(run.runId), "run.json"), json(run)),
@@ -138,7 +169,17 @@ export class RunStore extends Context.Service<
             ).pipe(Effect.as(artifact))
           },
           finish: (summary) =>
-            flush.pipe(Effect.andThen(write(path.join(summary.runDir, "summary.json"), json(summary))))
+            flush.pipe(Effect.andThen(write(path.join(summary.runDir, "summary.json"), json(summary)))),
+          appendEvent: (runId, event) =>
+            Effect.suspend(() => {
+              const file = path.resolve(root, runDir(runId), "events.jsonl")
+              const log = eventLogs.get(file) ?? { lines: [] as Array<string>, writing: false }
+              eventLogs.set(file, log)
+              log.lines.push(JSON.stringify(event))
+              if (log.writing) return Effect.void
+              log.writing = true
+              return inBackground(writeEvents(file, log))
+            })
         })
       })
     )

@@ -1,58 +1,177 @@
 /**
- * The sequencer port: turns every agent answer into a decision with a per-run, gap-free `seq`,
- * accepting each idempotency key once. `@speckit/consensus` provides its layers.
+ * The sequencer port: turns every agent answer and every stage verdict into a decision with a
+ * per-run, gap-free `seq`, accepting each idempotency key once and rejecting other runs' (or
+ * branches') answers as stale. Decisions are delivered one at a time with acknowledgement: the
+ * consumer takes decision N and acknowledges it before N+1 is delivered. `@speckit/consensus`
+ * provides its layers.
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
+import { Context, type Effect, Schema } from "effect"
 import type { AgentOutcome } from "./AgentOutcome.ts"
+import type { StageConsensus } from "./Consensus.ts"
 import type { RunId } from "./RunId.ts"
 import type { Stage } from "./Stage.ts"
 
 /**
- * The idempotency key of an answer.
+ * The idempotency key of an answer: (run, stage, agent, attempt). `branch` is not part of the key; it
+ * marks which attempt at the run the answer belongs to, so answers of an abandoned branch are stale.
  *
  * @since 0.1.0
  */
 export interface AnswerKey {
   readonly runId: RunId
+  readonly branch?: string | undefined
   readonly stage: Stage
   readonly agent: string
   readonly attempt: number
 }
 
 /**
- * An accepted answer with its sequence number.
+ * The `agent` of a stage verdict's key (not a valid agent id, so it never collides with one).
+ *
+ * @since 0.1.0
+ */
+export const verdictAgent = "@consensus"
+
+/**
+ * The key of a stage's verdict.
+ *
+ * @example
+ * ```ts
+ * import { RunId, Sequencer } from "@speckit/core"
+ *
+ * declare const runId: RunId.RunId
+ * const key = Sequencer.verdictKey(runId, "validate")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const verdictKey = (runId: RunId, stage: Stage, branch?: string | undefined): AnswerKey => ({
+  runId,
+  branch,
+  stage,
+  agent: verdictAgent,
+  attempt: 1
+})
+
+/**
+ * The idempotency key as a string: `run/stage/agent/attempt`.
+ *
+ * @example
+ * ```ts
+ * import { RunId, Sequencer } from "@speckit/core"
+ *
+ * declare const runId: RunId.RunId
+ * Sequencer.keyString({ runId, stage: "plan", agent: "alpha", attempt: 1 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const keyString = (key: AnswerKey): string => `${key.runId}/${key.stage}/${key.agent}/${key.attempt}`
+
+/**
+ * What a decision carries: an agent's answer, or a stage's verdict.
+ *
+ * @since 0.1.0
+ */
+export type Payload =
+  | { readonly _tag: "Answer"; readonly outcome: AgentOutcome }
+  | { readonly _tag: "Verdict"; readonly consensus: StageConsensus }
+
+/**
+ * An accepted submission with its sequence number.
  *
  * @since 0.1.0
  */
 export interface Decision {
   readonly seq: number
   readonly key: AnswerKey
-  readonly outcome: AgentOutcome
+  readonly payload: Payload
 }
 
 /**
- * What the sequencer did with a submitted answer.
+ * What the sequencer did with a submission.
  *
  * @since 0.1.0
  */
 export type SubmitOutcome =
   | { readonly _tag: "Accepted"; readonly decision: Decision }
-  | { readonly _tag: "Duplicate"; readonly key: AnswerKey }
-  | { readonly _tag: "Stale"; readonly key: AnswerKey; readonly currentRunId: RunId }
+  | { readonly _tag: "Duplicate"; readonly key: AnswerKey; readonly seq: number }
+  | {
+      readonly _tag: "Stale"
+      readonly key: AnswerKey
+      readonly currentRunId: string
+      readonly currentBranch: string | undefined
+    }
+  | { readonly _tag: "Stopped"; readonly key: AnswerKey }
 
 /**
- * The sequencer service, scoped to one run.
+ * What an acknowledgement did: `Ignored` (and counted) when `seq` is not the decision in flight.
+ *
+ * @since 0.1.0
+ */
+export type AckOutcome =
+  | { readonly _tag: "Acknowledged"; readonly seq: number }
+  | { readonly _tag: "Ignored"; readonly seq: number }
+
+/**
+ * Counters and positions of the current run's sequencer.
+ *
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly accepted: number
+  readonly duplicates: number
+  readonly stale: number
+  readonly acknowledged: number
+  readonly ignoredAcks: number
+  readonly pending: number
+  readonly nextSeq: number
+  readonly ackedThrough: number
+  readonly inFlight: number | undefined
+  readonly stopped: boolean
+}
+
+/**
+ * The answer to `stop`: the accepted decisions that were never delivered, handed back.
+ *
+ * @since 0.1.0
+ */
+export interface StopAck {
+  readonly _tag: "StopAck"
+  readonly pending: ReadonlyArray<Decision>
+  readonly inFlight: number | undefined
+  readonly stats: Stats
+}
+
+/**
+ * `take` after `stop`, with nothing left to deliver (or before any `begin`).
+ *
+ * @since 0.1.0
+ */
+export class SequencerStopped extends Schema.TaggedError<SequencerStopped>()("SequencerStopped", {
+  runId: Schema.String
+}) {
+  override get message() {
+    return `the sequencer of run ${this.runId} is stopped`
+  }
+}
+
+/**
+ * The sequencer service. `begin` starts a run (replacing the previous one, whose answers are then
+ * stale); `submit`, `take`, `ack` and `stop` work on the current run.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { Sequencer } from "@speckit/core"
  *
- * const seqs = Effect.gen(function* () {
+ * // A consumer: take decision N, process it, acknowledge it; N+1 comes after.
+ * const consume = Effect.gen(function* () {
  *   const sequencer = yield* Sequencer.Sequencer
- *   return (yield* sequencer.decisions).map((d) => d.seq)
+ *   const decision = yield* sequencer.take
+ *   yield* sequencer.ack(decision.seq)
  * })
  * ```
  *
@@ -61,11 +180,16 @@ export type SubmitOutcome =
 export class Sequencer extends Context.Service<
   Sequencer,
   {
-    /** Starts (or restarts) sequencing for a run; answers of any other run are then stale. */
-    readonly begin: (runId: RunId) => Effect.Effect<void>
-    /** Submits an answer; it is accepted once per key. */
-    readonly submit: (key: AnswerKey, outcome: AgentOutcome) => Effect.Effect<SubmitOutcome>
-    /** The accepted decisions, in `seq` order. */
-    readonly decisions: Effect.Effect<ReadonlyArray<Decision>>
+    /** Starts (or restarts, under another branch) sequencing for a run; answers of any other run or branch are then stale. */
+    readonly begin: (runId: RunId, options?: { readonly branch?: string | undefined }) => Effect.Effect<void>
+    /** Submits an answer or verdict; accepted once per key. Suspends while the pending buffer is full. */
+    readonly submit: (key: AnswerKey, payload: Payload) => Effect.Effect<SubmitOutcome>
+    /** The next decision in `seq` order; suspends until the previous one is acknowledged. */
+    readonly take: Effect.Effect<Decision, SequencerStopped>
+    /** Acknowledges the decision in flight. */
+    readonly ack: (seq: number) => Effect.Effect<AckOutcome>
+    /** Stops accepting; hands back pending decisions, or with `drain` waits until they are acknowledged. */
+    readonly stop: (options?: { readonly drain?: boolean | undefined }) => Effect.Effect<StopAck>
+    readonly stats: Effect.Effect<Stats>
   }
 >()("@speckit/core/Sequencer") {}

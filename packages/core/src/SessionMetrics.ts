@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
+import { Context, Effect } from "effect"
 import type { AgentId } from "./AgentId.ts"
 import type { Stage } from "./Stage.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
@@ -23,6 +23,39 @@ export interface CallRecord {
   /** The cost the provider reported, preferred over a computed one. */
   readonly reportedCostUsd?: number | undefined
   readonly ok: boolean
+  /** Set when the attempt was interrupted (cancelled, lost a race); its reported usage still counts. */
+  readonly interrupted?: boolean | undefined
+}
+
+/**
+ * A run event that is counted rather than priced: a retried attempt, a replayed (redelivered)
+ * decision, and answers the sequencer rejected as duplicates or as stale (another run's).
+ *
+ * @example
+ * ```ts
+ * import { AgentId, type SessionMetrics } from "@speckit/core"
+ *
+ * const event: SessionMetrics.CountedEvent = { kind: "retry", stage: "plan", agent: AgentId.make("alpha") }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface CountedEvent {
+  readonly kind: "retry" | "replay" | "duplicate" | "stale"
+  readonly stage: Stage
+  readonly agent: AgentId
+}
+
+/**
+ * Counts of {@link CountedEvent}s.
+ *
+ * @since 0.1.0
+ */
+export interface EventCounts {
+  readonly retry: number
+  readonly replay: number
+  readonly duplicate: number
+  readonly stale: number
 }
 
 /**
@@ -61,6 +94,16 @@ export interface MetricsSnapshot {
   readonly unpriced: ReadonlyArray<string>
   readonly byAgent: Readonly<Record<string, Breakdown>>
   readonly byStage: Readonly<Record<string, Breakdown>>
+  /** The last recorded attempt's usage (layers that track turns set it). */
+  readonly lastTurn?: TokenUsage | undefined
+  /** Counted events: retries, replays, duplicates, stale answers. */
+  readonly events?: EventCounts | undefined
+  /** Usage and cost of attempts that did not contribute to a consensus (failed or interrupted). */
+  readonly wasted?: Breakdown | undefined
+  /** Input tokens of the most recent attempts, oldest first (a sliding window). */
+  readonly recentPromptTokens?: ReadonlyArray<number> | undefined
+  /** Per stage, then per agent. */
+  readonly byStageAgent?: Readonly<Record<string, Readonly<Record<string, Breakdown>>>> | undefined
 }
 
 /**
@@ -84,5 +127,22 @@ export class SessionMetrics extends Context.Service<
   {
     readonly record: (call: CallRecord) => Effect.Effect<CallCost>
     readonly snapshot: Effect.Effect<MetricsSnapshot>
+    /** Counts a retry, replay, duplicate or stale answer. Optional: layers without it ignore them. */
+    readonly count?: ((event: CountedEvent) => Effect.Effect<void>) | undefined
   }
 >()("@speckit/core/SessionMetrics") {}
+
+/**
+ * Counts an event on the current session metrics (a no-op for layers that do not count events).
+ *
+ * @example
+ * ```ts
+ * import { AgentId, SessionMetrics } from "@speckit/core"
+ *
+ * const counted = SessionMetrics.count({ kind: "duplicate", stage: "plan", agent: AgentId.make("alpha") })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const count = (event: CountedEvent): Effect.Effect<void, never, SessionMetrics> =>
+  SessionMetrics.use((metrics) => (metrics.count ? metrics.count(event) : Effect.void))

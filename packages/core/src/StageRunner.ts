@@ -1,16 +1,133 @@
 /**
- * Runs the agents of one stage concurrently and collects their outcomes.
+ * Runs the agents of one stage concurrently and collects their outcomes; with an early decision,
+ * stops the remaining agents as soon as the stage's outcome can no longer change.
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Clock, Deferred, Effect, Fiber } from "effect"
 import type { AgentId } from "./AgentId.ts"
 import type { AgentOutcome } from "./AgentOutcome.ts"
 import type { StagePolicy } from "./SpeckitConfig.ts"
+import * as TokenUsage from "./TokenUsage.ts"
+
+/**
+ * How a stage ran.
+ *
+ * @since 0.1.0
+ */
+export interface StageRun {
+  /** One outcome per agent of the policy, in the policy's agent order (stopped agents included). */
+  readonly outcomes: ReadonlyArray<AgentOutcome>
+  /** Agents interrupted because the stage was already decided, in the policy's agent order. */
+  readonly stopped: ReadonlyArray<AgentId>
+}
+
+/**
+ * Options of {@link runStage}.
+ *
+ * @since 0.1.0
+ */
+export interface Options<E, R> {
+  /**
+   * Whether the outcomes so far fix the stage's outcome (e.g. core's `Consensus.settled`). When it
+   * holds and `policy.earlyDecision` is on, the agents still running are interrupted.
+   */
+  readonly settled?: ((outcomes: ReadonlyArray<AgentOutcome>) => boolean) | undefined
+  /**
+   * The outcome of an agent stopped by an early decision, after `elapsedMs` (default: a `Failed`
+   * outcome with kind `Interrupted`, no usage, no cost). Use it to record what the agent had cost.
+   */
+  readonly stoppedOutcome?: ((agent: AgentId, elapsedMs: number) => Effect.Effect<AgentOutcome, E, R>) | undefined
+}
+
+/**
+ * The default outcome of an agent stopped by an early decision.
+ *
+ * @example
+ * ```ts
+ * import { AgentId, StageRunner } from "@speckit/core"
+ *
+ * const outcome = StageRunner.interrupted(AgentId.make("gamma"), "sim-large", 120)
+ * outcome.kind // "Interrupted"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const interrupted = (agent: AgentId, model: string, elapsedMs: number): AgentOutcome => ({
+  _tag: "Failed",
+  agent,
+  model,
+  kind: "Interrupted",
+  detail: "stopped early: the stage was already decided",
+  attempts: 1,
+  history: [],
+  usage: TokenUsage.empty,
+  costUsd: 0,
+  durationMs: elapsedMs
+})
+
+/**
+ * Calls every agent of the stage's policy concurrently. With `policy.earlyDecision` and a `settled`
+ * predicate, as soon as the outcomes so far settle the stage the agents still running are
+ * interrupted (interruption reaches their subprocesses, and is awaited) and reported as stopped.
+ * A failure of a call (not an agent failure: those are outcomes) interrupts the others and fails.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { StageRunner, SpeckitConfig } from "@speckit/core"
+ *
+ * declare const call: (agent: import("@speckit/core").AgentId.AgentId) => Effect.Effect<import("@speckit/core").AgentOutcome.AgentOutcome>
+ * const policy = SpeckitConfig.policyFor(SpeckitConfig.defaultConfig, "validate")
+ * const ran = StageRunner.runStage(policy, call, { settled: (outcomes) => outcomes.length >= 2 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const runStage = <E, R, E2 = never, R2 = never>(
+  policy: StagePolicy,
+  call: (agent: AgentId) => Effect.Effect<AgentOutcome, E, R>,
+  options: Options<E2, R2> = {}
+): Effect.Effect<StageRun, E | E2, R | R2> =>
+  Effect.gen(function* () {
+    const settled = policy.earlyDecision ? options.settled : undefined
+    if (settled === undefined) {
+      const outcomes = yield* Effect.forEach(policy.agents, call, { concurrency: "unbounded" })
+      return { outcomes, stopped: [] }
+    }
+    const started = yield* Clock.currentTimeMillis
+    const done = new Map<AgentId, AgentOutcome>()
+    // Completed by the first of: the outcomes settle the stage, or every call has ended (or one failed).
+    const decided = yield* Deferred.make<void, E>()
+    const all = Effect.forEach(
+      policy.agents,
+      (agent) =>
+        Effect.flatMap(call(agent), (outcome) =>
+          Effect.suspend(() => {
+            done.set(agent, outcome)
+            return settled([...done.values()]) ? Deferred.succeed(decided, undefined) : Effect.void
+          })
+        ),
+      { concurrency: "unbounded", discard: true }
+    )
+    const fiber = yield* Effect.forkChild(Effect.flatMap(Effect.exit(all), (exit) => Deferred.done(decided, exit)))
+    // Interrupting the calls still running is awaited, so their subprocesses are gone when this returns.
+    yield* Deferred.await(decided).pipe(Effect.ensuring(Fiber.interrupt(fiber)))
+    const elapsed = (yield* Clock.currentTimeMillis) - started
+    const stopped = policy.agents.filter((agent) => !done.has(agent))
+    const outcomes = yield* Effect.forEach(policy.agents, (agent) => {
+      const outcome = done.get(agent)
+      if (outcome !== undefined) return Effect.succeed(outcome)
+      return options.stoppedOutcome
+        ? options.stoppedOutcome(agent, elapsed)
+        : Effect.succeed(interrupted(agent, "unknown", elapsed))
+    })
+    return { outcomes, stopped }
+  })
 
 /**
  * Calls every agent of the stage's policy concurrently and returns their outcomes in the policy's
- * agent order.
+ * agent order (no early decision).
  *
  * @example
  * ```ts

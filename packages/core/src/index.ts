@@ -26,6 +26,8 @@ export * as ExecAgent from "./ExecAgent.ts"
 /** @since 0.1.0 */
 export * as FaultInjector from "./FaultInjector.ts"
 /** @since 0.1.0 */
+export * as OpenAiAgent from "./OpenAiAgent.ts"
+/** @since 0.1.0 */
 export * as OutputFormat from "./OutputFormat.ts"
 /** @since 0.1.0 */
 export * as Phase from "./Phase.ts"
@@ -36,9 +38,13 @@ export * as PipelineEvent from "./PipelineEvent.ts"
 /** @since 0.1.0 */
 export * as Prompt from "./Prompt.ts"
 /** @since 0.1.0 */
+export * as Provider from "./Provider.ts"
+/** @since 0.1.0 */
 export * as Providers from "./Providers.ts"
 /** @since 0.1.0 */
 export * as RateLimit from "./RateLimit.ts"
+/** @since 0.1.0 */
+export * as Resilience from "./Resilience.ts"
 /** @since 0.1.0 */
 export * as RunId from "./RunId.ts"
 /** @since 0.1.0 */

@@ -24,17 +24,53 @@ import * as os from "node:os"
 import * as path from "node:path"
 
 // Minimal in-test implementations of the plugin ports, so core is tested on its own.
+// The sequencer delivers every decision in order and accepts every ACK (no dedup, no backpressure).
 const sequencerLayer = Layer.sync(Sequencer.Sequencer, () => {
   const decisions: Array<Sequencer.Decision> = []
+  let delivered = 0
+  let acked = 0
+  let stopped = false
+  const stats = (): Sequencer.Stats => ({
+    accepted: decisions.length,
+    duplicates: 0,
+    stale: 0,
+    acknowledged: acked,
+    ignoredAcks: 0,
+    pending: decisions.length - acked,
+    nextSeq: decisions.length + 1,
+    ackedThrough: acked,
+    inFlight: delivered > acked ? delivered : undefined,
+    stopped
+  })
+  const take: Effect.Effect<Sequencer.Decision, Sequencer.SequencerStopped> = Effect.suspend(() => {
+    const next = delivered === acked ? decisions[delivered] : undefined
+    if (next !== undefined) {
+      delivered++
+      return Effect.succeed(next)
+    }
+    if (stopped) return Effect.fail(new Sequencer.SequencerStopped({ runId: "" }))
+    return Effect.andThen(Effect.sleep(1), take)
+  })
   return {
     begin: () => Effect.void,
-    submit: (key, outcome) =>
+    submit: (key, payload) =>
       Effect.sync(() => {
-        const decision = { seq: decisions.length + 1, key, outcome }
+        const decision = { seq: decisions.length + 1, key, payload }
         decisions.push(decision)
         return { _tag: "Accepted" as const, decision }
       }),
-    decisions: Effect.sync(() => decisions.slice())
+    take,
+    ack: (seq) =>
+      Effect.sync(() => {
+        acked = seq
+        return { _tag: "Acknowledged" as const, seq }
+      }),
+    stop: () =>
+      Effect.sync(() => {
+        stopped = true
+        return { _tag: "StopAck" as const, pending: [], inFlight: undefined, stats: stats() }
+      }),
+    stats: Effect.sync(stats)
   }
 })
 
@@ -57,7 +93,8 @@ const consensusLayer = Layer.succeed(Consensus.Consensus, {
         required,
         reason: ok ? undefined : `${succeeded.length} of ${required} required`
       } satisfies Consensus.StageConsensus
-    })
+    }),
+  settled: (policy, outcomes) => outcomes.length >= policy.agents.length
 })
 
 const metricsLayer = Layer.sync(SessionMetrics.SessionMetrics, () => {

@@ -1,0 +1,111 @@
+/**
+ * Sequencer throughput, in memory: decisions submitted by 4 concurrent producers (distinct keys),
+ * delivered one at a time to a consumer that acknowledges each before the next, buffer capacity 1024.
+ *
+ * ratio = sequencer decisions/s / 500k decisions/s (the goal; higher is better). The bare effect
+ * `Queue` doing the same hand-off (offer, take; no keys, no seqs, no ACK) is measured in the same run
+ * as the reference, and `vsQueue` = sequencer / queue throughput.
+ */
+import { Effect, Fiber, Queue } from "effect"
+import { type Benchmark, median, round2 } from "./Bench.ts"
+import { DecisionSequencer } from "./deps.ts"
+
+const decisions = 200_000
+const producers = 4
+const capacity = 1024
+const goal = 500_000
+const runs = 5
+
+const perSecond = (ms: number) => (decisions / ms) * 1000
+
+const sequencerRound = Effect.gen(function* () {
+  const sequencer = yield* DecisionSequencer.make<number>({ runId: "bench", capacity })
+  const started = performance.now()
+  const consumer = yield* Effect.forkChild(
+    Effect.gen(function* () {
+      for (let i = 0; i < decisions; i++) {
+        const decision = yield* sequencer.take
+        yield* sequencer.ack(decision.seq)
+      }
+    })
+  )
+  const per = decisions / producers
+  const fibers = yield* Effect.forEach(
+    Array.from({ length: producers }, (_, p) => p),
+    (p) =>
+      Effect.forkChild(
+        Effect.gen(function* () {
+          for (let i = 0; i < per; i++) yield* sequencer.submit({ runId: "bench", key: `${p}/${i}`, value: i })
+        })
+      )
+  )
+  yield* Fiber.joinAll(fibers)
+  yield* Fiber.join(consumer)
+  const elapsed = performance.now() - started
+  const stats = yield* sequencer.stats
+  if (stats.acknowledged !== decisions || stats.nextSeq !== decisions + 1) {
+    return yield* Effect.die(new Error(`invalid run: ${JSON.stringify(stats)}`))
+  }
+  return elapsed
+})
+
+const queueRound = Effect.gen(function* () {
+  const queue = yield* Queue.bounded<number>(capacity)
+  const started = performance.now()
+  const consumer = yield* Effect.forkChild(
+    Effect.gen(function* () {
+      for (let i = 0; i < decisions; i++) yield* Queue.take(queue)
+    })
+  )
+  const per = decisions / producers
+  const fibers = yield* Effect.forEach(
+    Array.from({ length: producers }, (_, p) => p),
+    () =>
+      Effect.forkChild(
+        Effect.gen(function* () {
+          for (let i = 0; i < per; i++) yield* Queue.offer(queue, i)
+        })
+      )
+  )
+  yield* Fiber.joinAll(fibers)
+  yield* Fiber.join(consumer)
+  return performance.now() - started
+})
+
+const benchmark: Benchmark = {
+  name: "sequencer",
+  description: `${decisions} decisions, ${producers} producers, accept + deliver + ACK in memory, vs a bare Queue`,
+  target: { ratio: 1, direction: "min" },
+  run: async () => {
+    const seq: Array<number> = []
+    const queue: Array<number> = []
+    await Effect.runPromise(sequencerRound)
+    await Effect.runPromise(queueRound)
+    for (let i = 0; i < runs; i++) {
+      seq.push(perSecond(await Effect.runPromise(sequencerRound)))
+      queue.push(perSecond(await Effect.runPromise(queueRound)))
+    }
+    const measured = median(seq)
+    const reference = median(queue)
+    return {
+      baseline: { label: "goal", value: goal, unit: "dec/s" },
+      measured: {
+        label: "sequencer (median)",
+        value: Math.round(measured),
+        unit: "dec/s",
+        samples: seq.map(Math.round)
+      },
+      extra: [
+        {
+          label: "bare Queue offer/take (median)",
+          value: Math.round(reference),
+          unit: "dec/s",
+          samples: queue.map(Math.round)
+        }
+      ],
+      details: { vsQueue: round2(measured / reference) }
+    }
+  }
+}
+
+export default benchmark

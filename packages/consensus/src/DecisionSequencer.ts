@@ -1,0 +1,375 @@
+/**
+ * A sequencer for any kind of concurrent results, usable without the rest of speckit: every result
+ * submitted under an idempotency key becomes a decision with a per-run, gap-free, increasing `seq`,
+ * once per key; results stamped with another run or branch are stale. Decisions are delivered one at
+ * a time: the consumer takes decision N and acknowledges it before N+1 is delivered. At most
+ * `capacity` accepted decisions wait unacknowledged; beyond that, `submit` suspends (backpressure).
+ *
+ * The state lives behind a {@link SequencerStore.SequencerStore} (in memory by default).
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import * as SequencerStore from "./SequencerStore.ts"
+
+/**
+ * A result handed to the sequencer: who it belongs to (run, branch), its idempotency key and value.
+ *
+ * @since 0.1.0
+ */
+export interface Envelope<A> {
+  readonly runId: string
+  /** The branch (an attempt at the run, e.g. after a resume); compared like the run id. */
+  readonly branch?: string | undefined
+  /** The idempotency key: a second result with an accepted key is a duplicate. */
+  readonly key: string
+  readonly value: A
+}
+
+/**
+ * An accepted result with its sequence number.
+ *
+ * @since 0.1.0
+ */
+export interface Decision<A> {
+  readonly seq: number
+  readonly key: string
+  readonly value: A
+}
+
+/**
+ * What `submit` did with a result.
+ *
+ * - `Accepted`: it is decision `seq`; it will be delivered once.
+ * - `Duplicate`: its key was already accepted (as `seq`); dropped, whatever its content.
+ * - `Stale`: it belongs to another run or branch; dropped.
+ * - `Stopped`: the sequencer was stopped; dropped.
+ *
+ * @since 0.1.0
+ */
+export type Submitted<A> =
+  | { readonly _tag: "Accepted"; readonly decision: Decision<A> }
+  | { readonly _tag: "Duplicate"; readonly key: string; readonly seq: number }
+  | {
+      readonly _tag: "Stale"
+      readonly key: string
+      readonly runId: string
+      readonly branch: string | undefined
+      readonly currentRunId: string
+      readonly currentBranch: string | undefined
+    }
+  | { readonly _tag: "Stopped"; readonly key: string }
+
+/**
+ * What `ack` did: the decision in flight is acknowledged, or the ACK is ignored (and counted) because
+ * `seq` is not the decision in flight.
+ *
+ * @since 0.1.0
+ */
+export type Acked =
+  | { readonly _tag: "Acknowledged"; readonly seq: number }
+  | { readonly _tag: "Ignored"; readonly seq: number }
+
+/**
+ * Counters and positions of a sequencer.
+ *
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly accepted: number
+  readonly duplicates: number
+  readonly stale: number
+  readonly acknowledged: number
+  readonly ignoredAcks: number
+  /** Accepted, neither acknowledged nor handed back by `stop`. */
+  readonly pending: number
+  /** The `seq` the next accepted decision gets. */
+  readonly nextSeq: number
+  readonly ackedThrough: number
+  /** The decision delivered and not yet acknowledged. */
+  readonly inFlight: number | undefined
+  readonly stopped: boolean
+}
+
+/**
+ * The answer to `stop`: what was still pending is handed back (never delivered, never lost).
+ *
+ * @since 0.1.0
+ */
+export interface StopAck<A> {
+  readonly _tag: "StopAck"
+  /** Accepted decisions not delivered, in `seq` order; the caller now owns them. Empty after a drain. */
+  readonly pending: ReadonlyArray<Decision<A>>
+  /** A decision delivered but not yet acknowledged; its ACK is still accepted. */
+  readonly inFlight: number | undefined
+  readonly stats: Stats
+}
+
+/**
+ * `take` on a stopped sequencer with nothing left to deliver.
+ *
+ * @since 0.1.0
+ */
+export class SequencerStopped extends Schema.TaggedError<SequencerStopped>()("SequencerStopped", {
+  runId: Schema.String
+}) {
+  override get message() {
+    return `the sequencer of run ${this.runId} is stopped`
+  }
+}
+
+/**
+ * A sequencer of values of type `A` for one run.
+ *
+ * @since 0.1.0
+ */
+export interface DecisionSequencer<A> {
+  readonly runId: string
+  readonly branch: string | undefined
+  /** Submits a result; suspends while `capacity` decisions are pending. */
+  readonly submit: (envelope: Envelope<A>) => Effect.Effect<Submitted<A>>
+  /** The next decision; suspends until the previous one is acknowledged and the next is accepted. */
+  readonly take: Effect.Effect<Decision<A>, SequencerStopped>
+  /** Acknowledges the decision in flight. */
+  readonly ack: (seq: number) => Effect.Effect<Acked>
+  /**
+   * Stops accepting. By default hands back every pending, undelivered decision; with `drain: true`,
+   * waits until the consumer has acknowledged every pending decision instead.
+   */
+  readonly stop: (options?: { readonly drain?: boolean | undefined }) => Effect.Effect<StopAck<A>>
+  readonly stats: Effect.Effect<Stats>
+}
+
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ */
+export interface Options<A> {
+  readonly runId: string
+  readonly branch?: string | undefined
+  /** How many accepted decisions may wait unacknowledged before `submit` suspends (default 1024). */
+  readonly capacity?: number | undefined
+  /** Where the state lives (default: a fresh in-memory store). */
+  readonly store?: SequencerStore.SequencerStore<A> | undefined
+}
+
+type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
+
+const removeFrom = <T>(list: Array<T>, item: T) =>
+  Effect.sync(() => {
+    const index = list.indexOf(item)
+    if (index >= 0) list.splice(index, 1)
+  })
+
+/**
+ * Makes a sequencer for a run. If the store already holds the run, the sequencer resumes from it:
+ * accepted keys stay accepted and pending decisions are delivered again, in order.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DecisionSequencer } from "@speckit/consensus"
+ *
+ * const program = Effect.gen(function* () {
+ *   const sequencer = yield* DecisionSequencer.make<string>({ runId: "run-1" })
+ *   yield* sequencer.submit({ runId: "run-1", key: "a", value: "hello" }) // Accepted, seq 1
+ *   yield* sequencer.submit({ runId: "run-1", key: "a", value: "again" }) // Duplicate
+ *   const decision = yield* sequencer.take // { seq: 1, key: "a", value: "hello" }
+ *   yield* sequencer.ack(decision.seq) // Acknowledged
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>> =>
+  Effect.gen(function* () {
+    const store = options.store ?? SequencerStore.memory<A>()
+    const syncStore = store.sync
+    const capacity = Math.max(1, options.capacity ?? 1024)
+    const runId = options.runId
+    const branch = options.branch
+    const loaded = yield* store.load(runId)
+    // Every operation below mutates this state synchronously, so each is atomic for other fibers.
+    let nextSeq = loaded?.state.nextSeq ?? 1
+    let ackedThrough = loaded?.state.ackedThrough ?? 0
+    let stopped = false
+    const keys = new Map<string, number>()
+    /** Accepted, persisted, not yet delivered: by seq, delivered strictly in order. */
+    const ready = new Map<number, Decision<A>>()
+    for (const entry of loaded?.entries ?? []) {
+      keys.set(entry.key, entry.seq)
+      if (entry.seq > ackedThrough) ready.set(entry.seq, { seq: entry.seq, key: entry.key, value: entry.value })
+    }
+    let nextDeliver = ackedThrough + 1
+    let inFlight: Decision<A> | undefined
+    let pending = ready.size
+    /** Accepts whose store write has not completed yet. */
+    let reserving = 0
+    let accepted = 0
+    let duplicates = 0
+    let stale = 0
+    let acknowledged = 0
+    let ignoredAcks = 0
+    const takers: Array<Resume<Decision<A>, SequencerStopped>> = []
+    const spaceWaiters: Array<Resume<void>> = []
+    const changeWaiters: Array<Resume<void>> = []
+
+    const snapshot = (): SequencerStore.State => ({ runId, branch, nextSeq, ackedThrough, stopped })
+    const stats = (): Stats => ({
+      accepted,
+      duplicates,
+      stale,
+      acknowledged,
+      ignoredAcks,
+      pending,
+      nextSeq,
+      ackedThrough,
+      inFlight: inFlight?.seq,
+      stopped
+    })
+    const stoppedError = new SequencerStopped({ runId })
+    const exhausted = () => stopped && inFlight === undefined && reserving === 0 && !ready.has(nextDeliver)
+    const notifyChange = () => {
+      for (const resume of changeWaiters.splice(0)) resume(Effect.void)
+    }
+    const pump = () => {
+      while (inFlight === undefined && takers.length > 0) {
+        const next = ready.get(nextDeliver)
+        if (next === undefined) break
+        ready.delete(nextDeliver)
+        nextDeliver++
+        inFlight = next
+        takers.shift()?.(Effect.succeed(next))
+      }
+      if (exhausted()) for (const resume of takers.splice(0)) resume(Effect.fail(stoppedError))
+    }
+    const waitFor = (list: Array<Resume<void>>) =>
+      Effect.callback<void>((resume) => {
+        list.push(resume)
+        return removeFrom(list, resume)
+      })
+    const waitUntil = (condition: () => boolean): Effect.Effect<void> =>
+      Effect.suspend(() => (condition() ? Effect.void : Effect.andThen(waitFor(changeWaiters), waitUntil(condition))))
+
+    if (loaded === undefined) yield* store.reset(snapshot())
+    else yield* store.save(snapshot())
+
+    const submit = (envelope: Envelope<A>): Effect.Effect<Submitted<A>> =>
+      Effect.suspend((): Effect.Effect<Submitted<A>> => {
+        if (envelope.runId !== runId || envelope.branch !== branch) {
+          stale++
+          return Effect.succeed({
+            _tag: "Stale",
+            key: envelope.key,
+            runId: envelope.runId,
+            branch: envelope.branch,
+            currentRunId: runId,
+            currentBranch: branch
+          })
+        }
+        if (stopped) return Effect.succeed({ _tag: "Stopped", key: envelope.key })
+        const known = keys.get(envelope.key)
+        if (known !== undefined) {
+          duplicates++
+          return Effect.succeed({ _tag: "Duplicate", key: envelope.key, seq: known })
+        }
+        if (pending >= capacity) return Effect.andThen(waitFor(spaceWaiters), submit(envelope))
+        const seq = nextSeq++
+        keys.set(envelope.key, seq)
+        pending++
+        accepted++
+        reserving++
+        const decision: Decision<A> = { seq, key: envelope.key, value: envelope.value }
+        const result: Submitted<A> = { _tag: "Accepted", decision }
+        if (syncStore !== undefined) {
+          syncStore.accept(snapshot(), decision)
+          reserving--
+          ready.set(seq, decision)
+          pump()
+          if (changeWaiters.length > 0) notifyChange()
+          return Effect.succeed(result)
+        }
+        // The seq is taken: publishing it must not be interrupted, or delivery would wait for it forever.
+        return Effect.uninterruptible(
+          Effect.map(store.accept(snapshot(), decision), () => {
+            reserving--
+            ready.set(seq, decision)
+            pump()
+            notifyChange()
+            return result
+          })
+        )
+      })
+
+    const take: Effect.Effect<Decision<A>, SequencerStopped> = Effect.suspend(() => {
+      if (inFlight === undefined && takers.length === 0) {
+        const next = ready.get(nextDeliver)
+        if (next !== undefined) {
+          ready.delete(nextDeliver)
+          nextDeliver++
+          inFlight = next
+          return Effect.succeed(next)
+        }
+      }
+      if (exhausted()) return Effect.fail(stoppedError)
+      return Effect.callback<Decision<A>, SequencerStopped>((resume) => {
+        takers.push(resume)
+        return removeFrom(takers, resume)
+      })
+    })
+
+    const ack = (seq: number): Effect.Effect<Acked> =>
+      Effect.suspend((): Effect.Effect<Acked> => {
+        if (inFlight === undefined || inFlight.seq !== seq) {
+          ignoredAcks++
+          return Effect.succeed({ _tag: "Ignored", seq })
+        }
+        inFlight = undefined
+        ackedThrough = seq
+        pending--
+        acknowledged++
+        if (syncStore !== undefined) {
+          syncStore.save(snapshot())
+          spaceWaiters.shift()?.(Effect.void)
+          pump()
+          if (changeWaiters.length > 0) notifyChange()
+          return Effect.succeed({ _tag: "Acknowledged", seq })
+        }
+        return Effect.map(store.save(snapshot()), () => {
+          spaceWaiters.shift()?.(Effect.void)
+          pump()
+          notifyChange()
+          return { _tag: "Acknowledged", seq } as const
+        })
+      })
+
+    const stop = (stopOptions?: { readonly drain?: boolean | undefined }): Effect.Effect<StopAck<A>> =>
+      Effect.gen(function* () {
+        stopped = true
+        for (const resume of spaceWaiters.splice(0)) resume(Effect.void)
+        yield* store.save(snapshot())
+        if (stopOptions?.drain === true) {
+          yield* waitUntil(() => pending === 0)
+          pump()
+          return { _tag: "StopAck", pending: [], inFlight: undefined, stats: stats() } satisfies StopAck<A>
+        }
+        yield* waitUntil(() => reserving === 0)
+        const handedBack = [...ready.values()].sort((a, b) => a.seq - b.seq)
+        ready.clear()
+        pending -= handedBack.length
+        pump()
+        notifyChange()
+        return { _tag: "StopAck", pending: handedBack, inFlight: inFlight?.seq, stats: stats() } satisfies StopAck<A>
+      })
+
+    return {
+      runId,
+      branch,
+      submit,
+      take,
+      ack,
+      stop,
+      stats: Effect.sync(stats)
+    }
+  })

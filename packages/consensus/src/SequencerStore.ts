@@ -1,0 +1,137 @@
+/**
+ * Where a {@link DecisionSequencer} keeps its state: one small record per run (next `seq`, the
+ * acknowledged prefix, whether it was stopped) plus the accepted keys with their decisions. The shape
+ * maps onto two SQL tables, so a durable store (e.g. SQLite) can implement it:
+ *
+ * ```sql
+ * CREATE TABLE sequencer_state (run_id TEXT PRIMARY KEY, branch TEXT, next_seq INTEGER,
+ *                               acked_through INTEGER, stopped INTEGER);
+ * CREATE TABLE sequencer_keys (run_id TEXT, key TEXT, seq INTEGER, value TEXT,
+ *                              PRIMARY KEY (run_id, key), UNIQUE (run_id, seq));
+ * ```
+ *
+ * `accept` is one transaction (insert the key row, update the state row); `acknowledge` and `stop`
+ * update the state row. Pending decisions are the key rows with `seq > acked_through`.
+ *
+ * Store operations have no error channel: a store that cannot write must not let the sequencer go
+ * on (a durable store turns its errors into defects, and the run resumes from what was committed).
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+
+/**
+ * The state record of one run's sequencer.
+ *
+ * @since 0.1.0
+ */
+export interface State {
+  readonly runId: string
+  readonly branch: string | undefined
+  /** The `seq` the next accepted decision gets (the first is 1). */
+  readonly nextSeq: number
+  /** Every `seq` up to and including this one is acknowledged (0: none). */
+  readonly ackedThrough: number
+  readonly stopped: boolean
+}
+
+/**
+ * An accepted key with the decision it became.
+ *
+ * @since 0.1.0
+ */
+export interface Entry<A> {
+  readonly seq: number
+  readonly key: string
+  readonly value: A
+}
+
+/**
+ * What a store holds for a run.
+ *
+ * @since 0.1.0
+ */
+export interface Loaded<A> {
+  readonly state: State
+  /** Every accepted key, in `seq` order. */
+  readonly entries: ReadonlyArray<Entry<A>>
+}
+
+/**
+ * The state interface of a sequencer.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SequencerStore } from "@speckit/consensus"
+ *
+ * const program = Effect.gen(function* () {
+ *   const store = SequencerStore.memory<string>()
+ *   return yield* store.load("run-1") // undefined: nothing stored yet
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface SequencerStore<A> {
+  /** The stored state of a run, or `undefined` for a run never seen. */
+  readonly load: (runId: string) => Effect.Effect<Loaded<A> | undefined>
+  /** Records a new run (or a restart of one under another branch): its state, no entries. */
+  readonly reset: (state: State) => Effect.Effect<void>
+  /** Records an accepted key and the state after it, atomically. */
+  readonly accept: (state: State, entry: Entry<A>) => Effect.Effect<void>
+  /** Records the state after an acknowledgement or a stop. */
+  readonly save: (state: State) => Effect.Effect<void>
+  /**
+   * The same writes as plain functions, for stores that write synchronously (in memory): the
+   * sequencer then stays off the effect machinery on its hot path. Durable stores leave it out.
+   */
+  readonly sync?:
+    | {
+        readonly accept: (state: State, entry: Entry<A>) => void
+        readonly save: (state: State) => void
+      }
+    | undefined
+}
+
+/**
+ * An in-memory store. Keeps every run it has seen until the process ends, so a sequencer made again
+ * for the same run resumes where the previous one stopped.
+ *
+ * @example
+ * ```ts
+ * import { DecisionSequencer, SequencerStore } from "@speckit/consensus"
+ *
+ * const store = SequencerStore.memory<string>()
+ * const sequencer = DecisionSequencer.make<string>({ runId: "run-1", store })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const memory = <A>(): SequencerStore<A> => {
+  const runs = new Map<string, { state: State; entries: Array<Entry<A>> }>()
+  const accept = (state: State, entry: Entry<A>) => {
+    const run = runs.get(state.runId)
+    if (run === undefined) runs.set(state.runId, { state, entries: [entry] })
+    else {
+      run.state = state
+      run.entries.push(entry)
+    }
+  }
+  const save = (state: State) => {
+    const run = runs.get(state.runId)
+    if (run === undefined) runs.set(state.runId, { state, entries: [] })
+    else run.state = state
+  }
+  return {
+    load: (runId) =>
+      Effect.sync(() => {
+        const run = runs.get(runId)
+        return run === undefined ? undefined : { state: run.state, entries: run.entries.slice() }
+      }),
+    reset: (state) => Effect.sync(() => void runs.set(state.runId, { state, entries: [] })),
+    accept: (state, entry) => Effect.sync(() => accept(state, entry)),
+    save: (state) => Effect.sync(() => save(state)),
+    sync: { accept, save }
+  }
+}

@@ -1,0 +1,349 @@
+import { assert, describe, it } from "@effect/vitest"
+import { AgentError, AgentId, Resilience, SpeckitConfig } from "@speckit/core"
+import { Clock, Effect, Exit, Fiber, Random, Schedule, Schema } from "effect"
+import { TestClock } from "effect/testing"
+
+const alpha = AgentId.make("alpha")
+
+const policy = (overrides: Partial<Resilience.Policy>): Resilience.Policy => ({
+  ...Resilience.defaults,
+  jitter: 0,
+  breaker: undefined,
+  timeoutMs: undefined,
+  ...overrides
+})
+
+const failure = (kind: AgentError.AgentErrorKind, extra: { readonly resetAt?: number } = {}) =>
+  new AgentError.AgentError({ agent: "alpha", kind, detail: `${kind} detail`, ...extra })
+
+/**
+ * Runs an effect that fails with `errors[i]` on attempt i (and succeeds after them) under the
+ * policy's schedule, on the TestClock; returns when each attempt started and the final exit.
+ */
+const retryTimes = (p: Resilience.Policy, errors: ReadonlyArray<(now: number) => AgentError.AgentError>) =>
+  Effect.gen(function* () {
+    const started = yield* Clock.currentTimeMillis
+    const times: Array<number> = []
+    const attempt = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      times.push(now - started)
+      const make = errors[times.length - 1]
+      return make === undefined ? "ok" : yield* Effect.fail(make(now))
+    })
+    const fiber = yield* Effect.forkChild(
+      Effect.exit(Effect.retry(attempt, Resilience.schedule(p, { startedAt: started })))
+    )
+    yield* TestClock.adjust("2 hours")
+    const exit = yield* Fiber.join(fiber)
+    return { times, exit }
+  })
+
+const always = (kind: AgentError.AgentErrorKind) => Array.from({ length: 20 }, () => (_now: number) => failure(kind))
+
+describe("Resilience.schedule", () => {
+  it.effect("exponential backoff: delays initialDelayMs × factor^n, exactly, then gives up after maxRetries", () =>
+    Effect.gen(function* () {
+      const { times, exit } = yield* retryTimes(
+        policy({ initialDelayMs: 100, factor: 2, maxRetries: 4, maxDelayMs: 60_000 }),
+        always("Overloaded")
+      )
+      assert.deepStrictEqual(times, [0, 100, 300, 700, 1500])
+      assert.isTrue(Exit.isFailure(exit))
+    })
+  )
+
+  it.effect("caps every delay at maxDelayMs", () =>
+    Effect.gen(function* () {
+      const { times } = yield* retryTimes(
+        policy({ initialDelayMs: 100, factor: 3, maxRetries: 4, maxDelayMs: 500 }),
+        always("ServerError")
+      )
+      // delays 100, 300, 500 (900 capped), 500 (2700 capped)
+      assert.deepStrictEqual(times, [0, 100, 400, 900, 1400])
+    })
+  )
+
+  it.effect("stops before a wait that would end past maxElapsedMs", () =>
+    Effect.gen(function* () {
+      const { times, exit } = yield* retryTimes(
+        policy({ initialDelayMs: 100, factor: 2, maxRetries: 10, maxDelayMs: 60_000, maxElapsedMs: 1_000 }),
+        always("Timeout")
+      )
+      // waits 100, 200, 400 end at 700; the next (800) would end at 1500 > 1000
+      assert.deepStrictEqual(times, [0, 100, 300, 700])
+      assert.isTrue(Exit.isFailure(exit))
+    })
+  )
+
+  it.effect("stops when the attempts took the elapsed budget", () =>
+    Effect.gen(function* () {
+      const started = yield* Clock.currentTimeMillis
+      // a schedule whose call started 950 ms ago: the 100 ms wait would end at 1050 > 1000
+      const step = Resilience.schedule(policy({ initialDelayMs: 100, maxElapsedMs: 1_000 }), {
+        startedAt: started - 950
+      })
+      const exit = yield* Effect.exit(Effect.retry(Effect.fail(failure("Overloaded")), step))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(yield* Clock.currentTimeMillis, started, "no wait at all")
+    })
+  )
+
+  it.effect("succeeds as soon as an attempt succeeds", () =>
+    Effect.gen(function* () {
+      const { times, exit } = yield* retryTimes(policy({ initialDelayMs: 50, factor: 2 }), [
+        () => failure("Disconnected"),
+        () => failure("Empty")
+      ])
+      assert.deepStrictEqual(times, [0, 50, 150])
+      assert.deepStrictEqual(exit, Exit.succeed("ok"))
+    })
+  )
+
+  it.effect("RateLimited waits exactly until resetAt (jitter 0), whatever the backoff", () =>
+    Effect.gen(function* () {
+      const { times, exit } = yield* retryTimes(policy({ initialDelayMs: 10, maxDelayMs: 10 }), [
+        (now) => failure("RateLimited", { resetAt: now + 5_000 }),
+        (now) => failure("RateLimited", { resetAt: now + 250 })
+      ])
+      assert.deepStrictEqual(times, [0, 5_000, 5_250])
+      assert.isTrue(Exit.isSuccess(exit))
+    })
+  )
+
+  it.effect("RateLimited with a reset past the elapsed budget fails at once", () =>
+    Effect.gen(function* () {
+      const { times, exit } = yield* retryTimes(policy({ maxElapsedMs: 60_000 }), [
+        (now) => failure("RateLimited", { resetAt: now + 3_600_000 })
+      ])
+      assert.deepStrictEqual(times, [0])
+      assert.isTrue(Exit.isFailure(exit))
+    })
+  )
+
+  it.effect("RateLimited without a reset time backs off like any transient error", () =>
+    Effect.gen(function* () {
+      const { times } = yield* retryTimes(
+        policy({ initialDelayMs: 200, factor: 2, maxRetries: 2 }),
+        always("RateLimited")
+      )
+      assert.deepStrictEqual(times, [0, 200, 600])
+    })
+  )
+
+  it.effect("permanent errors are attempted once", () =>
+    Effect.gen(function* () {
+      for (const kind of ["AuthFailed", "QuotaExhausted", "InvalidRequest", "ModelNotFound", "CircuitOpen"] as const) {
+        const { times, exit } = yield* retryTimes(policy({ maxRetries: 5 }), always(kind))
+        assert.deepStrictEqual(times, [0], kind)
+        assert.isTrue(Exit.isFailure(exit))
+      }
+    })
+  )
+
+  it.effect("Malformed: at most maxMalformedRetries retries, at once, each with a repair note", () =>
+    Effect.gen(function* () {
+      const started = yield* Clock.currentTimeMillis
+      const decisions: Array<Resilience.Retrying | undefined> = []
+      let attempts = 0
+      const exit = yield* Effect.exit(
+        Effect.retry(
+          Effect.suspend(() => {
+            attempts++
+            return Effect.fail(failure("Malformed"))
+          }),
+          Resilience.schedule(policy({ maxRetries: 5, maxMalformedRetries: 2 }), { startedAt: started }).pipe(
+            Schedule.tap(({ output }) => Effect.sync(() => void decisions.push(output)))
+          )
+        )
+      )
+      assert.strictEqual(attempts, 3)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(yield* Clock.currentTimeMillis, started, "repair retries do not wait")
+      assert.deepStrictEqual(
+        decisions.map((decision) => [decision?.attempt, decision?.delayMs, decision?.repairNote]),
+        [
+          [1, 0, "It was not a valid result for this stage: Malformed detail."],
+          [2, 0, "It was not a valid result for this stage: Malformed detail."]
+        ]
+      )
+    })
+  )
+
+  it.effect("Malformed retries have their own budget: transient retries still follow maxRetries", () =>
+    Effect.gen(function* () {
+      const { times, exit } = yield* retryTimes(
+        policy({ initialDelayMs: 100, factor: 1, maxRetries: 1, maxMalformedRetries: 2 }),
+        [
+          () => failure("Malformed"),
+          () => failure("Overloaded"),
+          () => failure("Malformed"),
+          () => failure("Overloaded")
+        ]
+      )
+      assert.deepStrictEqual(times, [0, 0, 100, 100])
+      assert.isTrue(Exit.isFailure(exit))
+    })
+  )
+
+  it.effect("seeded jitter: delays stay within d·(1 ± jitter), capped, and are reproducible", () =>
+    Effect.gen(function* () {
+      const p = policy({ initialDelayMs: 1_000, factor: 2, maxRetries: 5, maxDelayMs: 6_000, jitter: 0.5 })
+      const run = retryTimes(p, always("Overloaded")).pipe(Random.withSeed("speckit"))
+      const first = yield* run
+      const second = yield* run
+      assert.deepStrictEqual(first.times, second.times, "same seed, same delays")
+      const delays = first.times.slice(1).map((time, index) => time - (first.times[index] ?? 0))
+      assert.lengthOf(delays, 5)
+      for (const [index, delay] of delays.entries()) {
+        const base = Resilience.backoffMs(p, index + 1)
+        assert.isAtLeast(delay, Math.floor(base * 0.5), `delay ${index + 1}`)
+        assert.isAtMost(delay, Math.min(6_000, Math.ceil(base * 1.5)), `delay ${index + 1}`)
+      }
+      assert.notDeepEqual(
+        delays,
+        [1, 2, 3, 4, 5].map((n) => Resilience.backoffMs(p, n)),
+        "jitter moved some delay"
+      )
+    })
+  )
+})
+
+describe("Resilience.withTimeout", () => {
+  it.effect("fails a stuck attempt with Timeout after exactly timeoutMs, interrupting it", () =>
+    Effect.gen(function* () {
+      let interrupted = false
+      const stuck = Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => (interrupted = true))))
+      const fiber = yield* Effect.forkChild(Effect.exit(Resilience.withTimeout(stuck, "alpha", 1_500)))
+      yield* TestClock.adjust(1_499)
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust(1)
+      const exit = yield* Fiber.join(fiber)
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? exit.cause : undefined
+      assert.include(String(error), "Timeout")
+      assert.isTrue(interrupted)
+    })
+  )
+})
+
+const decodeConfig = Schema.decodeUnknownSync(SpeckitConfig.SpeckitConfig)
+
+describe("Resilience.policyOf", () => {
+  it("per-agent fields override global ones field by field, over the defaults", () => {
+    const config = decodeConfig({
+      agents: {
+        alpha: { provider: "sim", timeoutMs: 5_000, retry: { maxRetries: 1 }, breaker: { resetAfterMs: 9_000 } },
+        beta: { provider: "sim" }
+      },
+      retry: { maxRetries: 5, initialDelayMs: 10, jitter: 0 },
+      breaker: { failureThreshold: 7 }
+    })
+    const own = Resilience.policyOf(config, alpha)
+    assert.deepStrictEqual(own, {
+      ...Resilience.defaults,
+      maxRetries: 1,
+      initialDelayMs: 10,
+      jitter: 0,
+      timeoutMs: 5_000,
+      breaker: { failureThreshold: 7, resetAfterMs: 9_000 }
+    })
+    const beta = Resilience.policyOf(config, AgentId.make("beta"))
+    assert.strictEqual(beta.maxRetries, 5)
+    assert.strictEqual(beta.timeoutMs, Resilience.defaults.timeoutMs)
+    assert.deepStrictEqual(beta.breaker, {
+      failureThreshold: 7,
+      resetAfterMs: Resilience.defaults.breaker?.resetAfterMs
+    })
+  })
+})
+
+describe("Resilience breakers", () => {
+  const config = decodeConfig({
+    agents: { alpha: { provider: "sim" } },
+    breaker: { failureThreshold: 2, resetAfterMs: 1_000 }
+  })
+
+  it.effect("opens after failureThreshold failed calls, fails fast while open, half-opens after resetAfterMs", () =>
+    Effect.gen(function* () {
+      const service = yield* Resilience.make(config)
+      const changes: Array<string> = []
+      let runs = 0
+      const onChange = (change: Resilience.BreakerChange) =>
+        Effect.sync(() => void changes.push(`${change.from}->${change.to}`))
+      const failing = Effect.suspend(() => {
+        runs++
+        return Effect.fail(failure("ServerError"))
+      })
+      const healthy = Effect.sync(() => {
+        runs++
+        return "ok"
+      })
+      const kindOf = <A>(self: Effect.Effect<A, AgentError.AgentError>) =>
+        Effect.match(self, { onFailure: (error) => error.kind, onSuccess: () => "ok" })
+
+      assert.strictEqual(yield* kindOf(service.guard(alpha, failing, onChange)), "ServerError")
+      assert.strictEqual(yield* service.state(alpha), "Closed")
+      assert.strictEqual(yield* kindOf(service.guard(alpha, failing, onChange)), "ServerError")
+      assert.strictEqual(yield* service.state(alpha), "Open")
+      assert.deepStrictEqual(changes, ["Closed->Open"])
+
+      // open: fails fast, without running the call
+      assert.strictEqual(yield* kindOf(service.guard(alpha, healthy, onChange)), "CircuitOpen")
+      assert.strictEqual(runs, 2)
+
+      // just before resetAfterMs: still open
+      yield* TestClock.adjust(999)
+      assert.strictEqual(yield* kindOf(service.guard(alpha, healthy, onChange)), "CircuitOpen")
+      assert.strictEqual(runs, 2)
+
+      // after it: one trial call; it fails, so the circuit opens again
+      yield* TestClock.adjust(1)
+      assert.strictEqual(yield* kindOf(service.guard(alpha, failing, onChange)), "ServerError")
+      assert.strictEqual(runs, 3)
+      assert.strictEqual(yield* service.state(alpha), "Open")
+      assert.deepStrictEqual(changes, ["Closed->Open", "Open->HalfOpen", "HalfOpen->Open"])
+
+      // after another resetAfterMs a successful trial closes it
+      yield* TestClock.adjust(1_000)
+      assert.strictEqual(yield* kindOf(service.guard(alpha, healthy, onChange)), "ok")
+      assert.strictEqual(yield* service.state(alpha), "Closed")
+      assert.deepStrictEqual(changes, [
+        "Closed->Open",
+        "Open->HalfOpen",
+        "HalfOpen->Open",
+        "Open->HalfOpen",
+        "HalfOpen->Closed"
+      ])
+
+      // closed again: a single failure does not reopen it (threshold 2)
+      assert.strictEqual(yield* kindOf(service.guard(alpha, failing, onChange)), "ServerError")
+      assert.strictEqual(yield* service.state(alpha), "Closed")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("permanent-looking and interrupted outcomes: Interrupted does not count, a success resets the streak", () =>
+    Effect.gen(function* () {
+      const service = yield* Resilience.make(config)
+      const onChange = () => Effect.void
+      const run = <A>(self: Effect.Effect<A, AgentError.AgentError>) =>
+        Effect.ignore(service.guard(alpha, self, onChange))
+      yield* run(Effect.fail(failure("Timeout")))
+      yield* run(Effect.succeed("ok"))
+      yield* run(Effect.fail(failure("Timeout")))
+      yield* run(Effect.fail(failure("Interrupted")))
+      assert.strictEqual(yield* service.state(alpha), "Closed")
+      yield* run(Effect.fail(failure("Timeout")))
+      assert.strictEqual(yield* service.state(alpha), "Open")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("without the layer: one attempt, no timeout, no breaker", () =>
+    Effect.gen(function* () {
+      const service = yield* Resilience.AgentResilience
+      assert.deepStrictEqual(service.policyFor(alpha), Resilience.singleAttempt)
+      for (let i = 0; i < 10; i++)
+        yield* Effect.ignore(service.guard(alpha, Effect.fail(failure("Timeout")), () => Effect.void))
+      assert.strictEqual(yield* service.state(alpha), "Closed")
+    })
+  )
+})

@@ -1,0 +1,83 @@
+import { assert, describe, it } from "@effect/vitest"
+import { AgentId, type AgentOutcome, type SpeckitConfig, StageRunner, TokenUsage } from "@speckit/core"
+import { Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+
+const policy = (earlyDecision: boolean): SpeckitConfig.StagePolicy => ({
+  stage: "validate",
+  agents: ["a", "b", "c"].map(AgentId.make),
+  quorum: "majority",
+  onConflict: "halt",
+  earlyDecision
+})
+
+const ok = (agent: AgentId.AgentId, durationMs: number): AgentOutcome.AgentOutcome => ({
+  _tag: "Succeeded",
+  agent,
+  model: "m",
+  result: { stage: "validate", agent, summary: "s", test_strategy: ["t"], verdict: "pass" },
+  attempts: 1,
+  history: [],
+  usage: TokenUsage.empty,
+  costUsd: 0,
+  durationMs
+})
+
+const latency: Record<string, number> = { a: 100, b: 100, c: 10_000 }
+const twoOfThree = (outcomes: ReadonlyArray<AgentOutcome.AgentOutcome>) => outcomes.length >= 2
+
+describe("StageRunner", () => {
+  it.effect("early decision interrupts the agents still running once the stage is settled", () =>
+    Effect.gen(function* () {
+      const interrupted: Array<string> = []
+      const call = (agent: AgentId.AgentId) =>
+        Effect.sleep(latency[agent] ?? 0).pipe(
+          Effect.as(ok(agent, latency[agent] ?? 0)),
+          Effect.onInterrupt(() => Effect.sync(() => void interrupted.push(agent)))
+        )
+      const fiber = yield* Effect.forkChild(StageRunner.runStage(policy(true), call, { settled: twoOfThree }))
+      yield* TestClock.adjust(100)
+      const ran = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(ran.stopped.map(String), ["c"])
+      assert.deepStrictEqual(interrupted, ["c"], "the straggler was interrupted before runStage returned")
+      assert.deepStrictEqual(
+        ran.outcomes.map((o) => [o.agent, o._tag === "Failed" ? o.kind : "ok"]),
+        [
+          ["a", "ok"],
+          ["b", "ok"],
+          ["c", "Interrupted"]
+        ]
+      )
+    })
+  )
+
+  it.effect("without early decision every agent is awaited", () =>
+    Effect.gen(function* () {
+      const call = (agent: AgentId.AgentId) => Effect.sleep(latency[agent] ?? 0).pipe(Effect.as(ok(agent, 0)))
+      const fiber = yield* Effect.forkChild(StageRunner.runStage(policy(false), call, { settled: twoOfThree }))
+      yield* TestClock.adjust(100)
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust(10_000)
+      const ran = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(ran.stopped, [])
+      assert.isTrue(ran.outcomes.every((o) => o._tag === "Succeeded"))
+    })
+  )
+
+  it.effect("a failing call fails the stage and interrupts the others", () =>
+    Effect.gen(function* () {
+      const interrupted: Array<string> = []
+      const call = (agent: AgentId.AgentId) =>
+        agent === "a"
+          ? Effect.sleep(10).pipe(Effect.andThen(Effect.fail("store broken" as const)))
+          : Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => void interrupted.push(agent))))
+      const fiber = yield* Effect.forkChild(
+        Effect.flip(StageRunner.runStage(policy(true), call, { settled: twoOfThree }))
+      )
+      yield* TestClock.adjust(10)
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error, "store broken")
+      assert.deepStrictEqual(interrupted.sort(), ["b", "c"])
+    })
+  )
+})
