@@ -31,10 +31,16 @@ export interface Display {
 
 const usd = (value: number) => `$${value.toFixed(value < 0.01 && value > 0 ? 4 : 3)}`
 const tokens = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n))
-const outcomeText = (outcome: AgentOutcome.AgentOutcome) =>
+const retriesText = (outcome: AgentOutcome.AgentOutcome) =>
+  outcome.history.length > 0 ? ` after ${outcome.history.length} retr${outcome.history.length === 1 ? "y" : "ies"}` : ""
+const outcomeText = (outcome: AgentOutcome.AgentOutcome, stopped: boolean) =>
   outcome._tag === "Succeeded"
-    ? `ok ${outcome.durationMs}ms ${tokens(outcome.usage.input + outcome.usage.output)} tok ${usd(outcome.costUsd)}`
-    : `failed (${outcome.kind}: ${outcome.detail})`
+    ? `ok ${outcome.durationMs}ms ${tokens(outcome.usage.input + outcome.usage.output)} tok ${usd(outcome.costUsd)}${retriesText(outcome)}`
+    : stopped
+      ? "stopped early: the stage was already decided"
+      : `failed (${outcome.kind}: ${outcome.detail})${retriesText(outcome)}`
+const at = (millis: number) => new Date(millis).toISOString().slice(11, 19)
+const seconds = (millis: number) => `${Math.max(0, Math.ceil(millis / 1000))}s`
 
 /**
  * Plain progress: one line per event that matters, for logs and pipes.
@@ -52,10 +58,24 @@ export const plain = (out: Output): Display => {
   let cost = 0
   let total = 0
   const line = (text: string) => Effect.sync(() => void out.write(`${text}\n`))
+  const stopped = new Set<string>()
   return {
     close: () => {},
     emit: (event) => {
       switch (event._tag) {
+        case "AgentRetrying":
+          return line(
+            `[${event.stage}] ${event.agent}: ${event.kind} (${event.detail}); attempt ${event.attempt} at ${at(event.resumeAt)}`
+          )
+        case "BreakerChanged":
+          return line(
+            `[${event.stage}] ${event.agent}: circuit ${event.from} -> ${event.to}${
+              event.reopensAt === undefined ? "" : ` (trial call after ${at(event.reopensAt)})`
+            }`
+          )
+        case "AgentsStopped":
+          for (const agent of event.agents) stopped.add(`${event.stage}/${agent}`)
+          return Effect.void
         case "RunStarted":
           return line(`run ${event.runId}: ${event.specId} "${event.title}"`)
         case "StageStarted":
@@ -63,7 +83,9 @@ export const plain = (out: Output): Display => {
         case "AgentFinished":
           cost += event.outcome.costUsd
           total += event.outcome.usage.input + event.outcome.usage.output
-          return line(`[${event.stage}] ${event.outcome.agent}: ${outcomeText(event.outcome)}`)
+          return line(
+            `[${event.stage}] ${event.outcome.agent}: ${outcomeText(event.outcome, stopped.has(`${event.stage}/${event.outcome.agent}`))}`
+          )
         case "StageFinished":
           return line(
             `[${event.stage}] ${event.consensus.status}${event.consensus.verdict ? ` (${event.consensus.verdict})` : ""}${
@@ -77,7 +99,11 @@ export const plain = (out: Output): Display => {
   }
 }
 
-type AgentState = { status: "waiting" | "running" | "ok" | "failed"; detail: string; started: number }
+type AgentState = {
+  status: "waiting" | "running" | "retrying" | "ok" | "failed" | "stopped"
+  detail: string
+  started: number
+}
 
 const spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 const color = (code: number, text: string) => `\u001b[${code}m${text}\u001b[0m`
@@ -165,14 +191,36 @@ export const live = (out: Output): Display => {
               })
             break
           }
+          case "AgentRetrying": {
+            const state = agents.get(event.stage)?.get(event.agent)
+            if (state) {
+              Object.assign(state, {
+                status: "retrying",
+                detail: `${event.kind}: attempt ${event.attempt} in ${seconds(event.resumeAt - Date.now())}`
+              })
+            }
+            break
+          }
+          case "BreakerChanged": {
+            const state = agents.get(event.stage)?.get(event.agent)
+            if (state && event.to === "Open") state.detail = "circuit open"
+            break
+          }
+          case "AgentsStopped": {
+            for (const agent of event.agents) {
+              const state = agents.get(event.stage)?.get(agent)
+              if (state) Object.assign(state, { status: "stopped", detail: "the stage was already decided" })
+            }
+            break
+          }
           case "AgentFinished": {
             cost += event.outcome.costUsd
             total += event.outcome.usage.input + event.outcome.usage.output
             const state = agents.get(event.stage)?.get(event.outcome.agent)
-            if (state)
+            if (state && state.status !== "stopped")
               Object.assign(state, {
                 status: event.outcome._tag === "Succeeded" ? "ok" : "failed",
-                detail: outcomeText(event.outcome)
+                detail: outcomeText(event.outcome, false)
               })
             break
           }

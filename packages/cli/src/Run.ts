@@ -11,6 +11,7 @@ import {
   Pipeline,
   PipelineEvent,
   Providers,
+  Resilience,
   RunStore,
   type RunSummary,
   SessionMetrics,
@@ -78,6 +79,7 @@ export const layer = (
   Layer.mergeAll(
     telemetry.traced ? Tracing.traceRegistry(Providers.layer(config, workspace)) : Providers.layer(config, workspace),
     faults,
+    Resilience.layer(config),
     MemorySequencer.layer,
     QuorumConsensus.layer,
     telemetry.metrics ?? Metrics.layer({ pricer: Pricing.fromConfig(config), prices: pricesOf(config) }),
@@ -86,6 +88,11 @@ export const layer = (
 
 const exitCodeOf = (status: RunSummary.RunStatus) =>
   status === "completed" ? ExitCode.Completed : status === "cancelled" ? ExitCode.Interrupted : ExitCode.Failed
+
+const stoppedText = (stage: RunSummary.StageSummary) => {
+  const stopped = stage.agents.filter((a) => a.status === "stopped").length
+  return stopped > 0 ? ` (${stopped} stopped early)` : ""
+}
 
 /**
  * Renders a summary for people.
@@ -98,7 +105,7 @@ export const formatSummary = (summary: RunSummary.RunSummary): string => {
     `${summary.status === "completed" ? "✔" : "✖"} run ${summary.runId} ${summary.status} in ${(summary.durationMs / 1000).toFixed(1)}s`,
     ...summary.stages.map(
       (stage) =>
-        `  ${stage.stage.padEnd(10)} ${stage.status.padEnd(9)} ${stage.agents.filter((a) => a.status === "succeeded").length}/${stage.agents.length} agents${stage.verdict ? `  verdict ${stage.verdict}` : ""}${stage.dissent.length > 0 ? `  dissent ${stage.dissent.join(", ")}` : ""}${stage.reason && stage.status !== "ok" ? `  (${stage.reason})` : ""}`
+        `  ${stage.stage.padEnd(10)} ${stage.status.padEnd(9)} ${stage.agents.filter((a) => a.status === "succeeded").length}/${stage.agents.length} agents${stoppedText(stage)}${stage.verdict ? `  verdict ${stage.verdict}` : ""}${stage.dissent.length > 0 ? `  dissent ${stage.dissent.join(", ")}` : ""}${stage.reason && stage.status !== "ok" ? `  (${stage.reason})` : ""}`
     ),
     `  tokens   ${summary.usage.input} in (${summary.usage.cachedInput} cached) · ${summary.usage.output} out (${summary.usage.reasoning} reasoning)`,
     `  cost     $${summary.costUsd.toFixed(4)}${summary.unpriced.length > 0 ? `  (unpriced: ${summary.unpriced.join(", ")})` : ""}`,

@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
+import { Demo } from "../src/index.ts"
 import {
   type CliResult,
   ensureBuilt,
@@ -44,7 +45,11 @@ const Summary = Schema.Struct({
       agents: Schema.Array(
         Schema.Struct({
           agent: Schema.String,
-          status: Schema.Literals(["succeeded", "failed"]),
+          status: Schema.Literals(["succeeded", "failed", "stopped"]),
+          attempts: Schema.Number,
+          retries: Schema.Array(
+            Schema.Struct({ attempt: Schema.Number, kind: Schema.String, waitedMs: Schema.Number })
+          ),
           error: Schema.optionalKey(Schema.Struct({ kind: Schema.String, detail: Schema.String }))
         })
       )
@@ -96,12 +101,17 @@ describe("speckit demo", () => {
     assert.include(lines, `speckit demo: sample workspace in ${dir} (spec ${demoSpecId})`)
     for (const stage of stages) {
       assert.include(lines, `[${stage}] started with alpha, beta, gamma`)
-      for (const agent of demoAgents) {
-        assert.isTrue(
-          lines.some((line) => line.startsWith(`[${stage}] ${agent}: ok `)),
-          `a progress line for ${agent} on ${stage}`
-        )
-      }
+      // Verdict stages may stop a straggler early, once the outcome can no longer change.
+      const answered = demoAgents.filter((agent) => lines.some((line) => line.startsWith(`[${stage}] ${agent}: ok `)))
+      const stopped = demoAgents.filter((agent) =>
+        lines.includes(`[${stage}] ${agent}: stopped early: the stage was already decided`)
+      )
+      assert.strictEqual(
+        answered.length + stopped.length,
+        demoAgents.length,
+        `a progress line for every agent on ${stage}`
+      )
+      assert.isAtLeast(answered.length, 2, stage)
     }
     assert.match(result.stdout, /✔ run run-\S+ completed in/)
 
@@ -116,11 +126,9 @@ describe("speckit demo", () => {
     for (const file of ["run.json", "summary.json"]) assert.isTrue(fs.existsSync(path.join(runDir, file)), file)
     for (const stage of stages) {
       assert.isTrue(fs.existsSync(path.join(runDir, "consensus", `${stage}.json`)), `consensus/${stage}.json`)
-      for (const agent of demoAgents) {
-        const answer = path.join(runDir, "answers", stage, `${agent}.1.json`)
-        assert.isTrue(fs.existsSync(answer), answer)
-        readJson(answer)
-      }
+      const answers = fs.readdirSync(path.join(runDir, "answers", stage))
+      assert.isAtLeast(answers.length, 2, `answers/${stage}`)
+      for (const answer of answers) readJson(path.join(runDir, "answers", stage, answer))
     }
     const summary = decodeSummary(readJson(path.join(runDir, "summary.json")))
     assert.strictEqual(summary.status, "completed")
@@ -338,7 +346,8 @@ describe.concurrent("runs with exec agents", () => {
     const dir = makeWorkspace({
       config: {
         agents: { good: execAgent(), bad1: execAgent("--exit", "3"), bad2: execAgent("--exit", "3") },
-        defaults: { agents: ["good", "bad1", "bad2"], quorum: "majority" }
+        defaults: { agents: ["good", "bad1", "bad2"], quorum: "majority" },
+        retry: { maxRetries: 1, initialDelayMs: 10 }
       }
     })
     const result = await runCli(["auto", "SPEC-1", "-C", dir])
@@ -353,7 +362,8 @@ describe.concurrent("runs with exec agents", () => {
     const dir = makeWorkspace({
       config: {
         agents: { good: execAgent(), bad1: execAgent("--exit", "7"), bad2: execAgent("--exit", "7") },
-        defaults: { agents: ["good", "bad1", "bad2"], quorum: "all" }
+        defaults: { agents: ["good", "bad1", "bad2"], quorum: "all" },
+        retry: { maxRetries: 1, initialDelayMs: 10 }
       }
     })
     const result = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
@@ -363,15 +373,24 @@ describe.concurrent("runs with exec agents", () => {
     const plan = stageOf(summary, "plan")
     assert.strictEqual(plan.status, "failed")
     assert.include(summary.hint ?? "", "did not reach its quorum")
-    const failed = plan.agents.filter((a) => a.status === "failed").map((a) => a.agent)
-    assert.deepStrictEqual(failed.sort(), ["bad1", "bad2"])
+    const failed = plan.agents.filter((a) => a.status === "failed")
+    assert.deepStrictEqual(failed.map((a) => a.agent).sort(), ["bad1", "bad2"])
+    for (const agent of failed) {
+      // a transient failure is retried once (retry.maxRetries: 1) before the agent counts as failed
+      assert.strictEqual(agent.attempts, 2)
+      assert.deepStrictEqual(
+        agent.retries.map((r) => r.kind),
+        ["ServerError"]
+      )
+    }
   })
 
   it("one agent failing under majority degrades the stages but completes: exit 0", async () => {
     const dir = makeWorkspace({
       config: {
         agents: { a: execAgent(), b: execAgent(), broken: execAgent("--exit", "1") },
-        defaults: { agents: ["a", "b", "broken"], quorum: "majority" }
+        defaults: { agents: ["a", "b", "broken"], quorum: "majority", earlyDecision: false },
+        retry: { maxRetries: 0 }
       }
     })
     const result = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
@@ -385,5 +404,32 @@ describe.concurrent("runs with exec agents", () => {
       assert.strictEqual(broken?.status, "failed")
     }
     for (const stage of stages) assert.isTrue(fs.existsSync(path.join(dir, "specs", "SPEC-1", `${stage}.md`)))
+  })
+})
+
+describe("resilience end to end", () => {
+  it("SPEC_KIT_FAULTS=agent_timeout:2,rate_limit:1 completes, with those retries in --json", async () => {
+    const dir = path.join(tempDir(), "workspace")
+    fs.mkdirSync(dir, { recursive: true })
+    fs.writeFileSync(
+      path.join(dir, "speckit.config.json"),
+      JSON.stringify({ ...Demo.config, retry: { initialDelayMs: 10, jitter: 0 } })
+    )
+    const result = await runCli(["demo", dir, "--json"], {
+      env: { SPEC_KIT_FAULTS: "agent_timeout:2,rate_limit:1", SPEC_KIT_FAULTS_RATE_LIMIT_RESET: "now+1s" }
+    })
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.include(result.stderr, "faults active: agent_timeout:2, rate_limit:1")
+    const summary = jsonSummary(result)
+    assert.strictEqual(summary.status, "completed")
+    const agents = summary.stages.flatMap((stage) => stage.agents)
+    const retries = agents.flatMap((agent) => agent.retries)
+    assert.deepStrictEqual(retries.map((r) => r.kind).sort(), ["RateLimited", "Timeout", "Timeout"])
+    for (const agent of agents) {
+      if (agent.status !== "stopped") assert.strictEqual(agent.attempts, agent.retries.length + 1, agent.agent)
+    }
+    // the rate-limited attempt waited for its reset (about a second), not the 10 ms backoff
+    const limited = retries.find((r) => r.kind === "RateLimited")
+    assert.isAbove(limited?.waitedMs ?? 0, 500)
   })
 })

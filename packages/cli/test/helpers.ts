@@ -56,6 +56,8 @@ export interface RunOptions {
   /** Called with the child and the stdout seen so far, each time stdout grows. */
   readonly onStdout?: ((text: string, interrupt: () => void) => void) | undefined
   readonly timeoutMs?: number | undefined
+  /** Extra environment variables. */
+  readonly env?: Readonly<Record<string, string>> | undefined
 }
 
 /** Runs `node dist/bin.js ...args` without a TTY and collects its output and exit code. */
@@ -63,7 +65,7 @@ export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): P
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [binPath, ...args], {
       cwd: options.cwd ?? os.tmpdir(),
-      env: { ...process.env, NO_COLOR: "1" },
+      env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let stdout = ""

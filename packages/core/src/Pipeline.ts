@@ -258,10 +258,38 @@ export const run = Effect.fn("Pipeline.run")(function* (
       return submitted
     })
 
+  // Agents of the running stage that wait before a retry: while any waits, the phase is
+  // TransientRecovery (for the first of them), and Running again once none does.
+  const recovering = new Map<AgentId, { readonly attempt: number; readonly resumeAt: number }>()
+  const recoveryPhase = (stage: Stage.Stage): Phase.Phase => {
+    const [first] = recovering
+    return first ? { _tag: "TransientRecovery", stage, agent: first[0], ...first[1] } : { _tag: "Running", stage }
+  }
+  const trackRecovery = (stage: Stage.Stage, event: PipelineEvent) =>
+    Effect.suspend(() => {
+      if (event._tag === "AgentRetrying") {
+        recovering.set(event.agent, { attempt: event.attempt, resumeAt: event.resumeAt })
+      } else if (event._tag !== "AgentStarted" || !recovering.delete(event.agent)) {
+        return Effect.void
+      }
+      const next = recoveryPhase(stage)
+      return Phase.label(next) === Phase.label(state.phase) && next._tag === "Running" ? Effect.void : move(next)
+    })
+  const endRecovery = (stage: Stage.Stage) =>
+    Effect.suspend(() => {
+      recovering.clear()
+      return state.phase._tag === "TransientRecovery" ? move({ _tag: "Running", stage }) : Effect.void
+    })
+
   const callAgent = (stage: Stage.Stage, agentId: AgentId, previous: string) =>
     Effect.gen(function* () {
       const agent = yield* registry.get(agentId)
-      const outcome = yield* AgentCall.call(agent, { runId, stage, spec, previous })
+      const outer = yield* PipelineEvents
+      const outcome = yield* AgentCall.call(agent, { runId, stage, spec, previous }).pipe(
+        Effect.provideService(PipelineEvents, {
+          emit: (event) => Effect.andThen(outer.emit(event), trackRecovery(stage, event))
+        })
+      )
       yield* submit({ runId, stage, agent: agentId, attempt: outcome.attempts }, { _tag: "Answer", outcome })
       yield* emit({ _tag: "AgentFinished", stage, outcome })
       return outcome
@@ -302,6 +330,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
         Effect.map((stageRun) => ({ _tag: "Ran" as const, stageRun })),
         Effect.catchTag("BudgetExceeded", (error) => Effect.succeed({ _tag: "OverBudget" as const, error }))
       )
+      yield* endRecovery(stage)
       if (ran._tag === "OverBudget") {
         state.status = "halted"
         state.hint = `${ran.error.message}; raise budget.usd in speckit.config.json to go on`
@@ -341,7 +370,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
       const agents: Array<AgentSummary> = outcomes.map((outcome) => ({
         agent: outcome.agent,
         model: outcome.model,
-        status: outcome._tag === "Succeeded" ? "succeeded" : "failed",
+        status: outcome._tag === "Succeeded" ? "succeeded" : stopped.includes(outcome.agent) ? "stopped" : "failed",
         attempts: outcome.attempts,
         durationMs: outcome.durationMs,
         usage: outcome.usage,

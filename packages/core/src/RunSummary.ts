@@ -30,7 +30,8 @@ export type RunStatus = "completed" | "halted" | "awaiting-review" | "failed" | 
 export interface AgentSummary {
   readonly agent: AgentId
   readonly model: string
-  readonly status: "succeeded" | "failed"
+  /** `stopped`: interrupted by an early decision, once the stage's outcome could no longer change. */
+  readonly status: "succeeded" | "failed" | "stopped"
   readonly attempts: number
   readonly durationMs: number
   readonly usage: TokenUsage
