@@ -8,6 +8,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as Demo from "./Demo.ts"
 import * as Estimate from "./Estimate.ts"
 import * as Run from "./Run.ts"
+import * as Runs from "./Runs.ts"
 
 const json = Flag.Boolean("json").pipe(
   Flag.withDescription("Print one machine-readable JSON summary on stdout (progress goes to stderr)."),
@@ -121,6 +122,68 @@ export const estimate = Command.make(
 )
 
 /**
+ * `speckit runs`.
+ *
+ * @since 0.1.0
+ */
+export const runs = Command.make(
+  "runs",
+  {
+    workspace,
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print the runs as a JSON array."), Flag.withDefault(false))
+  },
+  Effect.fn(function* ({ workspace, json }) {
+    const listed = yield* Runs.list(workspace)
+    process.stdout.write(
+      json
+        ? `${JSON.stringify(
+            listed.map(({ summary: _summary, ...run }) => run),
+            null,
+            2
+          )}\n`
+        : Runs.formatList(listed, Date.now())
+    )
+  })
+).pipe(
+  Command.withDescription(
+    "List this workspace's runs, newest first: id, spec, git branch, status and phase, cost and age. A run without a summary is `unfinished`: still going, or stopped abruptly."
+  ),
+  Command.withExamples([{ command: "speckit runs -C ~/work/shop", description: "List the runs of another workspace" }])
+)
+
+/**
+ * `speckit status [RUN-ID]`.
+ *
+ * @since 0.1.0
+ */
+export const status = Command.make(
+  "status",
+  {
+    runId: Argument.String("RUN-ID").pipe(
+      Argument.withDescription("The run to show (default: the newest run of the workspace)."),
+      Argument.optional
+    ),
+    workspace,
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print the run's summary (or record) as one JSON object."),
+      Flag.withDefault(false)
+    )
+  },
+  Effect.fn(function* ({ runId, workspace, json }) {
+    const run = yield* Runs.find(workspace, runId._tag === "Some" ? runId.value : undefined)
+    process.stdout.write(json ? `${JSON.stringify(run.summary ?? run, null, 2)}\n` : Runs.formatStatus(run))
+  })
+).pipe(
+  Command.withDescription(
+    "Show one run: its status and phase, each stage's consensus and agents (attempts, cost, errors), decisions, cost and the last error. Exit codes: 0, 2 when there is no such run."
+  ),
+  Command.withExamples([
+    { command: "speckit status", description: "The newest run" },
+    { command: "speckit status run-20261125-093012-k3f9 --json", description: "One run, as JSON" }
+  ])
+)
+
+/**
  * The root command.
  *
  * @since 0.1.0
@@ -129,7 +192,7 @@ export const speckit = Command.make("speckit").pipe(
   Command.withDescription(
     "speckit runs spec-driven, multi-agent LLM pipelines reliably: several agents answer every stage, their answers are sequenced exactly once and merged into a consensus."
   ),
-  Command.withSubcommands([auto, demo, estimate])
+  Command.withSubcommands([auto, demo, estimate, runs, status])
 )
 
 /**

@@ -8,6 +8,7 @@ import { MemorySequencer, QuorumConsensus } from "@speckit/consensus"
 import {
   Budget,
   FaultInjector,
+  Git,
   Pipeline,
   PipelineEvent,
   Providers,
@@ -20,7 +21,7 @@ import {
 } from "@speckit/core"
 import { Faults } from "@speckit/faults"
 import { Alert, BudgetGuard, Estimate, Export, History, Metrics, Pricing, Tracing } from "@speckit/telemetry"
-import { Effect, FileSystem, Layer, Metric, Path } from "effect"
+import { Effect, FileSystem, Layer, Metric, Option, Path } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
 import * as Progress from "./Progress.ts"
@@ -236,7 +237,8 @@ export const auto = Effect.fn("Run.auto")(function* (
       onRecord: telemetry.guard?.observe,
       onAlert: telemetry.alert
     })
-    const run = Pipeline.run({ spec, config }).pipe(
+    const git = Option.getOrUndefined(yield* Git.state(root))
+    const run = Pipeline.run({ spec, config, git }).pipe(
       Effect.provideService(PipelineEvent.PipelineEvents, telemetry.events),
       Effect.provideService(Budget.Budget, telemetry.guard?.budget ?? { admit: () => Effect.void }),
       Effect.provide(

@@ -9,6 +9,8 @@ export * as Cli from "./Cli.ts"
 /** @since 0.1.0 */
 export * as Demo from "./Demo.ts"
 /** @since 0.1.0 */
+export * as Estimate from "./Estimate.ts"
+/** @since 0.1.0 */
 export * as Errors from "./Errors.ts"
 /** @since 0.1.0 */
 export * as Main from "./Main.ts"
@@ -16,3 +18,5 @@ export * as Main from "./Main.ts"
 export * as Progress from "./Progress.ts"
 /** @since 0.1.0 */
 export * as Run from "./Run.ts"
+/** @since 0.1.0 */
+export * as Runs from "./Runs.ts"

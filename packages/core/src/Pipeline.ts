@@ -11,6 +11,7 @@ import type { AgentOutcome } from "./AgentOutcome.ts"
 import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
 import { Consensus, type StageConsensus } from "./Consensus.ts"
 import { FaultInjector } from "./FaultInjector.ts"
+import type { GitState } from "./Git.ts"
 import * as Phase from "./Phase.ts"
 import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
 import * as RunId from "./RunId.ts"
@@ -34,6 +35,8 @@ export interface RunOptions {
   readonly config: SpeckitConfig.SpeckitConfig
   /** Defaults to a fresh id. */
   readonly runId?: RunId.RunId | undefined
+  /** The workspace's git branch and commit, recorded with the run (see `Git.state`). */
+  readonly git?: GitState | undefined
 }
 
 /**
@@ -140,6 +143,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
     specId: spec.id,
     specDirectory: spec.directory,
     startedAt: isoOf(startedAt),
+    git: options.git,
     config
   }
   const state = {

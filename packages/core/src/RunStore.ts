@@ -6,6 +6,7 @@
  */
 import { Context, Effect, Fiber, FileSystem, Layer, Path, Schema } from "effect"
 import type { StageConsensus } from "./Consensus.ts"
+import type { GitState } from "./Git.ts"
 import type { RunId } from "./RunId.ts"
 import type { RunSummary } from "./RunSummary.ts"
 import type { Stage } from "./Stage.ts"
@@ -34,6 +35,8 @@ export interface RunRecord {
   readonly specId: string
   readonly specDirectory: string
   readonly startedAt: string
+  /** The workspace's git branch and commit when the run started, when it is a git repository. */
+  readonly git?: GitState | undefined
   readonly config: unknown
 }
 

@@ -26,6 +26,8 @@ export * as ExecAgent from "./ExecAgent.ts"
 /** @since 0.1.0 */
 export * as FaultInjector from "./FaultInjector.ts"
 /** @since 0.1.0 */
+export * as Git from "./Git.ts"
+/** @since 0.1.0 */
 export * as OpenAiAgent from "./OpenAiAgent.ts"
 /** @since 0.1.0 */
 export * as OutputFormat from "./OutputFormat.ts"

@@ -1,0 +1,104 @@
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { ensureBuilt, makeWorkspace, readJson, removeTempDirs, runCli, tempDir } from "./helpers.ts"
+
+beforeAll(ensureBuilt, 120_000)
+afterAll(removeTempDirs)
+
+const fastSims = {
+  agents: {
+    alpha: { provider: "sim", model: "sim-large", latencyMs: 5, seed: 1 },
+    beta: { provider: "sim", model: "sim-small", latencyMs: 5, seed: 2 }
+  }
+}
+
+const git = (cwd: string, ...args: Array<string>) =>
+  execFileSync("git", args, {
+    cwd,
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@t",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@t"
+    }
+  })
+    .toString()
+    .trim()
+
+describe("speckit runs and status", () => {
+  it("records the git branch and commit and lists the runs newest first", async () => {
+    const dir = makeWorkspace({ config: fastSims })
+    git(dir, "init", "-q", "-b", "feature/greeting")
+    git(dir, "add", ".")
+    git(dir, "commit", "-q", "-m", "spec")
+    const first = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
+    assert.strictEqual(first.code, 0, first.stderr)
+    const second = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
+    assert.strictEqual(second.code, 0, second.stderr)
+    const firstId = JSON.parse(first.stdout).runId
+    const secondId = JSON.parse(second.stdout).runId
+
+    const record = readJson(path.join(dir, ".speckit", "runs", firstId, "run.json")) as {
+      git?: { branch: string; commit: string }
+    }
+    assert.deepStrictEqual(record.git, { branch: "feature/greeting", commit: git(dir, "rev-parse", "HEAD") })
+
+    const listed = await runCli(["runs", "-C", dir, "--json"])
+    assert.strictEqual(listed.code, 0, listed.stderr)
+    const runs = JSON.parse(listed.stdout) as Array<{ runId: string; branch: string; status: string; costUsd: number }>
+    assert.deepStrictEqual(
+      runs.map((r) => r.runId),
+      [secondId, firstId]
+    )
+    for (const run of runs) {
+      assert.strictEqual(run.branch, "feature/greeting")
+      assert.strictEqual(run.status, "completed")
+      assert.isAbove(run.costUsd, 0)
+    }
+    const table = await runCli(["runs", "-C", dir])
+    assert.match(table.stdout, /^RUN\s+SPEC\s+BRANCH\s+STATUS\s+COST\s+AGE$/m)
+    assert.include(table.stdout, `${firstId}  SPEC-1`)
+  })
+
+  it("shows a run's status, the newest by default, and its summary with --json", async () => {
+    const dir = makeWorkspace({ config: fastSims })
+    const done = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
+    const runId = JSON.parse(done.stdout).runId
+    const text = await runCli(["status", "-C", dir])
+    assert.strictEqual(text.code, 0, text.stderr)
+    assert.include(text.stdout, `run ${runId}`)
+    assert.match(text.stdout, /status {3}completed {2}phase Completed/)
+    for (const stage of ["plan", "tasks", "implement", "validate", "audit", "unlock"])
+      assert.include(text.stdout, stage)
+    const json = await runCli(["status", runId, "-C", dir, "--json"])
+    assert.deepStrictEqual(JSON.parse(json.stdout), JSON.parse(done.stdout))
+  })
+
+  it("says when there are no runs or no such run: exit 2", async () => {
+    const dir = tempDir()
+    const empty = await runCli(["runs", "-C", dir])
+    assert.strictEqual(empty.code, 0)
+    assert.include(empty.stdout, "no runs in this workspace yet")
+    const missing = await runCli(["status", "run-nope", "-C", dir])
+    assert.strictEqual(missing.code, 2)
+    assert.include(missing.stderr, "speckit: error: no run run-nope in this workspace")
+  })
+
+  it("lists a run stopped abruptly as unfinished", async () => {
+    const dir = makeWorkspace({ config: fastSims })
+    const runDir = path.join(dir, ".speckit", "runs", "run-20260101-000000-abcd")
+    fs.mkdirSync(runDir, { recursive: true })
+    fs.writeFileSync(
+      path.join(runDir, "run.json"),
+      JSON.stringify({ runId: "run-20260101-000000-abcd", specId: "SPEC-1", startedAt: "2026-01-01T00:00:00.000Z" })
+    )
+    const listed = await runCli(["runs", "-C", dir, "--json"])
+    const [run] = JSON.parse(listed.stdout) as Array<{ status: string }>
+    assert.strictEqual(run?.status, "unfinished")
+    const status = await runCli(["status", "-C", dir])
+    assert.include(status.stdout, "unfinished")
+  })
+})
