@@ -155,7 +155,8 @@ export const live = (out: Output): Display => {
     lines.push(color(90, `tokens ${tokens(total)} · cost ${usd(cost)}`))
     const width = out.columns ?? 120
     const text = lines.map((l) => (l.length > width + 10 ? `${l.slice(0, width - 1)}…` : l))
-    out.write(`${drawn > 0 ? `\u001b[${drawn}F` : ""}${text.map((l) => `\u001b[2K${l}`).join("\n")}\n`)
+    // Move back over the previous frame, redraw, and erase whatever the previous (longer) frame left below.
+    out.write(`${drawn > 0 ? `\u001b[${drawn}F` : ""}${text.map((l) => `\u001b[2K${l}`).join("\n")}\n\u001b[J`)
     drawn = text.length
   }
   const timer = setInterval(() => {
@@ -220,7 +221,7 @@ export const live = (out: Output): Display => {
             if (state && state.status !== "stopped")
               Object.assign(state, {
                 status: event.outcome._tag === "Succeeded" ? "ok" : "failed",
-                detail: outcomeText(event.outcome, false)
+                detail: outcomeText(event.outcome, false).replace(/^ok /, "")
               })
             break
           }
