@@ -49,7 +49,7 @@ export const auto = Command.make(
   (options) => Run.auto({ ...options, metricsFile: optionalPath(options.metricsFile) }).pipe(Effect.asVoid)
 ).pipe(
   Command.withDescription(
-    "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 130 interrupted."
+    "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted."
   ),
   Command.withExamples([
     { command: "speckit auto SPEC-001-password-reset", description: "Run a spec in the current workspace" },
@@ -87,7 +87,7 @@ export const demo = Command.make(
   })
 ).pipe(
   Command.withDescription(
-    "Create a sample workspace (a realistic spec and three simulated agents) and run `speckit auto` on it. Files that already exist in DIR are kept."
+    "Create a sample workspace (a realistic spec and three simulated agents) and run `speckit auto` on it. Files that already exist in DIR are kept. Exit codes: as for `speckit auto` (0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted)."
   ),
   Command.withExamples([
     { command: "speckit demo", description: "Run the demo in a temporary directory" },

@@ -34,6 +34,8 @@ export const ExitCode = {
   Failed: 1,
   /** Bad input or usage. */
   Usage: 2,
+  /** The run paused for a review (`onConflict: "pause"`): nothing failed, a person must decide. */
+  AwaitingReview: 3,
   /** Interrupted (Ctrl-C or SIGTERM). */
   Interrupted: 130
 } as const

@@ -88,7 +88,13 @@ export const layer = (
   )
 
 const exitCodeOf = (status: RunSummary.RunStatus) =>
-  status === "completed" ? ExitCode.Completed : status === "cancelled" ? ExitCode.Interrupted : ExitCode.Failed
+  status === "completed"
+    ? ExitCode.Completed
+    : status === "cancelled"
+      ? ExitCode.Interrupted
+      : status === "awaiting-review"
+        ? ExitCode.AwaitingReview
+        : ExitCode.Failed
 
 const stoppedText = (stage: RunSummary.StageSummary) => {
   const stopped = stage.agents.filter((a) => a.status === "stopped").length
