@@ -5,12 +5,14 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { ensureBuilt, makeWorkspace, removeTempDirs, repoRoot, runCli, runDirs, tempDir } from "./helpers.ts"
+import { ensureBuilt, freePrice, makeWorkspace, removeTempDirs, repoRoot, runCli, runDirs, tempDir } from "./helpers.ts"
 
 const script = path.join(repoRoot, "packages/cli/test/fixtures/consensus/agent.mjs")
+const aggregatorScript = path.join(repoRoot, "packages/cli/test/fixtures/consensus/aggregator.mjs")
 const agent = (...args: ReadonlyArray<string>) => ({
   provider: "exec",
   command: ["node", script, ...args],
+  price: { inputPerMTok: 0, outputPerMTok: 0 },
   timeoutMs: 30_000
 })
 
@@ -128,6 +130,41 @@ describe.concurrent("consensus policies with exec agents", () => {
     assert.include(summary.hint ?? "", "conflict")
   })
 
+  it("aggregator: an exec aggregator's synthesis decides; its conflict halts the run, exit 1, named", async () => {
+    const dir = makeWorkspace({
+      config: {
+        agents: {
+          a: agent(),
+          b: agent(),
+          judge: {
+            provider: "exec",
+            command: ["node", aggregatorScript, "--conflict", "the error path is untested"],
+            timeoutMs: 30_000,
+            price: freePrice
+          }
+        },
+        defaults: { agents: ["a", "b"] },
+        stages: { plan: { aggregator: "none" }, tasks: { aggregator: "judge" } }
+      }
+    })
+    const result = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
+    assert.strictEqual(result.code, 1, result.stderr)
+    const summary = JSON.parse(result.stdout) as SummaryJson
+    assert.strictEqual(summary.status, "halted")
+    assert.strictEqual(stageOf(summary, "plan").status, "ok", "no aggregator on plan: the deterministic merge")
+    const tasks = stageOf(summary, "tasks")
+    assert.strictEqual(tasks.status, "conflict")
+    assert.include(tasks.reason ?? "", "aggregator judge reports conflicts: the error path is untested (a vs b)")
+    assert.include(summary.hint ?? "", "the error path is untested")
+    const consensus = JSON.parse(fs.readFileSync(path.join(dir, summary.runDir, "consensus", "tasks.json"), "utf8"))
+    assert.strictEqual(consensus.aggregator, "judge")
+    assert.deepStrictEqual(consensus.agreements, ["a and b answered tasks"])
+    assert.isTrue(fs.existsSync(path.join(dir, summary.runDir, "answers", "tasks", "aggregate.judge.1.json")))
+    const markdown = fs.readFileSync(path.join(dir, "specs", "SPEC-1", "tasks.md"), "utf8")
+    assert.include(markdown, "- Conflicts: the error path is untested (a vs b)")
+    assert.include(markdown, "- Synthesized by: judge")
+  })
+
   it("early decision: two quick passes settle a majority stage at once; the straggler's process is gone", async () => {
     const pids = path.join(tempDir(), "slow.pid")
     const dir = makeWorkspace({
@@ -154,7 +191,7 @@ describe.concurrent("consensus policies with exec agents", () => {
     assert.strictEqual(validate.status, "ok")
     assert.isBelow(validate.durationMs, 1_000, "well under a second, not the straggler's 10 s")
     const slow = validate.agents.find((a) => a.agent === "slow")
-    assert.strictEqual(slow?.status, "failed")
+    assert.strictEqual(slow?.status, "stopped")
     assert.strictEqual(slow?.error?.kind, "Interrupted")
     const pid = Number(fs.readFileSync(`${pids}.validate`, "utf8"))
     assert.throws(() => process.kill(pid, 0), /ESRCH/, "the straggler's process is gone")

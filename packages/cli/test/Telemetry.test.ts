@@ -5,7 +5,17 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { ensureBuilt, makeWorkspace, readJson, removeTempDirs, repoRoot, runCli, runDirs, tempDir } from "./helpers.ts"
+import {
+  ensureBuilt,
+  makeWorkspace,
+  readJson,
+  removeTempDirs,
+  repoRoot,
+  runCli,
+  runDirs,
+  tempDir,
+  unpricedExecAgent
+} from "./helpers.ts"
 
 const demoSpecId = "SPEC-001-password-reset"
 const pricedAgent = path.join(repoRoot, "packages/cli/test/fixtures/telemetry/priced-agent.mjs")
@@ -30,6 +40,7 @@ interface SummaryJson {
   readonly stages: ReadonlyArray<{ readonly stage: string }>
   readonly runDir: string
   readonly hint?: string
+  readonly unpriced: ReadonlyArray<string>
 }
 
 /** Parses Prometheus text into samples. */
@@ -93,6 +104,36 @@ describe("speckit estimate", () => {
       assert.strictEqual(runDirs(dir).length, 0)
     }
   })
+
+  it("refuses an exec agent without price or model (billed under its command), unless allowUnpriced", async () => {
+    const agents = { local: unpricedExecAgent() }
+    const dir = makeWorkspace({ config: { agents, defaults: { agents: ["local"] } } })
+    for (const args of [
+      ["estimate", "SPEC-1", "-C", dir],
+      ["auto", "SPEC-1", "-C", dir]
+    ]) {
+      const result = await runCli(args)
+      assert.strictEqual(result.code, 2, result.stderr)
+      assert.match(result.stderr, /^speckit: error: agent "local" uses model "node", which has no known price/)
+      assert.include(result.stderr, "agents.local.price")
+      assert.strictEqual(runDirs(dir).length, 0)
+    }
+
+    fs.writeFileSync(
+      path.join(dir, "speckit.config.json"),
+      JSON.stringify({ agents, defaults: { agents: ["local"] }, pricing: { allowUnpriced: true } })
+    )
+    const result = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.include(result.stderr, 'speckit: warning: agent "local" (model "node") has no known price')
+    const summary = JSON.parse(result.stdout) as SummaryJson
+    assert.strictEqual(summary.status, "completed")
+    assert.deepStrictEqual(summary.unpriced, ["node"])
+    assert.strictEqual(summary.costUsd, 0)
+    const text = await runCli(["auto", "SPEC-1", "-C", dir])
+    assert.strictEqual(text.code, 0, text.stderr)
+    assert.include(text.stdout, "(unpriced: node)")
+  }, 60_000)
 })
 
 describe("speckit auto: budgets, metrics and costs", () => {
@@ -136,6 +177,31 @@ describe("speckit auto: budgets, metrics and costs", () => {
       alerts.map((line) => /budget: (\d+)%/.exec(line)?.[1]),
       ["80", "90"]
     )
+  }, 60_000)
+
+  it("charges a failed attempt for the usage its error output reported, to the agent that spent it", async () => {
+    const base = config()
+    const dir = makeWorkspace({
+      config: {
+        ...base,
+        agents: {
+          priced: { ...base.agents.priced, command: [...base.agents.priced.command, "--fail-first-plan"] }
+        },
+        retry: { maxRetries: 1, initialDelayMs: 10, jitter: 0 }
+      }
+    })
+    const result = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
+    assert.strictEqual(result.code, 0, result.stderr)
+    const summary = JSON.parse(result.stdout) as SummaryJson
+    // $0.12 for the six answers and $0.05 for the failed plan attempt's 500 output tokens
+    assert.closeTo(summary.costUsd, 0.17, 1e-9)
+    assert.closeTo(summary.byAgent.priced?.costUsd ?? 0, 0.17, 1e-9)
+    const costFile = readJson(path.join(dir, summary.runDir, "cost.json")) as {
+      readonly costUsd: number
+      readonly wastedUsd: number
+    }
+    assert.closeTo(costFile.costUsd, 0.17, 1e-9)
+    assert.closeTo(costFile.wastedUsd, 0.05, 1e-9)
   }, 60_000)
 
   it("writes the Prometheus file, metrics.json and cost.json; total cost = sum of per-agent costs", async () => {

@@ -132,8 +132,23 @@ export const makeWorkspace = (options: {
   return dir
 }
 
-/** An exec agent running the scripted fixture agent with the given arguments. */
+/**
+ * A declared price of zero, for local test agents: an exec agent needs a price (or a priced `model`),
+ * or `speckit auto` refuses it at start.
+ */
+export const freePrice = { inputPerMTok: 0, outputPerMTok: 0 } as const
+
+/**
+ * An exec agent running the scripted fixture agent with the given arguments, declared free
+ * ({@link freePrice}); {@link unpricedExecAgent} is the same agent without a price.
+ */
 export const execAgent = (...args: ReadonlyArray<string>) => ({
+  ...unpricedExecAgent(...args),
+  price: freePrice
+})
+
+/** The scripted fixture agent as an exec agent without `model` or `price`, which has no known price. */
+export const unpricedExecAgent = (...args: ReadonlyArray<string>) => ({
   provider: "exec",
   command: ["node", agentScript, ...args],
   timeoutMs: 15_000

@@ -156,6 +156,8 @@ export interface Options<A> {
 
 type Resume<A, E = never> = (effect: Effect.Effect<A, E>) => void
 
+type MutableState = { -readonly [K in keyof SequencerStore.State]: SequencerStore.State[K] }
+
 const removeFrom = <T>(list: Array<T>, item: T) =>
   Effect.sync(() => {
     const index = list.indexOf(item)
@@ -163,8 +165,75 @@ const removeFrom = <T>(list: Array<T>, item: T) =>
   })
 
 /**
+ * The accepted, undelivered decisions, by `seq`: a ring of slots indexed by `seq` (a power of two
+ * long, grown when the accepted window outgrows it). Seqs are contiguous, so this replaces a map
+ * without per-decision allocations or hashing; a slot is empty while its seq's store write is still
+ * in progress.
+ */
+class Ready<A> {
+  private slots: Array<Decision<A> | undefined>
+  private mask: number
+  /** Occupied slots. */
+  size = 0
+  constructor(capacity: number) {
+    let length = 16
+    while (length < capacity) length *= 2
+    this.slots = new Array<Decision<A> | undefined>(length)
+    this.mask = length - 1
+  }
+  get(seq: number): Decision<A> | undefined {
+    return this.slots[seq & this.mask]
+  }
+  /** Stores `decision`; `from` is the lowest seq that may still be held (the next to deliver). */
+  set(decision: Decision<A>, from: number): void {
+    if (decision.seq - from >= this.slots.length) this.grow(decision.seq - from + 1, from)
+    this.slots[decision.seq & this.mask] = decision
+    this.size++
+  }
+  /** Removes and returns the decision `seq`, if it is held. */
+  take(seq: number): Decision<A> | undefined {
+    const index = seq & this.mask
+    const decision = this.slots[index]
+    if (decision !== undefined) {
+      this.slots[index] = undefined
+      this.size--
+    }
+    return decision
+  }
+  /** Removes every held decision, in `seq` order from `from`. */
+  drain(from: number): Array<Decision<A>> {
+    const out: Array<Decision<A>> = []
+    for (let seq = from; this.size > 0; seq++) {
+      const decision = this.take(seq)
+      if (decision !== undefined) out.push(decision)
+    }
+    return out
+  }
+  private grow(span: number, from: number): void {
+    let length = this.slots.length * 2
+    while (length < span) length *= 2
+    const slots = new Array<Decision<A> | undefined>(length)
+    const mask = length - 1
+    let left = this.size
+    for (let seq = from; left > 0; seq++) {
+      const decision = this.slots[seq & this.mask]
+      if (decision !== undefined && decision.seq === seq) {
+        slots[seq & mask] = decision
+        left--
+      }
+    }
+    this.slots = slots
+    this.mask = mask
+  }
+}
+
+/**
  * Makes a sequencer for a run. If the store already holds the run, the sequencer resumes from it:
  * accepted keys stay accepted and pending decisions are delivered again, in order.
+ *
+ * With a synchronous store (`SequencerStore.memory()`), `submit`, `take` and `ack` complete without
+ * suspending whenever they need not wait: no fiber hand-off, no deferred, and no allocation beyond
+ * the decision and the answer itself.
  *
  * @example
  * ```ts
@@ -191,17 +260,23 @@ export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>
     const branch = options.branch
     const loaded = yield* store.load(runId)
     // Every operation below mutates this state synchronously, so each is atomic for other fibers.
-    let nextSeq = loaded?.state.nextSeq ?? 1
-    let ackedThrough = loaded?.state.ackedThrough ?? 0
-    let stopped = false
+    // `state` is the live record handed to a synchronous store (which copies what it keeps); an
+    // asynchronous store gets a snapshot of it.
+    const state: MutableState = {
+      runId,
+      branch,
+      nextSeq: loaded?.state.nextSeq ?? 1,
+      ackedThrough: loaded?.state.ackedThrough ?? 0,
+      stopped: false
+    }
     const keys = new Map<string, number>()
-    /** Accepted, persisted, not yet delivered: by seq, delivered strictly in order. */
-    const ready = new Map<number, Decision<A>>()
+    /** Accepted, persisted, not yet delivered: delivered strictly in `seq` order. */
+    const ready = new Ready<A>(capacity)
+    let nextDeliver = state.ackedThrough + 1
     for (const entry of loaded?.entries ?? []) {
       keys.set(entry.key, entry.seq)
-      if (entry.seq > ackedThrough) ready.set(entry.seq, { seq: entry.seq, key: entry.key, value: entry.value })
+      if (entry.seq > state.ackedThrough) ready.set({ seq: entry.seq, key: entry.key, value: entry.value }, nextDeliver)
     }
-    let nextDeliver = ackedThrough + 1
     let inFlight: Decision<A> | undefined
     let pending = ready.size
     /** Accepts whose store write has not completed yet. */
@@ -215,7 +290,13 @@ export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>
     const spaceWaiters: Array<Resume<void>> = []
     const changeWaiters: Array<Resume<void>> = []
 
-    const snapshot = (): SequencerStore.State => ({ runId, branch, nextSeq, ackedThrough, stopped })
+    const snapshot = (): SequencerStore.State => ({
+      runId,
+      branch,
+      nextSeq: state.nextSeq,
+      ackedThrough: state.ackedThrough,
+      stopped: state.stopped
+    })
     const stats = (): Stats => ({
       accepted,
       duplicates,
@@ -223,26 +304,29 @@ export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>
       acknowledged,
       ignoredAcks,
       pending,
-      nextSeq,
-      ackedThrough,
+      nextSeq: state.nextSeq,
+      ackedThrough: state.ackedThrough,
       inFlight: inFlight?.seq,
-      stopped
+      stopped: state.stopped
     })
     const stoppedError = new SequencerStopped({ runId })
-    const exhausted = () => stopped && inFlight === undefined && reserving === 0 && !ready.has(nextDeliver)
+    const exhausted = () =>
+      state.stopped && inFlight === undefined && reserving === 0 && ready.get(nextDeliver) === undefined
     const notifyChange = () => {
+      if (changeWaiters.length === 0) return
       for (const resume of changeWaiters.splice(0)) resume(Effect.void)
     }
+    /** Hands the next decision to a waiting taker, if it may be delivered. */
     const pump = () => {
-      while (inFlight === undefined && takers.length > 0) {
-        const next = ready.get(nextDeliver)
-        if (next === undefined) break
-        ready.delete(nextDeliver)
-        nextDeliver++
-        inFlight = next
-        takers.shift()?.(Effect.succeed(next))
+      if (inFlight === undefined && takers.length > 0) {
+        const next = ready.take(nextDeliver)
+        if (next !== undefined) {
+          nextDeliver++
+          inFlight = next
+          takers.shift()?.(Effect.succeed(next))
+        }
       }
-      if (exhausted()) for (const resume of takers.splice(0)) resume(Effect.fail(stoppedError))
+      if (state.stopped && exhausted()) for (const resume of takers.splice(0)) resume(Effect.fail(stoppedError))
     }
     const waitFor = (list: Array<Resume<void>>) =>
       Effect.callback<void>((resume) => {
@@ -255,98 +339,118 @@ export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>
     if (loaded === undefined) yield* store.reset(snapshot())
     else yield* store.save(snapshot())
 
-    const submit = (envelope: Envelope<A>): Effect.Effect<Submitted<A>> =>
-      Effect.suspend((): Effect.Effect<Submitted<A>> => {
-        if (envelope.runId !== runId || envelope.branch !== branch) {
-          stale++
-          return Effect.succeed({
-            _tag: "Stale",
-            key: envelope.key,
-            runId: envelope.runId,
-            branch: envelope.branch,
-            currentRunId: runId,
-            currentBranch: branch
-          })
-        }
-        if (stopped) return Effect.succeed({ _tag: "Stopped", key: envelope.key })
-        const known = keys.get(envelope.key)
-        if (known !== undefined) {
-          duplicates++
-          return Effect.succeed({ _tag: "Duplicate", key: envelope.key, seq: known })
-        }
-        if (pending >= capacity) return Effect.andThen(waitFor(spaceWaiters), submit(envelope))
-        const seq = nextSeq++
-        keys.set(envelope.key, seq)
-        pending++
-        accepted++
-        reserving++
-        const decision: Decision<A> = { seq, key: envelope.key, value: envelope.value }
-        const result: Submitted<A> = { _tag: "Accepted", decision }
-        if (syncStore !== undefined) {
-          syncStore.accept(snapshot(), decision)
-          reserving--
-          ready.set(seq, decision)
-          pump()
-          if (changeWaiters.length > 0) notifyChange()
-          return Effect.succeed(result)
-        }
-        // The seq is taken: publishing it must not be interrupted, or delivery would wait for it forever.
-        return Effect.uninterruptible(
-          Effect.map(store.accept(snapshot(), decision), () => {
-            reserving--
-            ready.set(seq, decision)
-            pump()
-            notifyChange()
-            return result
-          })
-        )
-      })
+    /** Publishes an accepted decision once its store write is done. */
+    const publish = (decision: Decision<A>) => {
+      reserving--
+      ready.set(decision, nextDeliver)
+      pump()
+      notifyChange()
+    }
 
-    const take: Effect.Effect<Decision<A>, SequencerStopped> = Effect.suspend(() => {
+    const submitNow = (envelope: Envelope<A>, yielded: boolean): Effect.Effect<Submitted<A>> => {
+      if (envelope.runId !== runId || envelope.branch !== branch) {
+        stale++
+        return Effect.succeed({
+          _tag: "Stale",
+          key: envelope.key,
+          runId: envelope.runId,
+          branch: envelope.branch,
+          currentRunId: runId,
+          currentBranch: branch
+        })
+      }
+      if (state.stopped) return Effect.succeed({ _tag: "Stopped", key: envelope.key })
+      const known = keys.get(envelope.key)
+      if (known !== undefined) {
+        duplicates++
+        return Effect.succeed({ _tag: "Duplicate", key: envelope.key, seq: known })
+      }
+      if (pending >= capacity) {
+        // Full: first let the consumer run (it may free room for a batch), then wait for room.
+        return yielded
+          ? Effect.andThen(waitFor(spaceWaiters), submit(envelope))
+          : Effect.andThen(
+              Effect.yieldNow,
+              Effect.suspend(() => submitNow(envelope, true))
+            )
+      }
+      const seq = state.nextSeq++
+      keys.set(envelope.key, seq)
+      pending++
+      accepted++
+      reserving++
+      const decision: Decision<A> = { seq, key: envelope.key, value: envelope.value }
+      const result: Submitted<A> = { _tag: "Accepted", decision }
+      if (syncStore !== undefined) {
+        syncStore.accept(state, decision)
+        publish(decision)
+        return Effect.succeed(result)
+      }
+      // The seq is taken: publishing it must not be interrupted, or delivery would wait for it forever.
+      return Effect.uninterruptible(
+        Effect.map(store.accept(snapshot(), decision), () => {
+          publish(decision)
+          return result
+        })
+      )
+    }
+    const submit = (envelope: Envelope<A>): Effect.Effect<Submitted<A>> =>
+      Effect.suspend(() => submitNow(envelope, false))
+
+    const waitForDecision = Effect.callback<Decision<A>, SequencerStopped>((resume) => {
+      takers.push(resume)
+      return removeFrom(takers, resume)
+    })
+    const takeNow = (yielded: boolean): Effect.Effect<Decision<A>, SequencerStopped> => {
       if (inFlight === undefined && takers.length === 0) {
-        const next = ready.get(nextDeliver)
+        const next = ready.take(nextDeliver)
         if (next !== undefined) {
-          ready.delete(nextDeliver)
           nextDeliver++
           inFlight = next
           return Effect.succeed(next)
         }
       }
       if (exhausted()) return Effect.fail(stoppedError)
-      return Effect.callback<Decision<A>, SequencerStopped>((resume) => {
-        takers.push(resume)
-        return removeFrom(takers, resume)
-      })
-    })
+      // Nothing to deliver yet: first let the producers run (a batch may be ready after that), then wait.
+      return yielded ? waitForDecision : takeAfterYield
+    }
+    const takeAfterYield: Effect.Effect<Decision<A>, SequencerStopped> = Effect.andThen(
+      Effect.yieldNow,
+      Effect.suspend(() => takeNow(true))
+    )
+    const take: Effect.Effect<Decision<A>, SequencerStopped> = Effect.suspend(() => takeNow(false))
 
-    const ack = (seq: number): Effect.Effect<Acked> =>
-      Effect.suspend((): Effect.Effect<Acked> => {
-        if (inFlight === undefined || inFlight.seq !== seq) {
-          ignoredAcks++
-          return Effect.succeed({ _tag: "Ignored", seq })
-        }
-        inFlight = undefined
-        ackedThrough = seq
-        pending--
-        acknowledged++
-        if (syncStore !== undefined) {
-          syncStore.save(snapshot())
-          spaceWaiters.shift()?.(Effect.void)
-          pump()
-          if (changeWaiters.length > 0) notifyChange()
-          return Effect.succeed({ _tag: "Acknowledged", seq })
-        }
-        return Effect.map(store.save(snapshot()), () => {
-          spaceWaiters.shift()?.(Effect.void)
-          pump()
-          notifyChange()
-          return { _tag: "Acknowledged", seq } as const
-        })
+    /** After an ACK is recorded: room for one more submission, the next decision for a taker. */
+    const acknowledgedNow = () => {
+      spaceWaiters.shift()?.(Effect.void)
+      pump()
+      notifyChange()
+    }
+    const ackNow = (seq: number): Effect.Effect<Acked> => {
+      if (inFlight === undefined || inFlight.seq !== seq) {
+        ignoredAcks++
+        return Effect.succeed({ _tag: "Ignored", seq })
+      }
+      inFlight = undefined
+      state.ackedThrough = seq
+      pending--
+      acknowledged++
+      const acked: Acked = { _tag: "Acknowledged", seq }
+      if (syncStore !== undefined) {
+        syncStore.save(state)
+        acknowledgedNow()
+        return Effect.succeed(acked)
+      }
+      return Effect.map(store.save(snapshot()), () => {
+        acknowledgedNow()
+        return acked
       })
+    }
+    const ack = (seq: number): Effect.Effect<Acked> => Effect.suspend(() => ackNow(seq))
 
     const stop = (stopOptions?: { readonly drain?: boolean | undefined }): Effect.Effect<StopAck<A>> =>
       Effect.gen(function* () {
-        stopped = true
+        state.stopped = true
         for (const resume of spaceWaiters.splice(0)) resume(Effect.void)
         yield* store.save(snapshot())
         if (stopOptions?.drain === true) {
@@ -355,8 +459,7 @@ export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>
           return { _tag: "StopAck", pending: [], inFlight: undefined, stats: stats() } satisfies StopAck<A>
         }
         yield* waitUntil(() => reserving === 0)
-        const handedBack = [...ready.values()].sort((a, b) => a.seq - b.seq)
-        ready.clear()
+        const handedBack = ready.drain(nextDeliver)
         pending -= handedBack.length
         pump()
         notifyChange()

@@ -85,6 +85,8 @@ export interface SequencerStore<A> {
   /**
    * The same writes as plain functions, for stores that write synchronously (in memory): the
    * sequencer then stays off the effect machinery on its hot path. Durable stores leave it out.
+   * The `state` passed here is the sequencer's live record, valid during the call only: a store
+   * copies the fields it keeps (the effectful methods get snapshots they may keep).
    */
   readonly sync?:
     | {
@@ -109,27 +111,46 @@ export interface SequencerStore<A> {
  * @since 0.1.0
  */
 export const memory = <A>(): SequencerStore<A> => {
-  const runs = new Map<string, { state: State; entries: Array<Entry<A>> }>()
-  const accept = (state: State, entry: Entry<A>) => {
-    const run = runs.get(state.runId)
-    if (run === undefined) runs.set(state.runId, { state, entries: [entry] })
-    else {
-      run.state = state
-      run.entries.push(entry)
+  type Run = {
+    state: { -readonly [K in keyof State]: State[K] }
+    readonly entries: Array<Entry<A>>
+  }
+  const runs = new Map<string, Run>()
+  // One run is written at a time in practice: remember it to skip the map lookup.
+  let last: Run | undefined
+  const runOf = (state: State): Run => {
+    if (last !== undefined && last.state.runId === state.runId) return last
+    let run = runs.get(state.runId)
+    if (run === undefined) {
+      run = { state: { ...state }, entries: [] }
+      runs.set(state.runId, run)
     }
+    last = run
+    return run
   }
   const save = (state: State) => {
-    const run = runs.get(state.runId)
-    if (run === undefined) runs.set(state.runId, { state, entries: [] })
-    else run.state = state
+    const kept = runOf(state).state
+    kept.branch = state.branch
+    kept.nextSeq = state.nextSeq
+    kept.ackedThrough = state.ackedThrough
+    kept.stopped = state.stopped
+  }
+  const accept = (state: State, entry: Entry<A>) => {
+    save(state)
+    runOf(state).entries.push(entry)
   }
   return {
     load: (runId) =>
       Effect.sync(() => {
         const run = runs.get(runId)
-        return run === undefined ? undefined : { state: run.state, entries: run.entries.slice() }
+        return run === undefined ? undefined : { state: { ...run.state }, entries: run.entries.slice() }
       }),
-    reset: (state) => Effect.sync(() => void runs.set(state.runId, { state, entries: [] })),
+    reset: (state) =>
+      Effect.sync(() => {
+        const run: Run = { state: { ...state }, entries: [] }
+        runs.set(state.runId, run)
+        last = run
+      }),
     accept: (state, entry) => Effect.sync(() => accept(state, entry)),
     save: (state) => Effect.sync(() => save(state)),
     sync: { accept, save }

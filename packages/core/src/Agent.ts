@@ -10,6 +10,7 @@ import type { AgentId } from "./AgentId.ts"
 import type { RunId } from "./RunId.ts"
 import type { Spec } from "./Spec.ts"
 import type { Stage } from "./Stage.ts"
+import type { StageResult } from "./StageResult.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
 
 /**
@@ -30,6 +31,11 @@ export interface AgentRequest {
   readonly previous: string
   /** A stable key for this call (run, stage, agent, attempt), for providers that deduplicate. */
   readonly idempotencyKey: string
+  /**
+   * Set when the agent is called as the stage's aggregator: the answers to synthesize (the prompt
+   * is then `Prompt.synthesis`, and the answer must be a `StageResult.Synthesis`).
+   */
+  readonly synthesisOf?: ReadonlyArray<StageResult> | undefined
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * One agent's part in one stage: every attempt goes through the budget, the fault injector, the
  * agent itself and stage-result validation, and is recorded in the session metrics and the run store,
- * whether it succeeds or fails.
+ * whether it succeeds or fails. A failed attempt is charged for the usage and cost its provider
+ * reported (carried on the {@link AgentError}), none when it reported nothing.
  *
  * @since 0.1.0
  */
@@ -117,8 +118,16 @@ export const call = Effect.fnUntraced(function* (
           Effect.result
         )
       : Result.fail(response.failure)
-    const usage = Result.isSuccess(response) ? response.success.usage : TokenUsage.empty
-    const model = Result.isSuccess(response) ? response.success.model : agent.model
+    // A failed attempt is charged for what the provider reported it spent (carried on the error).
+    const spent = Result.isSuccess(response)
+      ? response.success
+      : {
+          usage: response.failure.usage ?? TokenUsage.empty,
+          model: response.failure.model ?? agent.model,
+          reportedCostUsd: response.failure.reportedCostUsd
+        }
+    const usage = spent.usage
+    const model = spent.model
     if (Result.isSuccess(response)) {
       yield* store.saveAnswer(runId, stage, agent.id, attempt, {
         agent: agent.id,
@@ -136,7 +145,7 @@ export const call = Effect.fnUntraced(function* (
       attempt,
       model,
       usage,
-      reportedCostUsd: Result.isSuccess(response) ? response.success.reportedCostUsd : undefined,
+      reportedCostUsd: spent.reportedCostUsd,
       ok: Result.isSuccess(parsed)
     })
     state.usage = TokenUsage.add(state.usage, usage)
@@ -168,8 +177,11 @@ export const call = Effect.fnUntraced(function* (
       Schedule.tap(({ output }) => (output === undefined ? Effect.void : onRetry(output)))
     )
   )
-  const guarded = resilience.guard(agent.id, retried, (change) =>
-    events.emit({ _tag: "BreakerChanged", stage, ...change })
+  const guarded = resilience.guard(
+    agent.id,
+    retried,
+    (change) => events.emit({ _tag: "BreakerChanged", stage, ...change }),
+    { stage }
   )
   const final = yield* guarded.pipe(
     Effect.map((result) => Result.succeed(result)),

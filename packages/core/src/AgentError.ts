@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { TokenUsage } from "./TokenUsage.ts"
 
 /**
  * The kinds of agent-call failure.
@@ -41,7 +42,9 @@ export const AgentErrorKind = Schema.Literals([
 export type AgentErrorKind = typeof AgentErrorKind.Type
 
 /**
- * A failed agent call.
+ * A failed agent call. When the provider reported what the failed attempt spent (a CLI's error output
+ * with usage or cost, a stream that failed after its usage chunk), `usage`, `reportedCostUsd` and
+ * `model` carry it, so that it is attributed to the attempt like a successful one's.
  *
  * @example
  * ```ts
@@ -62,7 +65,13 @@ export class AgentError extends Schema.TaggedError<AgentError>()("AgentError", {
   /** The HTTP status or process exit code behind the failure, when there is one. */
   status: Schema.optionalKey(Schema.Number),
   /** Whether the failure was injected by a fault layer. */
-  injected: Schema.optionalKey(Schema.Boolean)
+  injected: Schema.optionalKey(Schema.Boolean),
+  /** The tokens the failed attempt spent, when the provider reported them. */
+  usage: Schema.optionalKey(TokenUsage),
+  /** The cost the provider reported for the failed attempt, when it did. */
+  reportedCostUsd: Schema.optionalKey(Schema.Number),
+  /** The model the provider reported for the failed attempt, when it did. */
+  model: Schema.optionalKey(Schema.String)
 }) {
   override get message() {
     const reset = this.resetAt === undefined ? "" : ` (resets at ${new Date(this.resetAt).toISOString()})`

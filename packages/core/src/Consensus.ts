@@ -9,7 +9,7 @@ import type { AgentOutcome } from "./AgentOutcome.ts"
 import type { AgentId } from "./AgentId.ts"
 import type { StagePolicy } from "./SpeckitConfig.ts"
 import type { Stage } from "./Stage.ts"
-import type { StageResult } from "./StageResult.ts"
+import type { StageResult, Synthesis } from "./StageResult.ts"
 
 /**
  * How a stage ended.
@@ -50,6 +50,8 @@ export interface StageConsensus {
   readonly required: number
   /** Why the stage is not `ok`, in one sentence. */
   readonly reason?: string | undefined
+  /** The aggregator agent whose synthesis is the merged result (absent for the deterministic merge). */
+  readonly aggregator?: AgentId | undefined
 }
 
 /**
@@ -60,6 +62,29 @@ export interface StageConsensus {
 export interface DecideOptions {
   /** Agents interrupted by an early decision (their outcomes are `Failed` with kind `Interrupted`). */
   readonly stopped?: ReadonlyArray<AgentId> | undefined
+  /** For a content stage with an aggregator: what the aggregator made of the answers. */
+  readonly aggregation?: Aggregation | undefined
+}
+
+/**
+ * What a content stage's aggregator agent returned: its validated synthesis, or why there is none
+ * (the consensus then falls back to the deterministic merge and says why in its `reason`).
+ *
+ * @example
+ * ```ts
+ * import { AgentId, type Consensus } from "@speckit/core"
+ *
+ * const failed: Consensus.Aggregation = { agent: AgentId.make("alpha"), failure: "Timeout: no answer within 30000 ms" }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Aggregation {
+  readonly agent: AgentId
+  /** The aggregator's synthesis; absent when it failed or answered malformed results. */
+  readonly synthesis?: Synthesis | undefined
+  /** Why there is no synthesis, in a few words (the aggregator's last error). */
+  readonly failure?: string | undefined
 }
 
 /**

@@ -14,7 +14,9 @@
  * 400/413/422 `InvalidRequest`; 404 or `model_not_found` `ModelNotFound`; a refused or reset connection
  * or a stream that ends before `[DONE]` `Disconnected`; an empty answer `Empty`; a body that is not the
  * expected JSON `Malformed`; no answer within `timeoutMs` `Timeout`. Interrupting a call aborts its
- * request.
+ * request. A failure after the server reported usage (an empty answer with usage, a stream that fails
+ * after its usage chunk) carries that usage and model on the error, so that the failed attempt is
+ * charged for it.
  *
  * @since 0.1.0
  */
@@ -287,6 +289,30 @@ interface Reading {
   readonly refusal: string | undefined
 }
 
+/** What the server reported so far in a call: its usage and model, to charge a failure for. */
+interface Seen {
+  model: string | undefined
+  usage: Usage | undefined
+}
+
+/**
+ * The error with the usage (and model) the server reported before it, unless it carries usage
+ * already or the reported usage counts no tokens.
+ */
+const withSpent = (
+  error: AgentError,
+  seen: { readonly model: string | undefined; readonly usage: Usage | undefined }
+): AgentError => {
+  if (error.usage !== undefined || seen.usage === undefined) return error
+  const usage = usageFrom(seen.usage)
+  if (TokenUsage.total(usage) === 0) return error
+  return new AgentError({
+    ...error,
+    usage,
+    ...(error.model === undefined && seen.model ? { model: seen.model } : {})
+  })
+}
+
 const finish = (
   agent: AgentId,
   configuredModel: string,
@@ -295,10 +321,13 @@ const finish = (
 ): Effect.Effect<Agent.AgentResponse, AgentError> => {
   if (reading.text.trim().length === 0) {
     return Effect.fail(
-      agentError(
-        agent,
-        "Empty",
-        reading.refusal === undefined ? "the answer is empty" : `the model refused: ${head(reading.refusal)}`
+      withSpent(
+        agentError(
+          agent,
+          "Empty",
+          reading.refusal === undefined ? "the answer is empty" : `the model refused: ${head(reading.refusal)}`
+        ),
+        reading
       )
     )
   }
@@ -343,13 +372,12 @@ const readJson = (
 const readStream = (
   agent: AgentId,
   response: HttpClientResponse.HttpClientResponse,
-  nowMs: number
+  nowMs: number,
+  seen: Seen
 ): Effect.Effect<Reading, AgentError | HttpClientError.HttpClientError> =>
   Effect.suspend(() => {
     let text = ""
     let refusal: string | undefined
-    let model: string | undefined
-    let usage: Usage | undefined
     let done = false
     let finished = false
     let failure: AgentError | undefined
@@ -364,12 +392,12 @@ const readStream = (
         return
       }
       const value = chunk.value
+      seen.model = value.model ?? seen.model
+      if (value.usage) seen.usage = value.usage
       if (value.error !== undefined) {
         failure = classifyInline(agent, value.error, nowMs)
         return
       }
-      model = value.model ?? model
-      if (value.usage) usage = value.usage
       const choice = value.choices?.[0]
       if (choice?.delta?.content) text += choice.delta.content
       if (choice?.delta?.refusal) refusal = (refusal ?? "") + choice.delta.refusal
@@ -395,7 +423,7 @@ const readStream = (
         if (!done && !finished) {
           return Effect.fail(agentError(agent, "Disconnected", "the stream ended before the answer was complete"))
         }
-        return Effect.succeed({ text, model, usage, refusal })
+        return Effect.succeed({ text, model: seen.model, usage: seen.usage, refusal })
       })
     )
   })
@@ -466,7 +494,11 @@ const callOnce = (
     (built) => (options.apiKey === undefined ? built : HttpClientRequest.bearerToken(built, options.apiKey)),
     HttpClientRequest.bodyJsonUnsafe(requestBody(options, request.prompt))
   )
+  // Filled in as the answer is read, so that any failure after a usage chunk still carries its usage.
+  const seen: Seen = { model: undefined, usage: undefined }
   return Effect.gen(function* () {
+    seen.model = undefined
+    seen.usage = undefined
     const response = yield* HttpClient.withScope(client).execute(httpRequest)
     const nowMs = yield* Clock.currentTimeMillis
     if (response.status < 200 || response.status >= 300) {
@@ -475,7 +507,7 @@ const callOnce = (
     }
     const isEventStream = (response.headers["content-type"] ?? "").includes("text/event-stream")
     const reading = yield* stream && isEventStream
-      ? readStream(agent, response, nowMs)
+      ? readStream(agent, response, nowMs, seen)
       : readJson(agent, response, nowMs)
     return yield* finish(agent, options.model, request.prompt, reading)
   }).pipe(
@@ -484,7 +516,8 @@ const callOnce = (
     Effect.timeoutOrElse({
       duration: Duration.millis(timeoutMs),
       orElse: () => Effect.fail(agentError(agent, "Timeout", `no answer within ${timeoutMs} ms`))
-    })
+    }),
+    Effect.mapError((error) => withSpent(error, seen))
   )
 }
 

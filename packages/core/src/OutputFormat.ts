@@ -11,7 +11,10 @@
  * - `qwen`: Qwen Code 0.24.4, `["qwen", "-o", "json", "-p", "Answer the request above."]` (a Gemini CLI fork).
  *
  * Every format treats a process killed by a signal (or exiting with 130, 137 or 143) as
- * `Interrupted`, and an empty answer as `Empty`. Unknown fields are ignored.
+ * `Interrupted`, and an empty answer as `Empty`. Unknown fields are ignored. A failure whose output
+ * still reports what the attempt spent (tokens or a cost, e.g. Claude's `is_error` results or a Codex
+ * turn that completed before a failure) carries it on the {@link AgentError} (`usage`,
+ * `reportedCostUsd`, `model`), so that it is counted for the failed attempt.
  *
  * @since 0.1.0
  */
@@ -183,18 +186,27 @@ const classify = (
   return { kind, resetAt: kind === "RateLimited" ? reset : undefined }
 }
 
+/** What a failed attempt's output reported it spent; empty when it reported nothing. */
+interface Spent {
+  readonly usage?: TokenUsage.TokenUsage
+  readonly reportedCostUsd?: number
+  readonly model?: string
+}
+
 const agentError = (
   agent: AgentId,
   kind: AgentErrorKind,
   detail: string,
-  extra: { readonly status?: number | undefined; readonly resetAt?: number | undefined } = {}
+  extra: { readonly status?: number | undefined; readonly resetAt?: number | undefined } = {},
+  spent: Spent = {}
 ) =>
   new AgentError({
     agent,
     kind,
     detail,
     ...(extra.status === undefined ? {} : { status: extra.status }),
-    ...(extra.resetAt === undefined ? {} : { resetAt: extra.resetAt })
+    ...(extra.resetAt === undefined ? {} : { resetAt: extra.resetAt }),
+    ...spent
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -270,6 +282,24 @@ interface Reading {
 
 const unrecognized: Reading = { recognized: false }
 
+/**
+ * What a reading says the attempt spent, for a failure: its usage when some tokens were counted, its
+ * cost when positive (or when usage is reported too), and then the model it names.
+ */
+const spentOf = (reading: Reading): Spent => {
+  const usage = reading.usage !== undefined && TokenUsage.total(reading.usage) > 0 ? reading.usage : undefined
+  const cost =
+    reading.cost !== undefined && Number.isFinite(reading.cost) && (reading.cost > 0 || usage !== undefined)
+      ? reading.cost
+      : undefined
+  if (usage === undefined && cost === undefined) return {}
+  return {
+    ...(usage === undefined ? {} : { usage }),
+    ...(cost === undefined ? {} : { reportedCostUsd: cost }),
+    ...(reading.model === undefined ? {} : { model: reading.model })
+  }
+}
+
 const finish = (
   format: Format,
   { agent, model, prompt, output }: ParseInput,
@@ -277,9 +307,10 @@ const finish = (
   nowMs: number,
   exitKind: (code: number) => AgentErrorKind | undefined = () => undefined
 ): Effect.Effect<Agent.AgentResponse, AgentError> => {
+  const spent = spentOf(reading)
   const interrupted = interruption(output)
   if (interrupted !== undefined) {
-    return Effect.fail(agentError(agent, "Interrupted", interrupted, { status: output.exitCode }))
+    return Effect.fail(agentError(agent, "Interrupted", interrupted, { status: output.exitCode }, spent))
   }
   const status = (http: number | undefined) => http ?? (output.exitCode === 0 ? undefined : output.exitCode)
   if (reading.error !== undefined) {
@@ -288,14 +319,14 @@ const finish = (
       nowMs
     )
     return Effect.fail(
-      agentError(agent, kind, tail(reading.error.message), { status: status(reading.error.status), resetAt })
+      agentError(agent, kind, tail(reading.error.message), { status: status(reading.error.status), resetAt }, spent)
     )
   }
   if (output.exitCode !== 0) {
     const text = `${output.stderr}\n${output.stdout}`
     const { kind, resetAt } = classify({ message: text, kind: exitKind(output.exitCode) }, nowMs)
     const detail = `exited with code ${output.exitCode}${output.stderr.trim() ? `: ${tail(output.stderr)}` : ""}`
-    return Effect.fail(agentError(agent, kind, detail, { status: output.exitCode, resetAt }))
+    return Effect.fail(agentError(agent, kind, detail, { status: output.exitCode, resetAt }, spent))
   }
   if (!reading.recognized) {
     return output.stdout.trim().length === 0
@@ -304,7 +335,7 @@ const finish = (
   }
   const text = reading.text?.trim() ?? ""
   if (text.length === 0) {
-    return Effect.fail(agentError(agent, "Empty", "the answer is empty"))
+    return Effect.fail(agentError(agent, "Empty", "the answer is empty", {}, spent))
   }
   return Effect.succeed({
     text,
@@ -386,12 +417,14 @@ const readClaude = (output: ProcessOutput): Reading => {
     Option.getOrUndefined
   )
   if (decoded === undefined) return unrecognized
+  const spent = claudeSpent(decoded)
   const subtype = decoded.subtype ?? "success"
   if (decoded.is_error === true || subtype !== "success") {
     const errors = (decoded.errors ?? []).map((error) => (Predicate.isString(error) ? error : JSON.stringify(error)))
     const message = decoded.result?.trim() || errors.join("; ") || subtype
     return {
       recognized: true,
+      ...spent,
       error: {
         message,
         status: decoded.api_error_status ?? undefined,
@@ -399,6 +432,11 @@ const readClaude = (output: ProcessOutput): Reading => {
       }
     }
   }
+  return { recognized: true, text: decoded.result ?? "", ...spent }
+}
+
+/** Usage summed over `modelUsage` (else from `usage`), cost over `costUSD` (else `total_cost_usd`). */
+const claudeSpent = (decoded: typeof ClaudeResult.Type): Pick<Reading, "usage" | "model" | "cost"> => {
   const models = decoded.modelUsage ?? {}
   const entries = Object.values(models)
   const usage =
@@ -427,13 +465,7 @@ const readClaude = (output: ProcessOutput): Reading => {
         : undefined
   const costs = entries.map((m) => m.costUSD).filter(Predicate.isNumber)
   const cost = costs.length > 0 ? costs.reduce((a, b) => a + b, 0) : (decoded.total_cost_usd ?? undefined)
-  return {
-    recognized: true,
-    text: decoded.result ?? "",
-    usage,
-    model: argMax(models, (m) => num(m.outputTokens)),
-    cost
-  }
+  return { usage, model: argMax(models, (m) => num(m.outputTokens)), cost }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,12 +516,9 @@ const geminiExitKind = (code: number): AgentErrorKind | undefined => {
 const thoughts = (models: Readonly<Record<string, ModelTokens>>): number =>
   Object.values(models).reduce((sum, m) => sum + num(m.tokens?.thoughts), 0)
 
-const readGemini = (output: ProcessOutput): Reading => {
-  const decoded = parseJsonLoose(output.stdout).pipe(Option.flatMap(decodeGemini), Option.getOrUndefined)
-  const error = decoded?.error ? envelopeSignal(decoded.error) : stderrError(output.stderr)
-  if (decoded === undefined) return error === undefined ? unrecognized : { recognized: false, error }
-  if (error !== undefined) return { recognized: true, error }
-  const models = decoded.stats?.models ?? {}
+/** Usage summed over `stats.models` (output = candidates + thoughts), model with most candidates. */
+const statsSpent = (stats: typeof Stats.Type | null | undefined): Pick<Reading, "usage" | "model"> => {
+  const models = stats?.models ?? {}
   const usage = Object.values(models).reduce((sum, m) => {
     const tokens = m.tokens
     if (!tokens) return sum
@@ -506,11 +535,18 @@ const readGemini = (output: ProcessOutput): Reading => {
     )
   }, TokenUsage.empty)
   return {
-    recognized: true,
-    text: decoded.response ?? "",
     usage: Object.keys(models).length > 0 ? usage : undefined,
     model: argMax(models, (m) => num(m.tokens?.candidates))
   }
+}
+
+const readGemini = (output: ProcessOutput): Reading => {
+  const decoded = parseJsonLoose(output.stdout).pipe(Option.flatMap(decodeGemini), Option.getOrUndefined)
+  const error = decoded?.error ? envelopeSignal(decoded.error) : stderrError(output.stderr)
+  if (decoded === undefined) return error === undefined ? unrecognized : { recognized: false, error }
+  const spent = statsSpent(decoded.stats)
+  if (error !== undefined) return { recognized: true, ...spent, error }
+  return { recognized: true, text: decoded.response ?? "", ...spent }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -576,7 +612,7 @@ const readCodex = (output: ProcessOutput): Reading => {
     }
   }
   const message = failed ?? (completed ? undefined : transient)
-  if (message !== undefined) return { recognized, error: { message } }
+  if (message !== undefined) return { recognized, usage, error: { message } }
   return { recognized, text, usage }
 }
 
@@ -630,20 +666,10 @@ const readQwen = (output: ProcessOutput): Reading => {
     const error = stderrError(output.stderr)
     return error === undefined ? unrecognized : { recognized: false, error }
   }
-  const subtype = decoded.subtype ?? "success"
-  if (decoded.is_error === true || subtype !== "success") {
-    const signal = decoded.error ? envelopeSignal(decoded.error) : stderrError(output.stderr)
-    return {
-      recognized: true,
-      error: signal ?? { message: decoded.result?.trim() || subtype }
-    }
-  }
   const models = decoded.stats?.models ?? {}
   const u = decoded.usage
   const outputTokens = num(u?.output_tokens)
-  return {
-    recognized: true,
-    text: decoded.result ?? "",
+  const spent: Pick<Reading, "usage" | "model"> = {
     usage: u
       ? TokenUsage.make({
           input: num(u.input_tokens),
@@ -654,6 +680,16 @@ const readQwen = (output: ProcessOutput): Reading => {
       : undefined,
     model: (Array.isArray(json) ? qwenModel(json) : undefined) ?? argMax(models, (m) => num(m.tokens?.candidates))
   }
+  const subtype = decoded.subtype ?? "success"
+  if (decoded.is_error === true || subtype !== "success") {
+    const signal = decoded.error ? envelopeSignal(decoded.error) : stderrError(output.stderr)
+    return {
+      recognized: true,
+      ...spent,
+      error: signal ?? { message: decoded.result?.trim() || subtype }
+    }
+  }
+  return { recognized: true, text: decoded.result ?? "", ...spent }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,15 +5,19 @@
  * @since 0.1.0
  */
 import { Clock, Deferred, Effect, Result } from "effect"
+import type * as Agent from "./Agent.ts"
 import * as AgentCall from "./AgentCall.ts"
+import { AgentError } from "./AgentError.ts"
 import type { AgentId } from "./AgentId.ts"
 import type { AgentOutcome } from "./AgentOutcome.ts"
 import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
-import { Consensus, type StageConsensus } from "./Consensus.ts"
+import { type Aggregation, Consensus, type StageConsensus } from "./Consensus.ts"
 import { FaultInjector } from "./FaultInjector.ts"
 import type { GitState } from "./Git.ts"
 import * as Phase from "./Phase.ts"
 import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
+import * as Prompt from "./Prompt.ts"
+import * as Resilience from "./Resilience.ts"
 import * as RunId from "./RunId.ts"
 import { type RunRecord, RunStore, type RunStoreError } from "./RunStore.ts"
 import type { AgentSummary, RunStatus, RunSummary, StageSummary } from "./RunSummary.ts"
@@ -82,6 +86,7 @@ export const renderStage = (spec: Spec, consensus: StageConsensus): string => {
   if (consensus.conflicts.length > 0) notes.push(`- Conflicts: ${consensus.conflicts.join("; ")}`)
   if (consensus.dissent.length > 0) notes.push(`- Dissent: ${consensus.dissent.join(", ")}`)
   if (consensus.failed.length > 0) notes.push(`- Failed agents: ${consensus.failed.join(", ")}`)
+  if (consensus.aggregator) notes.push(`- Synthesized by: ${consensus.aggregator}`)
   if (consensus.reason) notes.push(`- Note: ${consensus.reason}`)
   if (notes.length > 0) lines.push("## Consensus", "", ...notes, "")
   return lines.join("\n")
@@ -316,6 +321,88 @@ export const run = Effect.fn("Pipeline.run")(function* (
       return { ...outcome, costUsd: cost.costUsd }
     }).pipe(Effect.orDie)
 
+  /**
+   * A content stage's aggregator step: the aggregator agent synthesizes the stage's successful
+   * answers. It goes through `AgentCall.call` like any answer (budget, faults, timeout, retries,
+   * breaker, metrics), as the agent wrapped so that it gets the synthesis prompt and
+   * `synthesisOf`, and so that an answer that is no valid `StageResult.Synthesis` is a `Malformed`
+   * attempt (retried once with a repair note, whatever the agent's policy). Its answers are saved as
+   * `answers/<stage>/aggregate.<agent>.<attempt>.json`, apart from the stage's own answers.
+   */
+  const aggregate = (
+    stage: Stage.Stage,
+    aggregator: AgentId,
+    outcomes: ReadonlyArray<AgentOutcome>,
+    previous: string
+  ) =>
+    Effect.gen(function* () {
+      const inner = yield* registry.get(aggregator)
+      const answers = outcomes.flatMap((outcome) => (outcome._tag === "Succeeded" ? [outcome.result] : []))
+      const savedAs = `aggregate.${aggregator}`
+      let synthesis: StageResult.Synthesis | undefined
+      let repairNote: string | undefined
+      const wrapped: Agent.Agent = {
+        ...inner,
+        call: (request) =>
+          Effect.gen(function* () {
+            synthesis = undefined
+            const prompt = Prompt.synthesis({ stage, agent: inner.id, spec, previous, answers, repairNote })
+            const response = yield* inner.call({ ...request, prompt, synthesisOf: answers })
+            const parsed = yield* Effect.result(StageResult.parseSynthesis(stage, inner.id, response.text))
+            if (Result.isSuccess(parsed)) {
+              synthesis = parsed.success
+              return response
+            }
+            repairNote = `It was not a valid synthesis for this stage: ${parsed.failure.reason}.`
+            // Kept for the record like any answer; the attempt itself fails as Malformed.
+            yield* store
+              .saveAnswer(runId, stage, savedAs, request.attempt, {
+                agent: inner.id,
+                attempt: request.attempt,
+                model: response.model,
+                usage: response.usage,
+                reportedCostUsd: response.reportedCostUsd,
+                text: response.text,
+                rejected: parsed.failure.reason
+              })
+              .pipe(Effect.ignore)
+            return yield* new AgentError({
+              agent: inner.id,
+              kind: "Malformed",
+              detail: parsed.failure.reason,
+              usage: response.usage,
+              model: response.model,
+              ...(response.reportedCostUsd === undefined ? {} : { reportedCostUsd: response.reportedCostUsd })
+            })
+          })
+      }
+      const resilience = yield* Resilience.AgentResilience
+      const outer = yield* PipelineEvents
+      const outcome = yield* AgentCall.call(wrapped, { runId, stage, spec, previous }).pipe(
+        Effect.provideService(PipelineEvents, {
+          emit: (event) => Effect.andThen(outer.emit(event), trackRecovery(stage, event))
+        }),
+        Effect.provideService(Resilience.AgentResilience, {
+          ...resilience,
+          policyFor: (agent) => ({ ...resilience.policyFor(agent), maxMalformedRetries: 1 })
+        }),
+        Effect.provideService(RunStore, {
+          ...store,
+          saveAnswer: (run, at, _agent, attempt, answer) => store.saveAnswer(run, at, savedAs, attempt, answer)
+        })
+      )
+      yield* endRecovery(stage)
+      yield* emit({ _tag: "AgentFinished", stage, outcome })
+      const aggregation: Aggregation =
+        outcome._tag === "Succeeded" && synthesis !== undefined
+          ? { agent: aggregator, synthesis }
+          : {
+              agent: aggregator,
+              failure: outcome._tag === "Failed" ? `${outcome.kind}: ${outcome.detail}` : "no valid synthesis"
+            }
+      return { aggregation, costUsd: outcome.costUsd }
+    })
+
   const runStages = Effect.gen(function* () {
     yield* store.begin(record)
     yield* sequencer.begin(runId)
@@ -360,8 +447,23 @@ export const run = Effect.fn("Pipeline.run")(function* (
         const outcome = accepted.get(agent)
         return outcome ? [outcome] : []
       })
+      let agreed = yield* consensus.decide(policy, outcomes, { stopped })
+      // A content stage with an aggregator (and its quorum met): the aggregator's synthesis decides.
+      let aggregatorCostUsd = 0
+      if (policy.aggregator !== undefined && !Stage.isVerdictStage(stage) && agreed.status !== "failed") {
+        const aggregated = yield* aggregate(stage, policy.aggregator, outcomes, previous).pipe(
+          Effect.map((done) => ({ _tag: "Aggregated" as const, ...done })),
+          Effect.catchTag("BudgetExceeded", (error) => Effect.succeed({ _tag: "OverBudget" as const, error }))
+        )
+        if (aggregated._tag === "OverBudget") {
+          state.status = "halted"
+          state.hint = `${aggregated.error.message}; raise budget.usd in speckit.config.json to go on`
+          return yield* move({ _tag: "Halted", stage, reason: "budget exceeded" })
+        }
+        aggregatorCostUsd = aggregated.costUsd
+        agreed = yield* consensus.decide(policy, outcomes, { stopped, aggregation: aggregated.aggregation })
+      }
       yield* faults.crashPoint("before_consensus")
-      const agreed = yield* consensus.decide(policy, outcomes, { stopped })
       const injected: StageConsensus = (yield* faults.consensusFault(stage))
         ? { ...agreed, status: "failed", result: undefined, reason: "injected fault: consensus_fail" }
         : agreed
@@ -370,7 +472,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
       const markdown = renderStage(spec, decided)
       const artifact = yield* store.saveConsensus(record, decided, markdown)
       yield* faults.crashPoint("after_consensus")
-      const costUsd = outcomes.reduce((sum, outcome) => sum + outcome.costUsd, 0)
+      const costUsd = outcomes.reduce((sum, outcome) => sum + outcome.costUsd, aggregatorCostUsd)
       const agents: Array<AgentSummary> = outcomes.map((outcome) => ({
         agent: outcome.agent,
         model: outcome.model,

@@ -6,6 +6,7 @@
 import type { AgentId } from "./AgentId.ts"
 import type { Spec } from "./Spec.ts"
 import * as Stage from "./Stage.ts"
+import type { StageResult } from "./StageResult.ts"
 
 const instructions: Record<Stage.Stage, string> = {
   plan: "Produce an implementation plan for the spec: a work breakdown of concrete steps, and for every acceptance criterion the steps that cover it and how it will be checked.",
@@ -72,6 +73,67 @@ export const make = (input: {
     `Stage ${index + 1} of ${Stage.all.length}: ${input.stage}.`,
     instructions[input.stage],
     `Answer with exactly one JSON object and nothing else, of this shape:\n${shapes[input.stage]}`,
+    `# Spec ${input.spec.id}\n\n${input.spec.text.trim()}`
+  ]
+  if (before && input.previous) parts.push(`# Consensus of the ${before} stage\n\n${input.previous.trim()}`)
+  if (input.repairNote) {
+    parts.push(
+      `# Your previous answer was rejected\n\n${input.repairNote}\nAnswer again with valid JSON of the shape above.`
+    )
+  }
+  return `${parts.join("\n\n")}\n`
+}
+
+/**
+ * The JSON shape an aggregator must answer a content stage's synthesis with: the stage's result
+ * plus `agreements` and `conflicts`.
+ *
+ * @example
+ * ```ts
+ * import { Prompt } from "@speckit/core"
+ *
+ * Prompt.synthesisShapeOf("plan").includes("conflicts") // true
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const synthesisShapeOf = (stage: Stage.Stage): string =>
+  `${shapes[stage].slice(0, -1)},"agreements":["what the answers agree on"],"conflicts":["where they disagree and you cannot resolve it"]}`
+
+/**
+ * Builds the prompt of a content stage's aggregator: the stage's instructions, every successful
+ * answer as JSON, and the synthesis shape (the stage result plus `agreements` and `conflicts`).
+ *
+ * @example
+ * ```ts
+ * import { AgentId, Prompt } from "@speckit/core"
+ *
+ * declare const spec: import("@speckit/core").Spec.Spec
+ * declare const answers: ReadonlyArray<import("@speckit/core").StageResult.StageResult>
+ * const prompt = Prompt.synthesis({ stage: "plan", agent: AgentId.make("alpha"), spec, previous: "", answers })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const synthesis = (input: {
+  readonly stage: Stage.Stage
+  readonly agent: AgentId
+  readonly spec: Spec
+  readonly previous: string
+  /** The successful answers of the stage's agents. */
+  readonly answers: ReadonlyArray<StageResult>
+  /** Set on a retry after a malformed synthesis: what was wrong with it. */
+  readonly repairNote?: string | undefined
+}): string => {
+  const index = Stage.all.indexOf(input.stage)
+  const before = index > 0 ? Stage.all[index - 1] : undefined
+  const parts = [
+    `You are agent "${input.agent}", the aggregator of a spec-driven, multi-agent pipeline.`,
+    `Stage ${index + 1} of ${Stage.all.length}: ${input.stage}. ${input.answers.length} agent(s) answered this task:`,
+    instructions[input.stage],
+    "Synthesize their answers into one result for the stage: keep what they agree on, resolve what you can, and list in `agreements` what the answers agree on and in `conflicts` every disagreement you cannot resolve (an empty list when there is none).",
+    `Answer with exactly one JSON object and nothing else, of this shape:\n${synthesisShapeOf(input.stage)}`,
+    `# Answers to synthesize\n\n\`\`\`json\n${JSON.stringify(input.answers, null, 2)}\n\`\`\``,
     `# Spec ${input.spec.id}\n\n${input.spec.text.trim()}`
   ]
   if (before && input.previous) parts.push(`# Consensus of the ${before} stage\n\n${input.previous.trim()}`)

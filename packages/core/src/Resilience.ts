@@ -1,20 +1,32 @@
 /**
  * Resilient agent calls: per-agent retry policies as `Schedule`s, per-attempt timeouts and per-agent
- * circuit breakers (`effect/persistence` `CircuitBreaker`, one key per agent, living for the whole
- * run). `AgentCall` reads the {@link AgentResilience} service; its default makes one attempt, without
- * timeout or breaker, and `Resilience.layer(config)` applies a configuration's policies.
+ * circuit breakers (one per agent, living for the whole run). `AgentCall` reads the
+ * {@link AgentResilience} service; its default makes one attempt, without timeout or breaker, and
+ * `Resilience.layer(config)` applies a configuration's policies.
  *
  * Order of a call: breaker → retry schedule → (budget, fault injector, timeout → agent, validation).
- * The breaker sees one outcome per call (a call a retry rescued is one success), as the
- * `CircuitBreaker` module recommends; an open circuit fails the call at once with `CircuitOpen`.
+ * The breaker sees one outcome per call (a call a retry rescued is one success); an open circuit
+ * fails the call at once with `CircuitOpen`.
+ *
+ * The breakers are a small in-process state machine (one plain record per agent: consecutive failed
+ * calls, when an open circuit lets a trial call through, whether that trial is in flight), not
+ * `effect/persistence`'s `CircuitBreaker`. Its semantics are the same as the one it replaced
+ * (`CircuitBreaker.consecutive(failureThreshold)`, a fixed `openDuration`, the memory store), but
+ * that module admits and records every call through its store (a scope, an uninterruptible region
+ * and two store round-trips per call) because its store may be shared (Redis) across processes.
+ * Measured with `bench/resilience.bench.ts`, that was most of the wrapper's happy-path cost (the
+ * wrapper ran 1.22–1.40× cockatiel's equivalent policy). Speckit's breakers are per run and
+ * in-process, so a closed circuit now costs one state check and one continuation per call. Should
+ * breakers ever need to be shared between processes, `CircuitBreaker` with a Redis store is the way.
  *
  * @since 0.1.0
  */
 import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Random, Schedule, type Scope } from "effect"
-import { CircuitBreaker } from "effect/persistence"
 import { AgentError, type AgentErrorKind, isRetryable } from "./AgentError.ts"
 import type { AgentId } from "./AgentId.ts"
+import { SessionMetrics } from "./SessionMetrics.ts"
 import type * as SpeckitConfig from "./SpeckitConfig.ts"
+import type { Stage } from "./Stage.ts"
 
 /**
  * A fully resolved call policy of one agent.
@@ -263,14 +275,17 @@ export const withTimeout = <A, E, R>(
 ): Effect.Effect<A, E | AgentError, R> =>
   timeoutMs === undefined || !Number.isFinite(timeoutMs)
     ? self
-    : Effect.timeoutOrElse(self, {
-        duration: Duration.millis(Math.max(0, timeoutMs)),
-        orElse: () =>
+    : // A race with the timer rather than `Effect.timeoutOrElse`, which wraps the same race in an
+      // `Option` and a `flatMap` on every attempt.
+      Effect.raceFirst(
+        self,
+        Effect.flatMap(Effect.sleep(Duration.millis(Math.max(0, timeoutMs))), () =>
           Effect.fail(new AgentError({ agent, kind: "Timeout", detail: reason ?? `no answer within ${timeoutMs} ms` }))
-      })
+        )
+      )
 
 /**
- * A circuit-breaker state change, as reconstructed around one call.
+ * A circuit-breaker state change, reported by {@link Service.guard} as it happens.
  *
  * @since 0.1.0
  */
@@ -283,6 +298,26 @@ export interface BreakerChange {
 }
 
 /**
+ * What a caller tells {@link Service.guard} about the call it guards.
+ *
+ * @example
+ * ```ts
+ * import type { Resilience } from "@speckit/core"
+ *
+ * const options: Resilience.GuardOptions = { stage: "plan" }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface GuardOptions {
+  /**
+   * The stage the call belongs to. When given, an opening circuit is counted as a `circuit_open`
+   * event on the current `SessionMetrics` (when it counts events).
+   */
+  readonly stage?: Stage | undefined
+}
+
+/**
  * The resilience of a run's agent calls: each agent's policy and its circuit breaker.
  *
  * @since 0.1.0
@@ -291,21 +326,26 @@ export interface Service {
   readonly policyFor: (agent: AgentId) => Policy
   /**
    * Runs a whole call (its retries included) through the agent's breaker: fails with `CircuitOpen`
-   * without running it while the circuit is open, and reports every state change to `onChange`.
+   * without running it while the circuit is open, and reports every state change to `onChange`
+   * (`Open → HalfOpen` as the trial call starts, the trial's outcome when it ends). With
+   * `options.stage`, every opening is also counted as a `circuit_open` event on `SessionMetrics`.
    */
   readonly guard: <A, E, R>(
     agent: AgentId,
     self: Effect.Effect<A, E, R>,
-    onChange: (change: BreakerChange) => Effect.Effect<void>
+    onChange: (change: BreakerChange) => Effect.Effect<void>,
+    options?: GuardOptions
   ) => Effect.Effect<A, E | AgentError, R>
   /** The agent's circuit state (`Closed` without a breaker). */
   readonly state: (agent: AgentId) => Effect.Effect<"Closed" | "Open" | "HalfOpen">
 }
 
+const closed = Effect.succeed("Closed" as const)
+
 const unguarded: Service = {
   policyFor: () => singleAttempt,
   guard: (_agent, self) => self,
-  state: () => Effect.succeed("Closed")
+  state: () => closed
 }
 
 /**
@@ -326,33 +366,54 @@ export const AgentResilience = Context.Reference<Service>("@speckit/core/AgentRe
   defaultValue: () => unguarded
 })
 
-const classify = (exit: Exit.Exit<unknown, unknown>, now: number): CircuitBreaker.Outcome => {
-  if (Exit.isSuccess(exit)) return CircuitBreaker.success
-  const error = Cause.findErrorOption(exit.cause)
-  if (error._tag === "None" || !(error.value instanceof AgentError)) return CircuitBreaker.ignored
-  const failure = error.value
-  if (failure.kind === "Interrupted") return CircuitBreaker.ignored
-  if (failure.kind === "RateLimited" && failure.resetAt !== undefined) {
-    return CircuitBreaker.failure({ retryAfter: Duration.millis(Math.max(0, failure.resetAt - now)) })
-  }
-  return CircuitBreaker.failure()
-}
+/** The longest a failure's retry-after hint may keep a circuit open (as `CircuitBreaker`'s default). */
+const MAX_OPEN_MS = 3_600_000
 
-const rejectionOf = (agent: AgentId, error: CircuitBreaker.CircuitBreakerError, policy: Policy | undefined) => {
-  const reason = error.reason
-  const detail =
-    reason._tag === "CircuitOpen"
-      ? `circuit open after ${policy?.breaker?.failureThreshold ?? "repeated"} consecutive failed calls; next trial call in ${Math.ceil(Duration.toMillis(reason.retryAfter) / 1000)} s`
-      : reason._tag === "CircuitHalfOpen"
-        ? "circuit half-open: a trial call is in progress"
-        : `circuit breaker unavailable: ${reason.message}`
-  return new AgentError({ agent, kind: "CircuitOpen", detail })
+/** One agent's circuit. Mutated in place: every check and update is synchronous. */
+interface Breaker {
+  readonly agent: AgentId
+  readonly failureThreshold: number
+  readonly resetAfterMs: number
+  state: "Closed" | "Open" | "HalfOpen"
+  /** Bumped on every transition: the outcome of a call admitted under an older one is ignored. */
+  generation: number
+  /** Consecutive failed calls while closed. */
+  failures: number
+  /** While open: when a trial call will be let through (epoch ms). */
+  openUntil: number
+  /** While half-open: whether the trial call is running. */
+  probing: boolean
 }
 
 /**
- * Builds the resilience service of a configuration: resolved policies and one breaker per agent
- * that has one, all in one in-memory circuit store keyed by agent id. The breakers live as long
- * as the scope (a run, when provided as {@link layer}).
+ * How a failed call counts against the breaker: `undefined` when it does not count (an interruption,
+ * a defect, an `Interrupted` agent error, any error that is not an `AgentError` such as an exhausted
+ * budget or a store failure), else the least time (ms) it keeps an opening circuit open: 0, or the
+ * wait until a `RateLimited` reset.
+ */
+const failureHold = (cause: Cause.Cause<unknown>, now: number): number | undefined => {
+  if (Cause.hasInterruptsOnly(cause)) return undefined
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "None" || !(error.value instanceof AgentError)) return undefined
+  const failure = error.value
+  if (failure.kind === "Interrupted") return undefined
+  return failure.kind === "RateLimited" && failure.resetAt !== undefined ? Math.max(0, failure.resetAt - now) : 0
+}
+
+const rejection = (breaker: Breaker, now: number): AgentError =>
+  new AgentError({
+    agent: breaker.agent,
+    kind: "CircuitOpen",
+    detail:
+      breaker.state === "Open"
+        ? `circuit open after ${breaker.failureThreshold} consecutive failed calls; next trial call in ${Math.ceil((breaker.openUntil - now) / 1000)} s`
+        : "circuit half-open: a trial call is in progress"
+  })
+
+/**
+ * Builds the resilience service of a configuration: resolved policies and one circuit breaker per
+ * agent that has one (in process, for as long as the service lives: a run, when provided as
+ * {@link layer}).
  *
  * @example
  * ```ts
@@ -365,73 +426,144 @@ const rejectionOf = (agent: AgentId, error: CircuitBreaker.CircuitBreakerError, 
  * @since 0.1.0
  */
 export const make = (config: SpeckitConfig.SpeckitConfig): Effect.Effect<Service, never, Scope.Scope> =>
-  Effect.gen(function* () {
-    const store = yield* Layer.build(CircuitBreaker.layerStoreMemory({ idleTimeToLive: "24 hours" }))
+  Effect.sync(() => {
     const policies = new Map<string, Policy>()
-    const breakers = new Map<string, CircuitBreaker.CircuitBreaker>()
+    const breakers = new Map<string, Breaker>()
     for (const id of Object.keys(config.agents ?? {})) {
-      const policy = policyOf(config, id as AgentId)
+      const agent = id as AgentId
+      const policy = policyOf(config, agent)
       policies.set(id, policy)
       if (policy.breaker !== undefined) {
-        const breaker = yield* CircuitBreaker.make({
-          tripPolicy: CircuitBreaker.consecutive(policy.breaker.failureThreshold),
-          openDuration: Duration.millis(policy.breaker.resetAfterMs)
-        }).pipe(Effect.provideContext(store))
-        breakers.set(id, breaker)
+        breakers.set(id, {
+          agent,
+          failureThreshold: Math.max(1, Math.floor(policy.breaker.failureThreshold)),
+          resetAfterMs: Math.max(0, policy.breaker.resetAfterMs),
+          state: "Closed",
+          generation: 0,
+          failures: 0,
+          openUntil: 0,
+          probing: false
+        })
       }
     }
-    const known = new Map<string, "Closed" | "Open" | "HalfOpen">()
-    const stateOf = (breaker: CircuitBreaker.CircuitBreaker, agent: AgentId) =>
-      breaker.state(agent).pipe(
-        Effect.map((state) => state._tag),
-        Effect.orElseSucceed(() => "Closed" as const)
+
+    /** Opens the circuit; reports the change and counts it. */
+    const open = (
+      breaker: Breaker,
+      from: "Closed" | "HalfOpen",
+      hold: number,
+      now: number,
+      onChange: (change: BreakerChange) => Effect.Effect<void>,
+      options: GuardOptions | undefined
+    ): Effect.Effect<void> => {
+      breaker.state = "Open"
+      breaker.generation++
+      breaker.failures = 0
+      breaker.probing = false
+      breaker.openUntil = now + Math.max(breaker.resetAfterMs, Math.min(hold, MAX_OPEN_MS))
+      const changed = onChange({ agent: breaker.agent, from, to: "Open", reopensAt: breaker.openUntil })
+      const stage = options?.stage
+      if (stage === undefined) return changed
+      return Effect.andThen(
+        changed,
+        Effect.serviceOption(SessionMetrics).pipe(
+          Effect.flatMap((metrics) =>
+            metrics._tag === "Some" && metrics.value.count !== undefined
+              ? metrics.value.count({ kind: "circuit_open", stage, agent: breaker.agent })
+              : Effect.void
+          )
+        )
       )
+    }
+
+    /** A call admitted while closed: a success resets the streak, a counted failure extends it. */
+    const whileClosed = <A, E, R>(
+      breaker: Breaker,
+      self: Effect.Effect<A, E, R>,
+      onChange: (change: BreakerChange) => Effect.Effect<void>,
+      options: GuardOptions | undefined
+    ): Effect.Effect<A, E, R> => {
+      const generation = breaker.generation
+      return Effect.matchCauseEffect(self, {
+        onSuccess: (value) => {
+          if (breaker.generation === generation) breaker.failures = 0
+          return Effect.succeed(value)
+        },
+        onFailure: (cause) =>
+          Clock.clockWith((clock) => {
+            const now = clock.currentTimeMillisUnsafe()
+            const hold = breaker.generation === generation ? failureHold(cause, now) : undefined
+            if (hold === undefined) return Effect.failCause(cause)
+            breaker.failures++
+            if (breaker.failures < breaker.failureThreshold) return Effect.failCause(cause)
+            return Effect.andThen(open(breaker, "Closed", hold, now, onChange, options), Effect.failCause(cause))
+          })
+      })
+    }
+
+    /**
+     * A call admitted while open or half-open: rejected, or run as the one trial call, whose outcome
+     * closes the circuit (success), reopens it (counted failure) or leaves it half-open for the next
+     * call (an outcome that does not count). Admission and outcome are one uninterruptible region
+     * around the (interruptible) call, so an interrupted trial still frees the trial slot.
+     */
+    const whileOpen = <A, E, R>(
+      breaker: Breaker,
+      self: Effect.Effect<A, E, R>,
+      onChange: (change: BreakerChange) => Effect.Effect<void>,
+      options: GuardOptions | undefined
+    ): Effect.Effect<A, E | AgentError, R> =>
+      Clock.clockWith((clock) =>
+        Effect.uninterruptibleMask((restore): Effect.Effect<A, E | AgentError, R> => {
+          const now = clock.currentTimeMillisUnsafe()
+          if (breaker.state === "Closed") return whileClosed(breaker, restore(self), onChange, options)
+          if (
+            (breaker.state === "Open" && now < breaker.openUntil) ||
+            (breaker.state === "HalfOpen" && breaker.probing)
+          ) {
+            return Effect.fail(rejection(breaker, now))
+          }
+          const halfOpened = breaker.state === "Open"
+          breaker.state = "HalfOpen"
+          breaker.probing = true
+          const generation = ++breaker.generation
+          const trial = Effect.onExit(restore(self), (exit) => {
+            if (breaker.generation !== generation) return Effect.void
+            if (Exit.isSuccess(exit)) {
+              breaker.state = "Closed"
+              breaker.generation++
+              breaker.failures = 0
+              breaker.probing = false
+              return onChange({ agent: breaker.agent, from: "HalfOpen", to: "Closed" })
+            }
+            const ended = clock.currentTimeMillisUnsafe()
+            const hold = failureHold(exit.cause, ended)
+            if (hold === undefined) {
+              breaker.probing = false
+              return Effect.void
+            }
+            return open(breaker, "HalfOpen", hold, ended, onChange, options)
+          })
+          return halfOpened
+            ? Effect.andThen(onChange({ agent: breaker.agent, from: "Open", to: "HalfOpen" }), trial)
+            : trial
+        })
+      )
+
     const service: Service = {
       policyFor: (agent) => policies.get(agent) ?? policyOf(config, agent),
       state: (agent) => {
         const breaker = breakers.get(agent)
-        return breaker === undefined ? Effect.succeed("Closed") : stateOf(breaker, agent)
+        return breaker === undefined ? closed : Effect.sync(() => breaker.state)
       },
-      guard: (agent, self, onChange) => {
+      guard: (agent, self, onChange, options) => {
         const breaker = breakers.get(agent)
         if (breaker === undefined) return self
-        return Effect.gen(function* () {
-          // Only this service records outcomes in its store, so a circuit it last saw Closed is still
-          // Closed: the store is read only when it may have moved (saves a read on the happy path).
-          const before = known.get(agent) === "Closed" ? "Closed" : yield* stateOf(breaker, agent)
-          known.set(agent, before)
-          let rejected = false
-          const exit = yield* breaker
-            .execute(self, {
-              key: agent,
-              classify: (exit) => Effect.map(Clock.currentTimeMillis, (now) => classify(exit, now))
-            })
-            .pipe(
-              Effect.catchIf(
-                (error): error is CircuitBreaker.CircuitBreakerError =>
-                  error instanceof CircuitBreaker.CircuitBreakerError,
-                (error) => {
-                  rejected = error.reason._tag !== "CircuitBreakerStoreError"
-                  return Effect.fail(rejectionOf(agent, error, policies.get(agent)))
-                }
-              ),
-              Effect.exit
-            )
-          if (!rejected && !(before === "Closed" && Exit.isSuccess(exit))) {
-            const after = yield* breaker.state(agent).pipe(Effect.orElseSucceed(() => undefined))
-            const now = yield* Clock.currentTimeMillis
-            const to = after?._tag ?? "Closed"
-            known.set(agent, to)
-            const reopensAt = after?._tag === "Open" ? now + Duration.toMillis(after.retryAfter) : undefined
-            if (before !== "Closed") {
-              if (before === "Open") yield* onChange({ agent, from: "Open", to: "HalfOpen" })
-              if (to !== "HalfOpen") yield* onChange({ agent, from: "HalfOpen", to, reopensAt })
-            } else if (to !== "Closed") {
-              yield* onChange({ agent, from: "Closed", to, reopensAt })
-            }
-          }
-          return yield* exit
-        })
+        return Effect.suspend(() =>
+          breaker.state === "Closed"
+            ? whileClosed(breaker, self, onChange, options)
+            : whileOpen(breaker, self, onChange, options)
+        )
       }
     }
     return service

@@ -29,7 +29,9 @@ export interface CallRecord {
 
 /**
  * A run event that is counted rather than priced: a retried attempt, a replayed (redelivered)
- * decision, and answers the sequencer rejected as duplicates or as stale (another run's).
+ * decision, answers the sequencer rejected as duplicates or as stale (another run's), and an agent's
+ * circuit breaker opening (`circuit_open`, counted by `Resilience` on every opening, a failed trial
+ * call's included).
  *
  * @example
  * ```ts
@@ -41,7 +43,7 @@ export interface CallRecord {
  * @since 0.1.0
  */
 export interface CountedEvent {
-  readonly kind: "retry" | "replay" | "duplicate" | "stale"
+  readonly kind: "retry" | "replay" | "duplicate" | "stale" | "circuit_open"
   readonly stage: Stage
   readonly agent: AgentId
 }
@@ -56,6 +58,8 @@ export interface EventCounts {
   readonly replay: number
   readonly duplicate: number
   readonly stale: number
+  /** Circuit openings; absent from layers that predate it (read it as 0). */
+  readonly circuit_open?: number | undefined
 }
 
 /**
@@ -96,7 +100,7 @@ export interface MetricsSnapshot {
   readonly byStage: Readonly<Record<string, Breakdown>>
   /** The last recorded attempt's usage (layers that track turns set it). */
   readonly lastTurn?: TokenUsage | undefined
-  /** Counted events: retries, replays, duplicates, stale answers. */
+  /** Counted events: retries, replays, duplicates, stale answers, circuit openings. */
   readonly events?: EventCounts | undefined
   /** Usage and cost of attempts that did not contribute to a consensus (failed or interrupted). */
   readonly wasted?: Breakdown | undefined
@@ -127,7 +131,11 @@ export class SessionMetrics extends Context.Service<
   {
     readonly record: (call: CallRecord) => Effect.Effect<CallCost>
     readonly snapshot: Effect.Effect<MetricsSnapshot>
-    /** Counts a retry, replay, duplicate or stale answer. Optional: layers without it ignore them. */
+    /**
+     * Counts a retry, replay, duplicate, stale answer or circuit opening. Optional: layers without it
+     * ignore them. Implementations should count kinds they do not know generically (new kinds are
+     * added over time).
+     */
     readonly count?: ((event: CountedEvent) => Effect.Effect<void>) | undefined
   }
 >()("@speckit/core/SessionMetrics") {}

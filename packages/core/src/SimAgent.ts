@@ -10,6 +10,7 @@ import type * as Agent from "./Agent.ts"
 import type { AgentId } from "./AgentId.ts"
 import { outline, prng, slug } from "./internal/specText.ts"
 import type { Stage } from "./Stage.ts"
+import * as StageResult from "./StageResult.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
 /**
@@ -34,7 +35,8 @@ export const estimateTokens = (text: string): number => Math.ceil(text.length / 
 const pick = <A>(random: () => number, items: ReadonlyArray<A>): A => items[Math.floor(random() * items.length)] as A
 
 /**
- * Produces the stage result a simulated agent answers for a request, as a JSON-ready object.
+ * Produces the stage result a simulated agent answers for a request, as a JSON-ready object. Asked
+ * for a synthesis (`request.synthesisOf`), it answers `StageResult.synthesize` of the given answers.
  *
  * @example
  * ```ts
@@ -47,6 +49,9 @@ const pick = <A>(random: () => number, items: ReadonlyArray<A>): A => items[Math
  * @since 0.1.0
  */
 export const answer = (request: Agent.AgentRequest, seed: number): Record<string, unknown> => {
+  // As an aggregator: the deterministic merge of the answers, with agreements and conflicts.
+  const synthesis = request.synthesisOf ? StageResult.synthesize(request.synthesisOf, request.agent) : undefined
+  if (synthesis !== undefined) return { ...synthesis }
   const spec = outline(request.spec.title, request.spec.text)
   const random = prng(`${seed}/${request.stage}/${request.spec.id}`)
   const focus = spec.keywords.slice(0, 3).join(", ") || "the spec"

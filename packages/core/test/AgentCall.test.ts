@@ -28,7 +28,16 @@ const spec: Spec.Spec = {
 }
 const context: AgentCall.CallContext = { runId: "run-1" as RunId.RunId, stage: "plan", spec, previous: "" }
 
-type Step = AgentError.AgentErrorKind | "valid" | "garbage" | "hang" | { readonly rateLimitedFor: number }
+type Step =
+  | AgentError.AgentErrorKind
+  | "valid"
+  | "garbage"
+  | "hang"
+  | { readonly rateLimitedFor: number }
+  | { readonly failedAfterSpending: AgentError.AgentErrorKind }
+
+/** What a failed attempt reports it spent in the `failedAfterSpending` step. */
+const failedSpent = { usage: TokenUsage.make({ input: 100, output: 20 }), reportedCostUsd: 0.05, model: "test-1-0125" }
 
 /** An agent that answers its n-th request with `script[n - 1]` and records every request. */
 const scripted = (script: ReadonlyArray<Step>) => {
@@ -47,6 +56,14 @@ const scripted = (script: ReadonlyArray<Step>) => {
         }
         if (step === "garbage") return { text: "I think the plan is fine", usage, model: "test-1" }
         if (step === "hang") return yield* Effect.never
+        if (typeof step === "object" && "failedAfterSpending" in step) {
+          return yield* new AgentError.AgentError({
+            agent: alpha,
+            kind: step.failedAfterSpending,
+            detail: `${step.failedAfterSpending} after spending`,
+            ...failedSpent
+          })
+        }
         if (typeof step === "object") {
           const now = yield* Clock.currentTimeMillis
           return yield* new AgentError.AgentError({
@@ -74,7 +91,7 @@ const harness = () => {
       record: (call) =>
         Effect.sync(() => {
           records.push(call)
-          return { costUsd: 0.01, priced: true }
+          return { costUsd: call.reportedCostUsd ?? 0.01, priced: true }
         }),
       count: (event) => Effect.sync(() => void counted.push(event)),
       snapshot: Effect.die("unused")
@@ -280,6 +297,50 @@ describe("AgentCall.call with retries", () => {
       assert.isTrue(Exit.hasInterrupts(exit))
       yield* TestClock.adjust(60_000)
       assert.lengthOf(requests, 1)
+    })
+  )
+
+  it.effect("a failed attempt's reported usage and cost reach the metrics and the outcome", () =>
+    Effect.gen(function* () {
+      const h = harness()
+      const { agent } = scripted([{ failedAfterSpending: "ServerError" }, "valid"])
+      const outcome = yield* runCall(agent, h, configWith({ retry: fast }))
+      assert.strictEqual(outcome._tag, "Succeeded")
+      assert.deepStrictEqual(
+        h.records.map((record) => [record.attempt, record.ok, record.model, record.usage, record.reportedCostUsd]),
+        [
+          [1, false, "test-1-0125", failedSpent.usage, 0.05],
+          [2, true, "test-1", TokenUsage.make({ input: 10, output: 5 }), undefined]
+        ]
+      )
+      assert.deepStrictEqual(outcome.usage, TokenUsage.make({ input: 110, output: 25 }))
+      assert.closeTo(outcome.costUsd, 0.05 + 0.01, 1e-12)
+      assert.strictEqual(outcome.model, "test-1")
+
+      // a call that fails for good (here interrupted) is still charged for what it reported
+      const last = harness()
+      const failed = yield* runCall(scripted([{ failedAfterSpending: "Interrupted" }]).agent, last, configWith({}))
+      assert.strictEqual(failed._tag === "Failed" ? failed.kind : "", "Interrupted")
+      assert.deepStrictEqual(
+        last.records.map((record) => [record.ok, record.usage, record.reportedCostUsd]),
+        [[false, failedSpent.usage, 0.05]]
+      )
+      assert.deepStrictEqual(failed.usage, failedSpent.usage)
+      assert.closeTo(failed.costUsd, 0.05, 1e-12)
+      assert.strictEqual(failed.model, "test-1-0125")
+    })
+  )
+
+  it.effect("a failed attempt that reported nothing is recorded with no usage under the agent's model", () =>
+    Effect.gen(function* () {
+      const h = harness()
+      const outcome = yield* runCall(scripted(["AuthFailed"]).agent, h, configWith({}))
+      assert.strictEqual(outcome._tag, "Failed")
+      assert.deepStrictEqual(
+        h.records.map((record) => [record.ok, record.model, record.usage, record.reportedCostUsd]),
+        [[false, "test-1", TokenUsage.empty, undefined]]
+      )
+      assert.deepStrictEqual(outcome.usage, TokenUsage.empty)
     })
   )
 

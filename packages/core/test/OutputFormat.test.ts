@@ -17,6 +17,10 @@ type Expected =
       readonly kind: AgentError.AgentErrorKind
       readonly resetAt?: number
       readonly status?: number
+      /** What the failed attempt reported it spent; none when absent. */
+      readonly usage?: TokenUsage.TokenUsage
+      readonly cost?: number
+      readonly model?: string
     }
 
 interface Case {
@@ -205,10 +209,71 @@ const claudeCases: ReadonlyArray<Case> = [
     expected: { kind: "Overloaded", status: 529 }
   },
   {
-    name: "claude error_max_turns → InvalidRequest",
+    name: "claude error_max_turns → InvalidRequest, its reported cost kept",
     format: "claude",
     output: out(json({ ...claudeBase, subtype: "error_max_turns", is_error: true, total_cost_usd: 0.02 }), 1),
-    expected: { kind: "InvalidRequest" }
+    expected: { kind: "InvalidRequest", cost: 0.02 }
+  },
+  {
+    name: "claude error_max_turns after work: usage, cost and model of the failed attempt",
+    format: "claude",
+    output: out(
+      json({
+        ...claudeSuccess,
+        subtype: "error_max_turns",
+        is_error: true,
+        result: undefined,
+        errors: ["Reached maximum number of turns (3)"]
+      }),
+      1
+    ),
+    expected: {
+      kind: "InvalidRequest",
+      usage: TokenUsage.make({ input: 300 + 4 + 15000 + 1200, cachedInput: 15000, output: 290 }),
+      cost: 0.0117,
+      model: "claude-sonnet-4-5-20250929"
+    }
+  },
+  {
+    name: "claude is_error 529 after a partial turn: usage and total_cost_usd from the error result",
+    format: "claude",
+    output: out(
+      json({
+        ...claudeBase,
+        subtype: "success",
+        is_error: true,
+        api_error_status: 529,
+        result: "API Error: Repeated 529 Overloaded errors",
+        total_cost_usd: 0.004,
+        usage: { input_tokens: 900, cache_read_input_tokens: 100, output_tokens: 30 },
+        modelUsage: {}
+      }),
+      1
+    ),
+    expected: {
+      kind: "Overloaded",
+      status: 529,
+      usage: TokenUsage.make({ input: 1000, cachedInput: 100, output: 30 }),
+      cost: 0.004
+    }
+  },
+  {
+    name: "claude is_error with zero usage and $0: nothing spent is reported",
+    format: "claude",
+    output: out(
+      json({
+        ...claudeBase,
+        subtype: "success",
+        is_error: true,
+        api_error_status: 401,
+        result: "API Error: 401 OAuth token has expired",
+        total_cost_usd: 0,
+        usage: { input_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 0 },
+        modelUsage: {}
+      }),
+      1
+    ),
+    expected: { kind: "AuthFailed", status: 401 }
   },
   {
     name: "claude error_max_budget_usd → QuotaExhausted",
@@ -217,10 +282,15 @@ const claudeCases: ReadonlyArray<Case> = [
     expected: { kind: "QuotaExhausted" }
   },
   {
-    name: "claude empty result → Empty",
+    name: "claude empty result → Empty, with the usage and cost it reported",
     format: "claude",
     output: out(json({ ...claudeSuccess, result: "" })),
-    expected: { kind: "Empty" }
+    expected: {
+      kind: "Empty",
+      usage: TokenUsage.make({ input: 300 + 4 + 15000 + 1200, cachedInput: 15000, output: 290 }),
+      cost: 0.0117,
+      model: "claude-sonnet-4-5-20250929"
+    }
   },
   {
     name: "claude non-JSON stdout → Malformed",
@@ -343,15 +413,37 @@ const geminiCases: ReadonlyArray<Case> = [
     expected: { kind: "ServerError", status: 503 }
   },
   {
+    name: "gemini error in stdout JSON with stats → usage of the failed attempt",
+    format: "gemini",
+    output: out(
+      json({
+        session_id: "x",
+        error: { type: "Error", message: "Service Unavailable", code: 503 },
+        stats: geminiSuccess.stats
+      }),
+      1
+    ),
+    expected: {
+      kind: "ServerError",
+      status: 503,
+      usage: TokenUsage.make({ input: 10900, cachedInput: 8000, output: 930, reasoning: 618 }),
+      model: "gemini-2.5-pro"
+    }
+  },
+  {
+    name: "gemini empty response → Empty, with its usage",
+    format: "gemini",
+    output: out(json({ ...geminiSuccess, response: "" })),
+    expected: {
+      kind: "Empty",
+      usage: TokenUsage.make({ input: 10900, cachedInput: 8000, output: 930, reasoning: 618 }),
+      model: "gemini-2.5-pro"
+    }
+  },
+  {
     name: "gemini SIGTERM exit 0 without JSON → Empty",
     format: "gemini",
     output: out(""),
-    expected: { kind: "Empty" }
-  },
-  {
-    name: "gemini empty response → Empty",
-    format: "gemini",
-    output: out(json({ ...geminiSuccess, response: "" })),
     expected: { kind: "Empty" }
   },
   {
@@ -453,6 +545,30 @@ const codexCases: ReadonlyArray<Case> = [
     expected: { kind: "Overloaded" }
   },
   {
+    name: "codex turn.failed after a turn.completed → failure with the completed turn's usage",
+    format: "codex",
+    output: out(
+      jsonl(
+        ...codexStart,
+        { type: "item.completed", item: { id: "item_0", type: "agent_message", text: "partial" } },
+        {
+          type: "turn.completed",
+          usage: { input_tokens: 5000, cached_input_tokens: 1000, output_tokens: 200, reasoning_output_tokens: 50 }
+        },
+        { type: "turn.started" },
+        { type: "error", message: "unexpected status 500 Internal Server Error: {}" },
+        { type: "turn.failed", error: { message: "unexpected status 500 Internal Server Error: {}" } }
+      ),
+      1
+    ),
+    expected: {
+      kind: "ServerError",
+      status: 1,
+      // Codex names no model: AgentCall charges the configured one
+      usage: TokenUsage.make({ input: 5000, cachedInput: 1000, output: 200, reasoning: 50 })
+    }
+  },
+  {
     name: "codex error events without a completed turn → failure from the last error",
     format: "codex",
     output: out(jsonl(...codexStart, { type: "error", message: "Rate limit reached. Please try again in 20s." }), 1),
@@ -465,10 +581,10 @@ const codexCases: ReadonlyArray<Case> = [
     expected: { kind: "ServerError", status: 1 }
   },
   {
-    name: "codex turn without an agent message → Empty",
+    name: "codex turn without an agent message → Empty, with the turn's usage",
     format: "codex",
     output: out(jsonl(...codexStart, { type: "turn.completed", usage: { input_tokens: 1, output_tokens: 0 } })),
-    expected: { kind: "Empty" }
+    expected: { kind: "Empty", usage: TokenUsage.make({ input: 1 }) }
   },
   {
     name: "codex non-JSON stdout → Malformed",
@@ -557,16 +673,44 @@ const qwenCases: ReadonlyArray<Case> = [
     expected: { kind: "RateLimited" }
   },
   {
+    name: "qwen error result with usage → failure with the usage and model it reported",
+    format: "qwen",
+    output: out(
+      json([
+        qwenInit,
+        qwenAssistant,
+        {
+          type: "result",
+          subtype: "error_during_execution",
+          is_error: true,
+          usage: qwenUsage,
+          error: { message: "[API Error: 500 Internal Server Error]" }
+        }
+      ]),
+      1
+    ),
+    expected: {
+      kind: "ServerError",
+      status: 1,
+      usage: TokenUsage.make({ input: 12000, cachedInput: 9000, output: 85 }),
+      model: "qwen3-coder-plus-2025-09-23"
+    }
+  },
+  {
     name: "qwen stderr-only error → classified from stderr",
     format: "qwen",
     output: out("", 1, json({ error: { type: "Error", message: "Model 'qwen-nope' not found", code: 404 } })),
     expected: { kind: "ModelNotFound", status: 404 }
   },
   {
-    name: "qwen empty result → Empty",
+    name: "qwen empty result → Empty, with its usage",
     format: "qwen",
     output: out(json([qwenInit, { ...qwenResult, result: "" }])),
-    expected: { kind: "Empty" }
+    expected: {
+      kind: "Empty",
+      usage: TokenUsage.make({ input: 12000, cachedInput: 9000, output: 85, reasoning: 20 }),
+      model: "qwen3-coder-plus"
+    }
   },
   {
     name: "qwen non-JSON stdout → Malformed",
@@ -589,7 +733,23 @@ const signalCases: ReadonlyArray<Case> = (["text", "claude", "gemini", "codex", 
         "",
         "SIGTERM"
       ),
-      expected: { kind: "Interrupted", status: 143 }
+      expected: {
+        kind: "Interrupted",
+        status: 143,
+        // an answer printed before the kill still reports what the attempt spent
+        ...(format === "claude"
+          ? {
+              usage: TokenUsage.make({ input: 300 + 4 + 15000 + 1200, cachedInput: 15000, output: 290 }),
+              cost: 0.0117,
+              model: "claude-sonnet-4-5-20250929"
+            }
+          : format === "gemini"
+            ? {
+                usage: TokenUsage.make({ input: 10900, cachedInput: 8000, output: 930, reasoning: 618 }),
+                model: "gemini-2.5-pro"
+              }
+            : {})
+      }
     },
     {
       name: `${format}: exit 130 (SIGINT reported by a shell) → Interrupted`,
@@ -637,6 +797,10 @@ const run = (testCase: Case) =>
         assert.strictEqual(error.resetAt, expected.resetAt)
         if (expected.status !== undefined) assert.strictEqual(error.status, expected.status)
         assert.isTrue(error.detail.length > 0)
+        assert.deepStrictEqual(error.usage, expected.usage)
+        if (expected.cost === undefined) assert.isUndefined(error.reportedCostUsd)
+        else assert.closeTo(error.reportedCostUsd ?? Number.NaN, expected.cost, 1e-9)
+        assert.strictEqual(error.model, expected.model)
       }
     } else {
       assert.isTrue(Result.isSuccess(result), Result.isFailure(result) ? result.failure.message : "")

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { AgentError, AgentId, Resilience, SpeckitConfig } from "@speckit/core"
-import { Clock, Effect, Exit, Fiber, Random, Schedule, Schema } from "effect"
+import { AgentError, AgentId, Resilience, SessionMetrics, SpeckitConfig } from "@speckit/core"
+import { Clock, Deferred, Effect, Exit, Fiber, Random, Schedule, Schema } from "effect"
 import { TestClock } from "effect/testing"
 
 const alpha = AgentId.make("alpha")
@@ -334,6 +334,136 @@ describe("Resilience breakers", () => {
       assert.strictEqual(yield* service.state(alpha), "Closed")
       yield* run(Effect.fail(failure("Timeout")))
       assert.strictEqual(yield* service.state(alpha), "Open")
+    }).pipe(Effect.scoped)
+  )
+
+  const kindOf = <A>(self: Effect.Effect<A, AgentError.AgentError>) =>
+    Effect.match(self, { onFailure: (error) => error.kind, onSuccess: () => "ok" })
+
+  it.effect("a RateLimited failure with a reset time keeps the circuit open until the reset", () =>
+    Effect.gen(function* () {
+      const service = yield* Resilience.make(config)
+      const changes: Array<Resilience.BreakerChange> = []
+      const onChange = (change: Resilience.BreakerChange) => Effect.sync(() => void changes.push(change))
+      const started = yield* Clock.currentTimeMillis
+      yield* Effect.ignore(service.guard(alpha, Effect.fail(failure("ServerError")), onChange))
+      yield* Effect.ignore(
+        service.guard(alpha, Effect.fail(failure("RateLimited", { resetAt: started + 5_000 })), onChange)
+      )
+      assert.deepStrictEqual(changes, [{ agent: alpha, from: "Closed", to: "Open", reopensAt: started + 5_000 }])
+      // resetAfterMs (1 s) has passed, the rate limit has not: still open
+      yield* TestClock.adjust(4_999)
+      assert.strictEqual(yield* kindOf(service.guard(alpha, Effect.succeed("ok"), onChange)), "CircuitOpen")
+      yield* TestClock.adjust(1)
+      assert.strictEqual(yield* kindOf(service.guard(alpha, Effect.succeed("ok"), onChange)), "ok")
+      assert.strictEqual(yield* service.state(alpha), "Closed")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("half-open: one trial call at a time, Open->HalfOpen reported as it starts", () =>
+    Effect.gen(function* () {
+      const service = yield* Resilience.make(config)
+      const changes: Array<string> = []
+      const onChange = (change: Resilience.BreakerChange) =>
+        Effect.sync(() => void changes.push(`${change.from}->${change.to}`))
+      for (let i = 0; i < 2; i++) yield* Effect.ignore(service.guard(alpha, Effect.fail(failure("Timeout")), onChange))
+      yield* TestClock.adjust(1_000)
+      const gate = yield* Deferred.make<void>()
+      const trial = yield* Effect.forkChild(kindOf(service.guard(alpha, Deferred.await(gate), onChange)))
+      yield* Effect.yieldNow
+      assert.strictEqual(yield* service.state(alpha), "HalfOpen")
+      assert.deepStrictEqual(changes, ["Closed->Open", "Open->HalfOpen"])
+      const other = yield* Effect.flip(service.guard(alpha, Effect.succeed("ok"), onChange))
+      assert.strictEqual(other.kind, "CircuitOpen")
+      assert.include(other.detail, "half-open")
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(trial), "ok")
+      assert.deepStrictEqual(changes, ["Closed->Open", "Open->HalfOpen", "HalfOpen->Closed"])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("an interrupted trial call frees the trial slot: the next call is the trial", () =>
+    Effect.gen(function* () {
+      const service = yield* Resilience.make(config)
+      const changes: Array<string> = []
+      const onChange = (change: Resilience.BreakerChange) =>
+        Effect.sync(() => void changes.push(`${change.from}->${change.to}`))
+      for (let i = 0; i < 2; i++) yield* Effect.ignore(service.guard(alpha, Effect.fail(failure("Timeout")), onChange))
+      yield* TestClock.adjust(1_000)
+      const trial = yield* Effect.forkChild(service.guard(alpha, Effect.never, onChange))
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(trial)
+      assert.strictEqual(yield* service.state(alpha), "HalfOpen")
+      assert.strictEqual(yield* kindOf(service.guard(alpha, Effect.succeed("ok"), onChange)), "ok")
+      assert.deepStrictEqual(changes, ["Closed->Open", "Open->HalfOpen", "HalfOpen->Closed"])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("errors that are not agent errors (budget, store) and defects do not count", () =>
+    Effect.gen(function* () {
+      const service = yield* Resilience.make(config)
+      const onChange = () => Effect.void
+      class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {}) {}
+      for (let i = 0; i < 3; i++) {
+        yield* Effect.ignore(service.guard(alpha, Effect.fail(new BudgetExceeded()), onChange))
+        yield* Effect.ignore(Effect.exit(service.guard(alpha, Effect.die("boom"), onChange)))
+      }
+      assert.strictEqual(yield* service.state(alpha), "Closed")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a call admitted before the circuit opened does not count once it has", () =>
+    Effect.gen(function* () {
+      const service = yield* Resilience.make(config)
+      const onChange = () => Effect.void
+      const gate = yield* Deferred.make<void>()
+      const slow = yield* Effect.forkChild(
+        Effect.ignore(
+          service.guard(alpha, Effect.andThen(Deferred.await(gate), Effect.fail(failure("Timeout"))), onChange)
+        )
+      )
+      yield* Effect.yieldNow
+      for (let i = 0; i < 2; i++) yield* Effect.ignore(service.guard(alpha, Effect.fail(failure("Timeout")), onChange))
+      yield* TestClock.adjust(1_000)
+      // the trial succeeds and closes the circuit; then the old call fails: a first failure at most
+      assert.strictEqual(yield* kindOf(service.guard(alpha, Effect.succeed("ok"), onChange)), "ok")
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(slow)
+      yield* Effect.ignore(service.guard(alpha, Effect.fail(failure("Timeout")), onChange))
+      assert.strictEqual(yield* service.state(alpha), "Closed", "one failure since it closed, threshold 2")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("counts every opening as a circuit_open event of the call's stage", () =>
+    Effect.gen(function* () {
+      const service = yield* Resilience.make(config)
+      const counted: Array<SessionMetrics.CountedEvent> = []
+      const metrics = SessionMetrics.SessionMetrics.of({
+        record: () => Effect.succeed({ costUsd: 0, priced: true }),
+        count: (event) => Effect.sync(() => void counted.push(event)),
+        snapshot: Effect.die("unused")
+      })
+      const onChange = () => Effect.void
+      const run = <A>(self: Effect.Effect<A, AgentError.AgentError>, stage?: "plan" | "tasks") =>
+        Effect.ignore(service.guard(alpha, self, onChange, { stage })).pipe(
+          Effect.provideService(SessionMetrics.SessionMetrics, metrics)
+        )
+      yield* run(Effect.fail(failure("ServerError")), "plan")
+      yield* run(Effect.fail(failure("ServerError")), "plan")
+      assert.deepStrictEqual(counted, [{ kind: "circuit_open", stage: "plan", agent: alpha }])
+      yield* TestClock.adjust(1_000)
+      yield* run(Effect.fail(failure("ServerError")), "tasks")
+      assert.deepStrictEqual(
+        counted.map((event) => `${event.kind} ${event.stage}`),
+        ["circuit_open plan", "circuit_open tasks"]
+      )
+      // without a stage (or without metrics) the opening is not counted, and nothing fails
+      yield* TestClock.adjust(1_000)
+      yield* run(Effect.fail(failure("ServerError")))
+      assert.strictEqual(yield* service.state(alpha), "Open")
+      yield* TestClock.adjust(1_000)
+      yield* Effect.ignore(service.guard(alpha, Effect.fail(failure("ServerError")), onChange, { stage: "plan" }))
+      assert.lengthOf(counted, 2)
     }).pipe(Effect.scoped)
   )
 

@@ -83,7 +83,7 @@ const makeInstruments = (context: Context.Context<never>) => {
     tokens: "Tokens used, by agent, stage, model and type",
     cost: "Cost in USD, by agent, stage and model",
     calls: "Agent attempts, by agent, stage, model and outcome",
-    events: "Retries, replays, duplicates and stale answers, by kind",
+    events: "Retries, replays, duplicates, stale answers and circuit openings, by kind",
     wasted: "Tokens spent on failed or interrupted attempts, by agent and stage"
   }
   const prompt = Metric.histogram(names.promptTokens, {
@@ -174,7 +174,13 @@ export const make = (options: Options = {}): Effect.Effect<SessionMetrics.Sessio
     const byStageAgent: Record<string, Record<string, SessionMetrics.Breakdown>> = {}
     const wasted: Record<string, SessionMetrics.Breakdown> = {}
     const recent: Array<number> = []
-    const events = { retry: 0, replay: 0, duplicate: 0, stale: 0 }
+    // Kinds other than the four always reported (e.g. `circuit_open`) appear once first counted.
+    const events: { -readonly [K in keyof SessionMetrics.EventCounts]: SessionMetrics.EventCounts[K] } = {
+      retry: 0,
+      replay: 0,
+      duplicate: 0,
+      stale: 0
+    }
     const signal = (kind: "replay" | "duplicate", count: number, thresholds: ReadonlyArray<number>) => {
       if (thresholds.includes(count)) options.onAlert?.({ _tag: "LoopSignal", kind, count, threshold: count })
     }
@@ -208,7 +214,7 @@ export const make = (options: Options = {}): Effect.Effect<SessionMetrics.Sessio
         }),
       count: (event) =>
         Effect.sync(() => {
-          events[event.kind]++
+          events[event.kind] = (events[event.kind] ?? 0) + 1
           instruments?.event(event)
           if (event.kind === "replay") signal("replay", events.replay, replayThresholds)
           if (event.kind === "duplicate") signal("duplicate", events.duplicate, duplicateThresholds)

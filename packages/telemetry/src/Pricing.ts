@@ -257,10 +257,12 @@ export interface ModelCheck {
 }
 
 /**
- * The start-time price check. Every configured agent's model must have a price; otherwise it fails
- * with {@link UnpricedModel} naming the agent and model, unless `pricing.allowUnpriced` is set, or the
- * agent is an exec command that declares no `model` (a local program, not a priced model): those run
- * with a warning and are marked `unpriced` in every report.
+ * The start-time price check. Every configured agent's model must have a price (the agent's own
+ * `price`, `pricing.models`, a simulated model or the catalogue); otherwise it fails with
+ * {@link UnpricedModel} naming the agent and model. There is no exception for exec agents without a
+ * `model` (they bill under their command): a local program is declared free with a `price` of zeros.
+ * Only `pricing.allowUnpriced` lets unpriced agents run, each with a warning and marked `unpriced` in
+ * every report.
  *
  * @example
  * ```ts
@@ -280,10 +282,7 @@ export const checkModels = (config: SpeckitConfig.SpeckitConfig): Effect.Effect<
     for (const [agent, agentConfig] of Object.entries(config.agents ?? {})) {
       const model = modelOf(agentConfig) ?? "(no model)"
       if (pricer.price(model, agent) !== undefined) continue
-      const localCommand = agentConfig.provider === "exec" && agentConfig.model === undefined
-      if (!config.pricing?.allowUnpriced && !localCommand) {
-        return Effect.fail(new UnpricedModel({ agent, model }))
-      }
+      if (!config.pricing?.allowUnpriced) return Effect.fail(new UnpricedModel({ agent, model }))
       unpriced.push({ agent, model })
       warnings.push(
         `agent "${agent}" (model "${model}") has no known price: its cost is reported as unpriced, not counted`
