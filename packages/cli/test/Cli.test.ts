@@ -210,7 +210,10 @@ describe("help", () => {
     assert.include(result.stdout, "speckit <subcommand>")
     assert.include(result.stdout, "auto")
     assert.include(result.stdout, "demo")
-    assert.include(result.stdout, "Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted")
+    assert.include(
+      result.stdout,
+      "Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted"
+    )
   })
 
   it("speckit auto --help explains SPEC-ID, the flags and the exit codes", async () => {
@@ -220,7 +223,10 @@ describe("help", () => {
     assert.include(result.stdout, "The spec to run: the directory name under specs/ holding spec.md.")
     assert.include(result.stdout, "--workspace, -C")
     assert.include(result.stdout, "--json")
-    assert.include(result.stdout, "Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted")
+    assert.include(
+      result.stdout,
+      "Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted"
+    )
   })
 
   it("speckit demo --help explains DIR and what it creates", async () => {
