@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import type { Sequencer } from "@speckit/core"
 import * as SequencerStore from "./SequencerStore.ts"
 
 /**
@@ -62,34 +63,20 @@ export type Submitted<A> =
 
 /**
  * What `ack` did: the decision in flight is acknowledged, or the ACK is ignored (and counted) because
- * `seq` is not the decision in flight.
+ * `seq` is not the decision in flight. The same type as core's `Sequencer.AckOutcome`.
  *
  * @since 0.1.0
  */
-export type Acked =
-  | { readonly _tag: "Acknowledged"; readonly seq: number }
-  | { readonly _tag: "Ignored"; readonly seq: number }
+export type Acked = Sequencer.AckOutcome
 
 /**
- * Counters and positions of a sequencer.
+ * Counters and positions of a sequencer (`pending`: accepted, neither acknowledged nor handed back by
+ * `stop`; `inFlight`: the decision delivered and not yet acknowledged). The same type as core's
+ * `Sequencer.Stats`.
  *
  * @since 0.1.0
  */
-export interface Stats {
-  readonly accepted: number
-  readonly duplicates: number
-  readonly stale: number
-  readonly acknowledged: number
-  readonly ignoredAcks: number
-  /** Accepted, neither acknowledged nor handed back by `stop`. */
-  readonly pending: number
-  /** The `seq` the next accepted decision gets. */
-  readonly nextSeq: number
-  readonly ackedThrough: number
-  /** The decision delivered and not yet acknowledged. */
-  readonly inFlight: number | undefined
-  readonly stopped: boolean
-}
+export type Stats = Sequencer.Stats
 
 /**
  * The answer to `stop`: what was still pending is handed back (never delivered, never lost).
