@@ -22,7 +22,20 @@ const stop = new Set(
   )
 )
 
+// Outlines are derived from the spec's text alone; simulated agents ask for the same one on every call.
+const outlines = new Map<string, SpecOutline>()
+
 export const outline = (title: string, text: string): SpecOutline => {
+  const key = `${title}\u0000${text}`
+  const known = outlines.get(key)
+  if (known) return known
+  const made = makeOutline(title, text)
+  if (outlines.size > 64) outlines.clear()
+  outlines.set(key, made)
+  return made
+}
+
+const makeOutline = (title: string, text: string): SpecOutline => {
   const requirements: Array<string> = []
   const criteria: Array<string> = []
   let section = ""
