@@ -32,6 +32,20 @@ const toSubmitOutcome = (
 const toDecision = (decision: DecisionSequencer.Decision<Sequencer.Decision>): Sequencer.Decision =>
   decision.value.seq === decision.seq ? decision.value : { ...decision.value, seq: decision.seq }
 
+/** The stats of a sequencer that has not begun a run. */
+const idleStats: Sequencer.Stats = {
+  accepted: 0,
+  duplicates: 0,
+  stale: 0,
+  acknowledged: 0,
+  ignoredAcks: 0,
+  pending: 0,
+  nextSeq: 1,
+  ackedThrough: 0,
+  inFlight: undefined,
+  stopped: false
+}
+
 /**
  * Builds a sequencer service over a given store, with at most `capacity` decisions pending.
  *
@@ -99,37 +113,11 @@ export const makeWith = (options: {
                 _tag: "StopAck",
                 pending: [],
                 inFlight: undefined,
-                stats: {
-                  accepted: 0,
-                  duplicates: 0,
-                  stale: 0,
-                  acknowledged: 0,
-                  ignoredAcks: 0,
-                  pending: 0,
-                  nextSeq: 1,
-                  ackedThrough: 0,
-                  inFlight: undefined,
-                  stopped: true
-                }
+                stats: { ...idleStats, stopped: true }
               } satisfies Sequencer.StopAck)
             : Effect.map(engine.stop(stopOptions), (ack) => ({ ...ack, pending: ack.pending.map(toDecision) }))
         ),
-      stats: Effect.suspend(() =>
-        engine === undefined
-          ? Effect.succeed({
-              accepted: 0,
-              duplicates: 0,
-              stale: 0,
-              acknowledged: 0,
-              ignoredAcks: 0,
-              pending: 0,
-              nextSeq: 1,
-              ackedThrough: 0,
-              inFlight: undefined,
-              stopped: false
-            })
-          : engine.stats
-      )
+      stats: Effect.suspend(() => (engine === undefined ? Effect.succeed(idleStats) : engine.stats))
     })
   })
 

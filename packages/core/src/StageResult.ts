@@ -233,7 +233,16 @@ export const extractJson = (text: string): unknown => {
  *
  * @since 0.1.0
  */
-export const parse = (stage: Stage, agent: AgentId, text: string): Effect.Effect<StageResult, MalformedResult> => {
+export const parse = (stage: Stage, agent: AgentId, text: string): Effect.Effect<StageResult, MalformedResult> =>
+  parseWith(decodeResult, stage, agent, text)
+
+/** Extracts the JSON object of an answer, checks its `stage` and `agent` (filling in the agent) and decodes it. */
+const parseWith = <A>(
+  decode: (input: unknown) => Result.Result<A, { readonly message: string }>,
+  stage: Stage,
+  agent: AgentId,
+  text: string
+): Effect.Effect<A, MalformedResult> => {
   const fail = (reason: string) => Effect.fail(new MalformedResult({ stage, agent, reason }))
   const json = extractJson(text)
   if (json === undefined) return fail("the answer holds no JSON object")
@@ -241,7 +250,7 @@ export const parse = (stage: Stage, agent: AgentId, text: string): Effect.Effect
   const record = { agent, ...json } as Record<string, unknown>
   if (record.stage !== stage) return fail(`expected "stage": "${stage}", got ${JSON.stringify(record.stage)}`)
   if (record.agent !== agent) return fail(`expected "agent": "${agent}", got ${JSON.stringify(record.agent)}`)
-  const decoded = decodeResult(record)
+  const decoded = decode(record)
   return Result.isSuccess(decoded) ? Effect.succeed(decoded.success) : fail(decoded.failure.message)
 }
 
@@ -639,18 +648,10 @@ export const parseSynthesis = (
   stage: Stage,
   agent: AgentId,
   text: string
-): Effect.Effect<Synthesis, MalformedResult> => {
-  const fail = (reason: string) => Effect.fail(new MalformedResult({ stage, agent, reason }))
-  if (isVerdictStage(stage)) return fail(`the ${stage} stage takes no synthesis`)
-  const json = extractJson(text)
-  if (json === undefined) return fail("the answer holds no JSON object")
-  if (typeof json !== "object" || json === null || Array.isArray(json)) return fail("the answer is not a JSON object")
-  const record = { agent, ...json } as Record<string, unknown>
-  if (record.stage !== stage) return fail(`expected "stage": "${stage}", got ${JSON.stringify(record.stage)}`)
-  if (record.agent !== agent) return fail(`expected "agent": "${agent}", got ${JSON.stringify(record.agent)}`)
-  const decoded = decodeSynthesis(record)
-  return Result.isSuccess(decoded) ? Effect.succeed(decoded.success) : fail(decoded.failure.message)
-}
+): Effect.Effect<Synthesis, MalformedResult> =>
+  isVerdictStage(stage)
+    ? Effect.fail(new MalformedResult({ stage, agent, reason: `the ${stage} stage takes no synthesis` }))
+    : parseWith(decodeSynthesis, stage, agent, text)
 
 /**
  * The stage result of a synthesis, without its agreements and conflicts.
