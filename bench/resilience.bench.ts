@@ -8,7 +8,7 @@
  *   HTTP or process call is a promise or a callback underneath), so both sides arm their timer;
  * - outermost a consecutive-failure breaker (3 failed calls, 60 s open), then a retry (3 retries,
  *   exponential backoff from 1 s, capped at 30 s), then a 600 s timeout that interrupts the attempt
- *   (cockatiel `TimeoutStrategy.Aggressive`): ours as `AgentCall` composes them (`guard` → `Effect.retry`
+ *   (cockatiel `TimeoutStrategy.Aggressive`): ours as `AgentCall` composes them (`guard` → `Resilience.retry`
  *   with `Resilience.schedule` → `Resilience.withTimeout`), cockatiel as
  *   `wrap(circuitBreaker, retry, timeout)`. (`wrap(retry, circuitBreaker, timeout)`, the order the
  *   issue first compared with, is reported too: the order does not change the happy path's cost.)
@@ -80,9 +80,10 @@ const benchmark: Benchmark = {
         const onChange = () => Effect.void
         const guarded = (call: Effect.Effect<void>) =>
           Effect.suspend(() => {
-            const schedule = Resilience.schedule(policy, { startedAt: Date.now() })
+            const startedAt = Date.now()
             const attempt = Resilience.withTimeout(call, alpha, policy.timeoutMs)
-            return service.guard(alpha, Effect.retry(attempt, schedule), onChange, { stage: "plan" })
+            const retried = Resilience.retry(attempt, () => Resilience.schedule(policy, { startedAt }))
+            return service.guard(alpha, retried, onChange, { stage: "plan" })
           })
         const loopOf = (one: Effect.Effect<void, unknown>) =>
           Effect.gen(function* () {

@@ -171,8 +171,8 @@ export const call = Effect.fnUntraced(function* (
       })
     })
 
-  const retried = Effect.retry(
-    attemptOnce,
+  // The schedule starts with the first failure: a first attempt that succeeds pays for none.
+  const retried = Resilience.retry(attemptOnce, () =>
     Resilience.schedule(policy, { startedAt: started }).pipe(
       Schedule.tap(({ output }) => (output === undefined ? Effect.void : onRetry(output)))
     )

@@ -8,20 +8,25 @@
  * The breaker sees one outcome per call (a call a retry rescued is one success); an open circuit
  * fails the call at once with `CircuitOpen`.
  *
- * The breakers are a small in-process state machine (one plain record per agent: consecutive failed
- * calls, when an open circuit lets a trial call through, whether that trial is in flight), not
- * `effect/persistence`'s `CircuitBreaker`. Its semantics are the same as the one it replaced
- * (`CircuitBreaker.consecutive(failureThreshold)`, a fixed `openDuration`, the memory store), but
- * that module admits and records every call through its store (a scope, an uninterruptible region
- * and two store round-trips per call) because its store may be shared (Redis) across processes.
- * Measured with `bench/resilience.bench.ts`, that was most of the wrapper's happy-path cost (the
- * wrapper ran 1.22–1.40× cockatiel's equivalent policy). Speckit's breakers are per run and
- * in-process, so a closed circuit now costs one state check and one continuation per call. Should
- * breakers ever need to be shared between processes, `CircuitBreaker` with a Redis store is the way.
+ * The breakers are `effect/persistence`'s `CircuitBreaker`: one per distinct breaker policy
+ * (`consecutive(failureThreshold)`, `openDuration` `resetAfterMs`), built once per run by
+ * {@link make} / {@link layer} over one in-memory `CircuitBreakerStore` that follows the `Clock`, with
+ * one key (circuit) per agent. A call's exit is classified for its breaker: a success is a `success`;
+ * interruptions, defects, `Interrupted` and errors that are not `AgentError`s are `ignored`; a
+ * `RateLimited` error with a reset time is a `failure` that keeps the circuit open until the reset
+ * (capped at 1 h); any other `AgentError` is a `failure`. A rejection becomes a `CircuitOpen` agent
+ * error saying when the next trial call is let through. The store reports each transition it makes to
+ * the guarded call that made it (a `BreakerChange`, and a `circuit_open` count on an opening); the
+ * breaker's `transitions` stream carries them too. `state(agent)` reads the circuit from the store.
+ *
+ * The happy path stays cheap: the breakers and their `execute` options are built once; the retry
+ * schedule ({@link retry}) only starts after a first failed attempt; with the live clock an attempt's
+ * timeout is one child fiber and a plain timer.
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Random, Schedule, type Scope } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Layer, Random, Schedule, type Scope } from "effect"
+import { CircuitBreaker } from "effect/persistence"
 import { AgentError, type AgentErrorKind, isRetryable } from "./AgentError.ts"
 import type { AgentId } from "./AgentId.ts"
 import { SessionMetrics } from "./SessionMetrics.ts"
@@ -253,6 +258,37 @@ export const schedule = (
   )
 
 /**
+ * `Effect.retry(self, makeSchedule())`, with the same retries, waits and schedule outputs, but the
+ * schedule is only built (and stepped) once the first attempt has failed: a call whose first attempt
+ * succeeds, the common case, pays for no schedule at all. The first failure is replayed into the
+ * schedule as the first attempt's input, then every retry runs `self` again.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Resilience } from "@speckit/core"
+ *
+ * declare const attempt: Effect.Effect<string, import("@speckit/core").AgentError.AgentError>
+ * const retried = Resilience.retry(attempt, () => Resilience.schedule(Resilience.defaults, { startedAt: 0 }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const retry = <A, E, R, Out, R2>(
+  self: Effect.Effect<A, E, R>,
+  makeSchedule: () => Schedule.Schedule<Out, unknown, never, R2>
+): Effect.Effect<A, E, R | R2> =>
+  Effect.catch(self, (error) => {
+    let replayed = false
+    const replay = Effect.suspend(() => {
+      if (replayed) return self
+      replayed = true
+      return Effect.fail(error)
+    })
+    return Effect.retry(replay, makeSchedule())
+  })
+
+/**
  * Wraps one attempt in its timeout: an attempt still running after `timeoutMs` is interrupted (an
  * exec agent's process group is terminated) and fails with `Timeout`. No timeout when `undefined`
  * or infinite.
@@ -272,17 +308,53 @@ export const withTimeout = <A, E, R>(
   agent: string,
   timeoutMs: number | undefined,
   reason?: string
-): Effect.Effect<A, E | AgentError, R> =>
-  timeoutMs === undefined || !Number.isFinite(timeoutMs)
-    ? self
-    : // A race with the timer rather than `Effect.timeoutOrElse`, which wraps the same race in an
-      // `Option` and a `flatMap` on every attempt.
-      Effect.raceFirst(
-        self,
-        Effect.flatMap(Effect.sleep(Duration.millis(Math.max(0, timeoutMs))), () =>
-          Effect.fail(new AgentError({ agent, kind: "Timeout", detail: reason ?? `no answer within ${timeoutMs} ms` }))
+): Effect.Effect<A, E | AgentError, R> => {
+  if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return self
+  const ms = Math.max(0, timeoutMs)
+  const timedOut = () =>
+    new AgentError({ agent, kind: "Timeout", detail: reason ?? `no answer within ${timeoutMs} ms` })
+  // A race with the timer rather than `Effect.timeoutOrElse`, which wraps the same race in an
+  // `Option` and a `flatMap` on every attempt.
+  const raced = Effect.raceFirst(
+    self,
+    Effect.flatMap(Effect.sleep(Duration.millis(ms)), () => Effect.fail(timedOut()))
+  )
+  if (ms > MAX_TIMER_MS) return raced
+  return Clock.clockWith((clock) =>
+    // With the live clock, the attempt runs in one child fiber and the timer is a plain timer (what
+    // the race's second fiber would wait for): on time-out the attempt is interrupted, and awaited,
+    // before the call fails with `Timeout`. Any other clock (`TestClock`) gets the race.
+    clock.sleep !== liveSleep
+      ? raced
+      : Effect.flatMap(Effect.forkChild(self, { startImmediately: true }), (attempt) =>
+          Effect.callback<A, E | AgentError>((resume) => {
+            let done = false
+            const timer = setTimeout(() => {
+              if (done) return
+              done = true
+              resume(Effect.andThen(Fiber.interrupt(attempt), Effect.fail(timedOut())))
+            }, ms)
+            attempt.addObserver((exit) => {
+              if (done) return
+              done = true
+              clearTimeout(timer)
+              resume(exit)
+            })
+            return Effect.suspend(() => {
+              done = true
+              clearTimeout(timer)
+              return Fiber.interrupt(attempt)
+            })
+          })
         )
-      )
+  )
+}
+
+/** The longest delay `setTimeout` takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** The live clock's `sleep` (a prototype method: the same function for every live clock). */
+const liveSleep = Clock.Clock.defaultValue().sleep
 
 /**
  * A circuit-breaker state change, reported by {@link Service.guard} as it happens.
@@ -366,54 +438,90 @@ export const AgentResilience = Context.Reference<Service>("@speckit/core/AgentRe
   defaultValue: () => unguarded
 })
 
-/** The longest a failure's retry-after hint may keep a circuit open (as `CircuitBreaker`'s default). */
+/** The longest a failure's retry-after hint may keep a circuit open (`CircuitBreaker`'s `maxOpenDuration`). */
 const MAX_OPEN_MS = 3_600_000
 
-/** One agent's circuit. Mutated in place: every check and update is synchronous. */
-interface Breaker {
+/** Who to tell about the transitions a guarded call makes: set per fiber for the call's duration. */
+interface Reporter {
+  readonly onChange: (change: BreakerChange) => Effect.Effect<void>
+  readonly stage: Stage | undefined
+}
+
+/** One agent's breaker: its circuit (keyed by the agent) in the `CircuitBreaker` of its policy. */
+interface AgentBreaker {
   readonly agent: AgentId
   readonly failureThreshold: number
-  readonly resetAfterMs: number
-  state: "Closed" | "Open" | "HalfOpen"
-  /** Bumped on every transition: the outcome of a call admitted under an older one is ignored. */
-  generation: number
-  /** Consecutive failed calls while closed. */
-  failures: number
-  /** While open: when a trial call will be let through (epoch ms). */
-  openUntil: number
-  /** While half-open: whether the trial call is running. */
-  probing: boolean
+  readonly breaker: CircuitBreaker.CircuitBreaker
+  /** The `execute` options: built once, so a call allocates none. */
+  readonly options: {
+    readonly key: string
+    readonly classify: (
+      exit: Exit.Exit<unknown, unknown>
+    ) => CircuitBreaker.Outcome | Effect.Effect<CircuitBreaker.Outcome>
+  }
 }
+
+const rateLimitedOutcome = (resetAt: number): Effect.Effect<CircuitBreaker.Outcome> =>
+  Clock.clockWith((clock) =>
+    Effect.succeed(
+      CircuitBreaker.failure({
+        retryAfter: Duration.millis(Math.min(MAX_OPEN_MS, Math.max(0, resetAt - clock.currentTimeMillisUnsafe())))
+      })
+    )
+  )
 
 /**
- * How a failed call counts against the breaker: `undefined` when it does not count (an interruption,
- * a defect, an `Interrupted` agent error, any error that is not an `AgentError` such as an exhausted
- * budget or a store failure), else the least time (ms) it keeps an opening circuit open: 0, or the
- * wait until a `RateLimited` reset.
+ * How a call's exit counts against its breaker: a success is a `success`; an interruption, a defect,
+ * an `Interrupted` agent error and any error that is not an `AgentError` (an exhausted budget, a store
+ * failure) are `ignored`; a `RateLimited` error with a reset time is a `failure` that keeps an opening
+ * circuit open until the reset (capped at 1 h); any other `AgentError` is a `failure`.
  */
-const failureHold = (cause: Cause.Cause<unknown>, now: number): number | undefined => {
-  if (Cause.hasInterruptsOnly(cause)) return undefined
-  const error = Cause.findErrorOption(cause)
-  if (error._tag === "None" || !(error.value instanceof AgentError)) return undefined
+const classify = (
+  exit: Exit.Exit<unknown, unknown>
+): CircuitBreaker.Outcome | Effect.Effect<CircuitBreaker.Outcome> => {
+  if (Exit.isSuccess(exit)) return CircuitBreaker.success
+  const error = Cause.findErrorOption(exit.cause)
+  if (error._tag === "None" || !(error.value instanceof AgentError)) return CircuitBreaker.ignored
   const failure = error.value
-  if (failure.kind === "Interrupted") return undefined
-  return failure.kind === "RateLimited" && failure.resetAt !== undefined ? Math.max(0, failure.resetAt - now) : 0
+  if (failure.kind === "Interrupted") return CircuitBreaker.ignored
+  return failure.kind === "RateLimited" && failure.resetAt !== undefined ? rateLimitedOutcome(failure.resetAt) : failed
 }
 
-const rejection = (breaker: Breaker, now: number): AgentError =>
-  new AgentError({
-    agent: breaker.agent,
-    kind: "CircuitOpen",
-    detail:
-      breaker.state === "Open"
-        ? `circuit open after ${breaker.failureThreshold} consecutive failed calls; next trial call in ${Math.ceil((breaker.openUntil - now) / 1000)} s`
-        : "circuit half-open: a trial call is in progress"
+const failed = CircuitBreaker.failure()
+
+/** A rejection of the breaker as the agent's `CircuitOpen` error, with when the circuit lets a trial call through. */
+const rejection = (
+  breaker: AgentBreaker,
+  error: CircuitBreaker.CircuitBreakerError
+): Effect.Effect<never, AgentError> =>
+  Clock.clockWith((clock) => {
+    const reason = error.reason
+    let detail: string
+    switch (reason._tag) {
+      case "CircuitOpen": {
+        const waitMs = Duration.toMillis(reason.retryAfter)
+        const at = new Date(clock.currentTimeMillisUnsafe() + waitMs).toISOString()
+        detail = `circuit open after ${breaker.failureThreshold} consecutive failed calls; next trial call at ${at} (in ${Math.ceil(waitMs / 1000)} s)`
+        break
+      }
+      case "CircuitHalfOpen":
+        detail = "circuit half-open: a trial call is in progress"
+        break
+      default:
+        detail = `circuit breaker unavailable: ${reason.message}`
+    }
+    return Effect.fail(new AgentError({ agent: breaker.agent, kind: "CircuitOpen", detail }))
   })
 
+const stateOf = (state: CircuitBreaker.State): "Closed" | "Open" | "HalfOpen" => state._tag
+const readClosed = () => closed
+
 /**
- * Builds the resilience service of a configuration: resolved policies and one circuit breaker per
- * agent that has one (in process, for as long as the service lives: a run, when provided as
- * {@link layer}).
+ * Builds the resilience service of a configuration: resolved policies and, for every agent that has
+ * a breaker, a circuit keyed by the agent in an `effect/persistence` `CircuitBreaker`
+ * (`consecutive(failureThreshold)`, `openDuration` `resetAfterMs`; one per distinct policy) over one
+ * in-memory store that follows the `Clock`. Everything is built once, for as long as the service
+ * lives: a run, when provided as {@link layer}.
  *
  * @example
  * ```ts
@@ -426,144 +534,110 @@ const rejection = (breaker: Breaker, now: number): AgentError =>
  * @since 0.1.0
  */
 export const make = (config: SpeckitConfig.SpeckitConfig): Effect.Effect<Service, never, Scope.Scope> =>
-  Effect.sync(() => {
+  Effect.gen(function* () {
+    // The reporter of the guarded call running on each fiber: the store reports a transition to the
+    // call that made it, synchronously (before the trial call starts, before the call returns).
+    const reporters = new WeakMap<Fiber.Fiber<unknown, unknown>, Reporter>()
+    const report = (transition: CircuitBreaker.Transition): Effect.Effect<void> =>
+      Effect.withFiber((fiber) => {
+        const reporter = reporters.get(fiber)
+        if (reporter === undefined) return Effect.void
+        const agent = transition.key as AgentId
+        if (transition.to !== "Open") return reporter.onChange({ agent, from: transition.from, to: transition.to })
+        return Clock.clockWith((clock) => {
+          const reopensAt = clock.currentTimeMillisUnsafe() + Duration.toMillis(transition.retryAfter)
+          const changed = reporter.onChange({ agent, from: transition.from, to: "Open", reopensAt })
+          const stage = reporter.stage
+          if (stage === undefined) return changed
+          return Effect.andThen(
+            changed,
+            Effect.flatMap(Effect.serviceOption(SessionMetrics), (metrics) =>
+              metrics._tag === "Some" && metrics.value.count !== undefined
+                ? metrics.value.count({ kind: "circuit_open", stage, agent })
+                : Effect.void
+            )
+          )
+        })
+      })
+    // The in-memory store (idle keys never expire within a run), reporting the transitions it makes.
+    const memory = yield* Effect.service(CircuitBreaker.CircuitBreakerStore).pipe(
+      Effect.provide(CircuitBreaker.layerStoreMemory({ idleTimeToLive: Duration.infinity }))
+    )
+    const store = CircuitBreaker.CircuitBreakerStore.of({
+      admit: (key) =>
+        Effect.flatMap(memory.admit(key), (admission) =>
+          admission.transition === undefined
+            ? Effect.succeed(admission)
+            : Effect.as(report(admission.transition), admission)
+        ),
+      record: (options) =>
+        Effect.flatMap(memory.record(options), (transition) =>
+          transition === undefined ? Effect.undefined : Effect.as(report(transition), transition)
+        ),
+      state: memory.state
+    })
+
     const policies = new Map<string, Policy>()
-    const breakers = new Map<string, Breaker>()
+    const byPolicy = new Map<string, CircuitBreaker.CircuitBreaker>()
+    const breakers = new Map<string, AgentBreaker>()
     for (const id of Object.keys(config.agents ?? {})) {
       const agent = id as AgentId
       const policy = policyOf(config, agent)
       policies.set(id, policy)
-      if (policy.breaker !== undefined) {
-        breakers.set(id, {
-          agent,
-          failureThreshold: Math.max(1, Math.floor(policy.breaker.failureThreshold)),
-          resetAfterMs: Math.max(0, policy.breaker.resetAfterMs),
-          state: "Closed",
-          generation: 0,
-          failures: 0,
-          openUntil: 0,
-          probing: false
-        })
+      if (policy.breaker === undefined) continue
+      const failureThreshold = Math.max(1, Math.floor(policy.breaker.failureThreshold))
+      const resetAfterMs = Math.max(0, policy.breaker.resetAfterMs)
+      const policyKey = `${failureThreshold}/${resetAfterMs}`
+      let breaker = byPolicy.get(policyKey)
+      if (breaker === undefined) {
+        breaker = yield* CircuitBreaker.make({
+          tripPolicy: CircuitBreaker.consecutive(failureThreshold),
+          openDuration: Duration.millis(resetAfterMs),
+          maxOpenDuration: Duration.millis(MAX_OPEN_MS)
+        }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, store))
+        byPolicy.set(policyKey, breaker)
       }
+      breakers.set(id, { agent, failureThreshold, breaker, options: { key: id, classify } })
     }
-
-    /** Opens the circuit; reports the change and counts it. */
-    const open = (
-      breaker: Breaker,
-      from: "Closed" | "HalfOpen",
-      hold: number,
-      now: number,
-      onChange: (change: BreakerChange) => Effect.Effect<void>,
-      options: GuardOptions | undefined
-    ): Effect.Effect<void> => {
-      breaker.state = "Open"
-      breaker.generation++
-      breaker.failures = 0
-      breaker.probing = false
-      breaker.openUntil = now + Math.max(breaker.resetAfterMs, Math.min(hold, MAX_OPEN_MS))
-      const changed = onChange({ agent: breaker.agent, from, to: "Open", reopensAt: breaker.openUntil })
-      const stage = options?.stage
-      if (stage === undefined) return changed
-      return Effect.andThen(
-        changed,
-        Effect.serviceOption(SessionMetrics).pipe(
-          Effect.flatMap((metrics) =>
-            metrics._tag === "Some" && metrics.value.count !== undefined
-              ? metrics.value.count({ kind: "circuit_open", stage, agent: breaker.agent })
-              : Effect.void
-          )
-        )
-      )
-    }
-
-    /** A call admitted while closed: a success resets the streak, a counted failure extends it. */
-    const whileClosed = <A, E, R>(
-      breaker: Breaker,
-      self: Effect.Effect<A, E, R>,
-      onChange: (change: BreakerChange) => Effect.Effect<void>,
-      options: GuardOptions | undefined
-    ): Effect.Effect<A, E, R> => {
-      const generation = breaker.generation
-      return Effect.matchCauseEffect(self, {
-        onSuccess: (value) => {
-          if (breaker.generation === generation) breaker.failures = 0
-          return Effect.succeed(value)
-        },
-        onFailure: (cause) =>
-          Clock.clockWith((clock) => {
-            const now = clock.currentTimeMillisUnsafe()
-            const hold = breaker.generation === generation ? failureHold(cause, now) : undefined
-            if (hold === undefined) return Effect.failCause(cause)
-            breaker.failures++
-            if (breaker.failures < breaker.failureThreshold) return Effect.failCause(cause)
-            return Effect.andThen(open(breaker, "Closed", hold, now, onChange, options), Effect.failCause(cause))
-          })
-      })
-    }
-
-    /**
-     * A call admitted while open or half-open: rejected, or run as the one trial call, whose outcome
-     * closes the circuit (success), reopens it (counted failure) or leaves it half-open for the next
-     * call (an outcome that does not count). Admission and outcome are one uninterruptible region
-     * around the (interruptible) call, so an interrupted trial still frees the trial slot.
-     */
-    const whileOpen = <A, E, R>(
-      breaker: Breaker,
-      self: Effect.Effect<A, E, R>,
-      onChange: (change: BreakerChange) => Effect.Effect<void>,
-      options: GuardOptions | undefined
-    ): Effect.Effect<A, E | AgentError, R> =>
-      Clock.clockWith((clock) =>
-        Effect.uninterruptibleMask((restore): Effect.Effect<A, E | AgentError, R> => {
-          const now = clock.currentTimeMillisUnsafe()
-          if (breaker.state === "Closed") return whileClosed(breaker, restore(self), onChange, options)
-          if (
-            (breaker.state === "Open" && now < breaker.openUntil) ||
-            (breaker.state === "HalfOpen" && breaker.probing)
-          ) {
-            return Effect.fail(rejection(breaker, now))
-          }
-          const halfOpened = breaker.state === "Open"
-          breaker.state = "HalfOpen"
-          breaker.probing = true
-          const generation = ++breaker.generation
-          const trial = Effect.onExit(restore(self), (exit) => {
-            if (breaker.generation !== generation) return Effect.void
-            if (Exit.isSuccess(exit)) {
-              breaker.state = "Closed"
-              breaker.generation++
-              breaker.failures = 0
-              breaker.probing = false
-              return onChange({ agent: breaker.agent, from: "HalfOpen", to: "Closed" })
-            }
-            const ended = clock.currentTimeMillisUnsafe()
-            const hold = failureHold(exit.cause, ended)
-            if (hold === undefined) {
-              breaker.probing = false
-              return Effect.void
-            }
-            return open(breaker, "HalfOpen", hold, ended, onChange, options)
-          })
-          return halfOpened
-            ? Effect.andThen(onChange({ agent: breaker.agent, from: "Open", to: "HalfOpen" }), trial)
-            : trial
-        })
-      )
 
     const service: Service = {
       policyFor: (agent) => policies.get(agent) ?? policyOf(config, agent),
       state: (agent) => {
-        const breaker = breakers.get(agent)
-        return breaker === undefined ? closed : Effect.sync(() => breaker.state)
+        const entry = breakers.get(agent)
+        return entry === undefined
+          ? closed
+          : entry.breaker.state(agent).pipe(Effect.map(stateOf), Effect.catch(readClosed))
       },
-      guard: (agent, self, onChange, options) => {
-        const breaker = breakers.get(agent)
-        if (breaker === undefined) return self
-        return Effect.suspend(() =>
-          breaker.state === "Closed"
-            ? whileClosed(breaker, self, onChange, options)
-            : whileOpen(breaker, self, onChange, options)
-        )
+      guard: <A, E, R>(
+        agent: AgentId,
+        self: Effect.Effect<A, E, R>,
+        onChange: (change: BreakerChange) => Effect.Effect<void>,
+        options?: GuardOptions
+      ): Effect.Effect<A, E | AgentError, R> => {
+        const entry = breakers.get(agent)
+        if (entry === undefined) return self
+        const reporter: Reporter = { onChange, stage: options?.stage }
+        return Effect.withFiber((fiber) => {
+          const previous = reporters.get(fiber)
+          reporters.set(fiber, reporter)
+          const restore = () => {
+            if (previous === undefined) reporters.delete(fiber)
+            else reporters.set(fiber, previous)
+          }
+          return Effect.matchCauseEffect(entry.breaker.execute(self, entry.options), {
+            onSuccess: (value) => {
+              restore()
+              return Effect.succeed(value)
+            },
+            onFailure: (cause): Effect.Effect<never, E | AgentError> => {
+              restore()
+              const error = Cause.findErrorOption(cause)
+              return error._tag === "Some" && error.value instanceof CircuitBreaker.CircuitBreakerError
+                ? rejection(entry, error.value)
+                : Effect.failCause(cause as Cause.Cause<E>)
+            }
+          })
+        })
       }
     }
     return service

@@ -208,7 +208,49 @@ describe("Resilience.schedule", () => {
   )
 })
 
+describe("Resilience.retry", () => {
+  it.effect("retries like Effect.retry with the same schedule, building it only after a failure", () =>
+    Effect.gen(function* () {
+      const started = yield* Clock.currentTimeMillis
+      let built = 0
+      const p = policy({ initialDelayMs: 100, factor: 2, maxRetries: 2 })
+      const make = () => {
+        built++
+        return Resilience.schedule(p, { startedAt: started })
+      }
+      assert.strictEqual(yield* Resilience.retry(Effect.succeed("ok"), make), "ok")
+      assert.strictEqual(built, 0, "no schedule for a first attempt that succeeds")
+      const times: Array<number> = []
+      const attempt = Effect.gen(function* () {
+        times.push((yield* Clock.currentTimeMillis) - started)
+        return times.length < 3 ? yield* Effect.fail(failure("Overloaded")) : "ok"
+      })
+      const fiber = yield* Effect.forkChild(Resilience.retry(attempt, make))
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(yield* Fiber.join(fiber), "ok")
+      assert.deepStrictEqual(times, [0, 100, 300])
+      assert.strictEqual(built, 1)
+      const permanent = yield* Effect.flip(Resilience.retry(Effect.fail(failure("AuthFailed")), make))
+      assert.strictEqual(permanent.kind, "AuthFailed")
+    })
+  )
+})
+
 describe("Resilience.withTimeout", () => {
+  it.live("with the live clock: a stuck attempt is interrupted and fails with Timeout; a quick one succeeds", () =>
+    Effect.gen(function* () {
+      let interrupted = false
+      const stuck = Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => (interrupted = true))))
+      const error = yield* Effect.flip(Resilience.withTimeout(stuck, "alpha", 20))
+      assert.strictEqual(error.kind, "Timeout")
+      assert.isTrue(interrupted, "the attempt was interrupted before the call failed")
+      const quick = Effect.promise(() => new Promise<string>((resolve) => setTimeout(() => resolve("ok"), 5)))
+      assert.strictEqual(yield* Resilience.withTimeout(quick, "alpha", 1_000), "ok")
+      const failing = Effect.fail(failure("ServerError"))
+      assert.strictEqual((yield* Effect.flip(Resilience.withTimeout(failing, "alpha", 1_000))).kind, "ServerError")
+    })
+  )
+
   it.effect("fails a stuck attempt with Timeout after exactly timeoutMs, interrupting it", () =>
     Effect.gen(function* () {
       let interrupted = false
