@@ -182,15 +182,19 @@ export const make = (options: SimAgentOptions): Agent.Agent => {
     id: options.id,
     provider: "sim",
     model,
+    // The answer is worked out first, then delivered after the latency: the latency is the whole call.
     call: (request) =>
-      Effect.gen(function* () {
-        yield* Effect.sleep(latency)
+      Effect.suspend(() => {
         const text = JSON.stringify(answer(request, seed))
         const input = estimateTokens(request.prompt)
         const output = estimateTokens(text)
         const cachedInput = request.stage === "plan" ? 0 : Math.min(input, estimateTokens(request.spec.text))
         const reasoning = model === "sim-large" ? Math.floor(output / 4) : 0
-        return { text, model, usage: TokenUsage.make({ input, cachedInput, output, reasoning }) }
+        return Effect.as(Effect.sleep(latency), {
+          text,
+          model,
+          usage: TokenUsage.make({ input, cachedInput, output, reasoning })
+        })
       })
   }
 }
