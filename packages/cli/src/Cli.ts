@@ -10,10 +10,11 @@ import * as Estimate from "./Estimate.ts"
 import * as Run from "./Run.ts"
 import * as Runs from "./Runs.ts"
 
-const json = Flag.Boolean("json").pipe(
-  Flag.withDescription("Print one machine-readable JSON summary on stdout (progress goes to stderr)."),
-  Flag.withDefault(false)
-)
+/** A `--json` flag (off by default) saying what it prints. */
+const jsonFlag = (description: string) =>
+  Flag.Boolean("json").pipe(Flag.withDescription(description), Flag.withDefault(false))
+
+const json = jsonFlag("Print one machine-readable JSON summary on stdout (progress goes to stderr).")
 
 const workspace = Flag.String("workspace").pipe(
   Flag.withAlias("C"),
@@ -105,10 +106,7 @@ export const estimate = Command.make(
   {
     specId: Argument.String("SPEC-ID").pipe(Argument.withDescription("The spec to estimate (under specs/).")),
     workspace,
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("Print the estimate as one JSON object on stdout."),
-      Flag.withDefault(false)
-    )
+    json: jsonFlag("Print the estimate as one JSON object on stdout.")
   },
   (options) => Estimate.estimate(options).pipe(Effect.asVoid)
 ).pipe(
@@ -130,7 +128,7 @@ export const runs = Command.make(
   "runs",
   {
     workspace,
-    json: Flag.Boolean("json").pipe(Flag.withDescription("Print the runs as a JSON array."), Flag.withDefault(false))
+    json: jsonFlag("Print the runs as a JSON array.")
   },
   Effect.fn(function* ({ workspace, json }) {
     const listed = yield* Runs.list(workspace)
@@ -164,10 +162,7 @@ export const status = Command.make(
       Argument.optional
     ),
     workspace,
-    json: Flag.Boolean("json").pipe(
-      Flag.withDescription("Print the run's summary (or record) as one JSON object."),
-      Flag.withDefault(false)
-    )
+    json: jsonFlag("Print the run's summary (or record) as one JSON object.")
   },
   Effect.fn(function* ({ runId, workspace, json }) {
     const run = yield* Runs.find(workspace, runId._tag === "Some" ? runId.value : undefined)

@@ -108,3 +108,41 @@ export const isRetryableKind = (kind: AgentErrorKind): boolean => !permanent.has
  * @since 0.1.0
  */
 export const isRetryable = (error: AgentError): boolean => isRetryableKind(error.kind)
+
+/**
+ * Optional facts about a failure: the HTTP status or exit code, a rate limit's reset time, and what
+ * the failed attempt spent when the provider reported it.
+ *
+ * @since 0.1.0
+ */
+export interface Details {
+  readonly status?: number | undefined
+  readonly resetAt?: number | undefined
+  readonly usage?: TokenUsage | undefined
+  readonly reportedCostUsd?: number | undefined
+  readonly model?: string | undefined
+}
+
+/**
+ * Builds an {@link AgentError}, leaving out the details that are not known.
+ *
+ * @example
+ * ```ts
+ * import { AgentError } from "@speckit/core"
+ *
+ * AgentError.make("alpha", "RateLimited", "429 from the API", { status: 429, resetAt: Date.now() + 60_000 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (agent: string, kind: AgentErrorKind, detail: string, details: Details = {}): AgentError =>
+  new AgentError({
+    agent,
+    kind,
+    detail,
+    ...(details.status === undefined ? {} : { status: details.status }),
+    ...(details.resetAt === undefined ? {} : { resetAt: details.resetAt }),
+    ...(details.usage === undefined ? {} : { usage: details.usage }),
+    ...(details.reportedCostUsd === undefined ? {} : { reportedCostUsd: details.reportedCostUsd }),
+    ...(details.model === undefined ? {} : { model: details.model })
+  })

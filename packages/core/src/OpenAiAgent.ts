@@ -24,7 +24,7 @@ import { Clock, Config, Duration, Effect, Option, Predicate, Redacted, Schema, S
 import { Sse } from "effect/encoding"
 import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import type * as Agent from "./Agent.ts"
-import { AgentError, type AgentErrorKind } from "./AgentError.ts"
+import { AgentError, type AgentErrorKind, make as makeAgentError } from "./AgentError.ts"
 import type { AgentId } from "./AgentId.ts"
 import * as RateLimit from "./RateLimit.ts"
 import { estimateTokens } from "./SimAgent.ts"
@@ -168,14 +168,7 @@ const agentError = (
   kind: AgentErrorKind,
   detail: string,
   extra: { readonly status?: number | undefined; readonly resetAt?: number | undefined } = {}
-) =>
-  new AgentError({
-    agent,
-    kind,
-    detail,
-    ...(extra.status === undefined ? {} : { status: extra.status }),
-    ...(extra.resetAt === undefined ? {} : { resetAt: extra.resetAt })
-  })
+) => makeAgentError(agent, kind, detail, extra)
 
 interface ErrorSignal {
   readonly message: string

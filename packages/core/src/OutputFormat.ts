@@ -20,7 +20,7 @@
  */
 import { Clock, Effect, Option, Predicate, Schema } from "effect"
 import type * as Agent from "./Agent.ts"
-import { AgentError, type AgentErrorKind } from "./AgentError.ts"
+import { AgentError, type AgentErrorKind, make as makeAgentError } from "./AgentError.ts"
 import type { AgentId } from "./AgentId.ts"
 import * as RateLimit from "./RateLimit.ts"
 import { estimateTokens } from "./SimAgent.ts"
@@ -199,15 +199,7 @@ const agentError = (
   detail: string,
   extra: { readonly status?: number | undefined; readonly resetAt?: number | undefined } = {},
   spent: Spent = {}
-) =>
-  new AgentError({
-    agent,
-    kind,
-    detail,
-    ...(extra.status === undefined ? {} : { status: extra.status }),
-    ...(extra.resetAt === undefined ? {} : { resetAt: extra.resetAt }),
-    ...spent
-  })
+) => makeAgentError(agent, kind, detail, { ...extra, ...spent })
 
 // ---------------------------------------------------------------------------------------------
 // Shared decoding
