@@ -3,9 +3,11 @@
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Path } from "effect"
+import { Git } from "@speckit/core"
+import { Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Demo from "./Demo.ts"
+import { InputError } from "./Errors.ts"
 import * as Estimate from "./Estimate.ts"
 import * as Run from "./Run.ts"
 import * as Runs from "./Runs.ts"
@@ -45,17 +47,149 @@ export const auto = Command.make(
     ),
     workspace,
     json,
-    metricsFile
+    metricsFile,
+    fresh: Flag.Boolean("new").pipe(
+      Flag.withDescription("Start a new run even when the spec has an unfinished run on this branch."),
+      Flag.withDefault(false)
+    )
   },
   (options) => Run.auto({ ...options, metricsFile: optionalPath(options.metricsFile) }).pipe(Effect.asVoid)
 ).pipe(
   Command.withDescription(
-    "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted."
+    "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. The run is durable (journaled in .speckit/state.db): after a crash, Ctrl-C or a pause, `speckit resume <RUN-ID>` goes on where it stopped without calling again the agents whose answers were recorded. A spec with an unfinished run on the current branch is refused (resume it, or pass --new). One speckit process at a time per workspace. Exit codes: 0 completed, 1 failed or halted, 2 bad input (or the workspace's state is in use, corrupt or foreign), 3 paused for a review (answer with `speckit approve`/`reject`, then `speckit resume`), 130 interrupted."
   ),
   Command.withExamples([
     { command: "speckit auto SPEC-001-password-reset", description: "Run a spec in the current workspace" },
     { command: "speckit auto SPEC-7 -C ~/work/shop --json", description: "Run in another workspace, print JSON" }
   ])
+)
+
+const runIdArgument = (description: string) => Argument.String("RUN-ID").pipe(Argument.withDescription(description))
+
+const force = (description: string) =>
+  Flag.Boolean("force").pipe(Flag.withDescription(description), Flag.withDefault(false))
+
+/**
+ * `speckit resume`: continue a crashed, cancelled or paused run.
+ *
+ * @since 0.2.0
+ */
+export const resume = Command.make(
+  "resume",
+  {
+    runId: runIdArgument("The run to continue (see `speckit runs`)."),
+    workspace,
+    json,
+    metricsFile,
+    force: force("Resume even though the workspace is on another git branch than the run.")
+  },
+  (options) => Run.resume({ ...options, metricsFile: optionalPath(options.metricsFile) }).pipe(Effect.asVoid)
+).pipe(
+  Command.withDescription(
+    "Continue a run that stopped: crashed or killed, cancelled with Ctrl-C, or paused. Recorded steps are replayed from .speckit/state.db (agents whose answers were recorded are not called again, their costs still count); the rest runs. A run paused for a review goes on once `speckit approve` or `speckit reject` answered it (a budget pause once `speckit budget` raised the budget); until then resume only reports it (exit 3). A run of another git branch is refused unless --force. Exit codes: as for `speckit auto`."
+  ),
+  Command.withExamples([
+    { command: "speckit resume 20261125-093012-k3f9", description: "Continue a run after a crash" },
+    { command: "speckit resume 20261125-093012-k3f9 --force --json", description: "Continue it on another branch" }
+  ])
+)
+
+const note = Flag.String("note").pipe(Flag.withDescription("A note for the record (why)."), Flag.optional)
+
+const recordAnswer = (
+  workspace: string,
+  runId: string,
+  given: Omit<Runs.Answer, "name" | "at" | "branch">,
+  forced: boolean,
+  json: boolean
+) =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const git = Option.getOrUndefined(yield* Git.state(path.resolve(workspace)))
+    const recorded = yield* Runs.answer(workspace, runId, given, { force: forced, branch: git?.branch })
+    process.stdout.write(
+      json
+        ? `${JSON.stringify(recorded.answer, null, 2)}\n`
+        : `recorded for run ${runId} (${recorded.answer.name}); continue it with \`speckit resume ${runId}\`\n`
+    )
+  })
+
+const answerOptions = {
+  runId: runIdArgument("The paused run (see `speckit runs`)."),
+  workspace,
+  note,
+  force: force("Answer even though the workspace is on another git branch than the run."),
+  json: jsonFlag("Print the recorded answer as JSON.")
+}
+
+/**
+ * `speckit approve`: approve a run paused for a review.
+ *
+ * @since 0.2.0
+ */
+export const approve = Command.make("approve", answerOptions, (options) =>
+  recordAnswer(
+    options.workspace,
+    options.runId,
+    { kind: "review", approved: true, note: optionalPath(options.note) },
+    options.force,
+    options.json
+  )
+).pipe(
+  Command.withDescription(
+    "Approve the review a run is paused for (a stage ended in conflict under onConflict: pause); `speckit resume RUN-ID` then goes on with the next stage. Exit codes: 0 recorded, 2 no such run, not paused for a review, or another branch's run."
+  ),
+  Command.withExamples([
+    { command: 'speckit approve 20261125-093012-k3f9 --note "the dissent is about wording"', description: "Approve" }
+  ])
+)
+
+/**
+ * `speckit reject`: reject a run paused for a review.
+ *
+ * @since 0.2.0
+ */
+export const reject = Command.make("reject", answerOptions, (options) =>
+  recordAnswer(
+    options.workspace,
+    options.runId,
+    { kind: "review", approved: false, note: optionalPath(options.note) },
+    options.force,
+    options.json
+  )
+).pipe(
+  Command.withDescription(
+    "Reject the review a run is paused for; `speckit resume RUN-ID` then ends the run as halted (exit 1). Exit codes: 0 recorded, 2 no such run, not paused for a review, or another branch's run."
+  ),
+  Command.withExamples([{ command: 'speckit reject 20261125-093012-k3f9 --note "plan misses R2"', description: "Reject" }])
+)
+
+/**
+ * `speckit budget`: raise the budget of a run paused over budget.
+ *
+ * @since 0.2.0
+ */
+export const budget = Command.make(
+  "budget",
+  {
+    ...answerOptions,
+    usd: Flag.Finite("usd").pipe(Flag.withDescription("The run's new budget in USD (the total, not an increment)."))
+  },
+  (options) =>
+    options.usd > 0
+      ? recordAnswer(
+          options.workspace,
+          options.runId,
+          { kind: "budget", usd: options.usd, note: optionalPath(options.note) },
+          options.force,
+          options.json
+        )
+      : Effect.fail(new InputError({ message: `--usd must be a positive amount, got ${options.usd}` }))
+).pipe(
+  Command.withDescription(
+    "Raise the budget of a run paused before a call that would have crossed it (budget.onExceed: pause); `speckit resume RUN-ID` then goes on. Exit codes: 0 recorded, 2 no such run, not paused for its budget, or another branch's run."
+  ),
+  Command.withExamples([{ command: "speckit budget 20261125-093012-k3f9 --usd 5", description: "Allow $5 in all" }])
 )
 
 /**
@@ -166,7 +300,13 @@ export const status = Command.make(
   },
   Effect.fn(function* ({ runId, workspace, json }) {
     const run = yield* Runs.find(workspace, runId._tag === "Some" ? runId.value : undefined)
-    process.stdout.write(json ? `${JSON.stringify(run.summary ?? run, null, 2)}\n` : Runs.formatStatus(run))
+    // A run without a summary (running, or killed): what its event log says was recorded.
+    const stages = run.summary === undefined ? yield* Runs.recorded(workspace, run.runId) : undefined
+    process.stdout.write(
+      json
+        ? `${JSON.stringify(run.summary ?? { ...run, stages }, null, 2)}\n`
+        : Runs.formatStatus(run, stages)
+    )
   })
 ).pipe(
   Command.withDescription(
@@ -187,7 +327,7 @@ export const speckit = Command.make("speckit").pipe(
   Command.withDescription(
     "speckit runs spec-driven, multi-agent LLM pipelines reliably: several agents answer every stage, their answers are sequenced exactly once and merged into a consensus."
   ),
-  Command.withSubcommands([auto, demo, estimate, runs, status])
+  Command.withSubcommands([auto, resume, approve, reject, budget, demo, estimate, runs, status])
 )
 
 /**

@@ -4,27 +4,32 @@
  *
  * @since 0.1.0
  */
-import { MemorySequencer, QuorumConsensus } from "@speckit/consensus"
+import { MemorySequencer, QuorumConsensus, SqlSequencerStore } from "@speckit/consensus"
 import {
   Budget,
+  DurableRun,
+  type Execution,
   FaultInjector,
   Git,
-  Pipeline,
   PipelineEvent,
   Providers,
   Resilience,
+  RunId,
   RunStore,
   type RunSummary,
+  type Sequencer,
   SessionMetrics,
   Spec,
   SpeckitConfig
 } from "@speckit/core"
 import { Faults } from "@speckit/faults"
 import { Alert, BudgetGuard, Estimate, Export, History, Metrics, Pricing, Tracing } from "@speckit/telemetry"
+import * as StateDatabase from "@speckit/core/StateDatabase"
 import { Effect, FileSystem, Layer, Metric, Option, Path } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
 import * as Progress from "./Progress.ts"
+import * as Runs from "./Runs.ts"
 
 /**
  * Options of `speckit auto`.
@@ -43,6 +48,8 @@ export interface AutoOptions {
   readonly metricsFile?: string | undefined
   /** Where warnings and alerts go; defaults to stderr. */
   readonly warnings?: Progress.Output | undefined
+  /** Start a new run even when the spec has an unfinished one on this branch (`--new`). */
+  readonly fresh?: boolean | undefined
 }
 
 const pricesOf = (config: SpeckitConfig.SpeckitConfig): Record<string, Pricing.Price> => {
@@ -66,7 +73,7 @@ const pricesOf = (config: SpeckitConfig.SpeckitConfig): Record<string, Pricing.P
  *
  * @since 0.1.0
  */
-export const layer = (
+export const layer = <E = never, R = never>(
   config: SpeckitConfig.SpeckitConfig,
   workspace: string,
   faults: Layer.Layer<FaultInjector.FaultInjector> = FaultInjector.FaultInjector.layerNone,
@@ -75,13 +82,15 @@ export const layer = (
     readonly metrics?: Layer.Layer<SessionMetrics.SessionMetrics> | undefined
     /** Trace every agent call (`Tracing.traceRegistry`). */
     readonly traced?: boolean | undefined
-  } = {}
+  } = {},
+  /** The sequencer (default: in memory; `speckit auto` keeps it in the state database). */
+  sequencer: Layer.Layer<Sequencer.Sequencer, E, R> = MemorySequencer.layer as Layer.Layer<Sequencer.Sequencer, E, R>
 ) =>
   Layer.mergeAll(
     telemetry.traced ? Tracing.traceRegistry(Providers.layer(config, workspace)) : Providers.layer(config, workspace),
     faults,
     Resilience.layer(config),
-    MemorySequencer.layer,
+    sequencer,
     QuorumConsensus.layer,
     telemetry.metrics ?? Metrics.layer({ pricer: Pricing.fromConfig(config), prices: pricesOf(config) }),
     RunStore.RunStore.layerFileSystem(workspace)
@@ -211,20 +220,23 @@ const telemetryOf = (input: {
     return { pricer, estimate, guard, alert, otlp, events, path, runId: () => runId }
   })
 
+/** A loaded workspace, ready to run (see {@link prepare}). */
+type Prepared = Effect.Success<ReturnType<typeof prepare>>
+
 /**
- * Runs `speckit auto`: prints progress and the report, and fails with {@link RunNotCompleted}
+ * Runs (or resumes) a run of a loaded workspace as a durable workflow over the workspace's state
+ * database, with the progress display; reports the summary, and fails with {@link RunNotCompleted}
  * when the run does not complete.
- *
- * @since 0.1.0
  */
-export const auto = Effect.fn("Run.auto")(function* (
-  options: AutoOptions
-): Effect.fn.Return<
-  RunSummary.RunSummary,
-  InputError | RunNotCompleted,
-  FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
-> {
-  const { root, config, spec, faults } = yield* prepare(options.specId, options.workspace)
+const execute = Effect.fnUntraced(function* (
+  prepared: Prepared,
+  options: AutoOptions & {
+    readonly runId: RunId.RunId
+    readonly git: Git.GitState | undefined
+    readonly answer?: DurableRun.Options["answer"]
+  }
+) {
+  const { root, config, spec, faults } = prepared
   const warn = options.warnings ?? process.stderr
   if (faults.active) warn.write(`speckit: faults active: ${faults.description}\n`)
   const priceCheck = yield* Pricing.checkModels(config).pipe(
@@ -236,24 +248,36 @@ export const auto = Effect.fn("Run.auto")(function* (
   const display = progressOut.isTTY ? Progress.live(progressOut) : Progress.plain(progressOut)
   const telemetry = yield* telemetryOf({ root, config, spec, display, plain: !progressOut.isTTY, progressOut, warn })
   const unpriced = priceCheck.unpriced.map((entry) => entry.model)
-  const summary = yield* Effect.gen(function* () {
+  const state = StateDatabase.layer({ filename: telemetry.path.join(root, StateDatabase.path) })
+  const outcome = yield* Effect.gen(function* () {
     const metrics = yield* Metrics.make({
       pricer: telemetry.pricer,
       unpriced,
       onRecord: telemetry.guard?.observe,
       onAlert: telemetry.alert
     })
-    const git = Option.getOrUndefined(yield* Git.state(root))
-    const run = Pipeline.run({ spec, config, git }).pipe(
+    const run = DurableRun.run({ spec, config, git: options.git, runId: options.runId, answer: options.answer }).pipe(
+      Effect.scoped,
       Effect.provideService(PipelineEvent.PipelineEvents, telemetry.events),
       Effect.provideService(Budget.Budget, telemetry.guard?.budget ?? { admit: () => Effect.void }),
       Effect.provide(
-        layer(config, root, Layer.succeed(FaultInjector.FaultInjector, faults), {
-          metrics: Layer.succeed(SessionMetrics.SessionMetrics, metrics),
-          traced: telemetry.otlp !== undefined
-        })
+        layer(
+          config,
+          root,
+          Layer.succeed(FaultInjector.FaultInjector, faults),
+          {
+            metrics: Layer.succeed(SessionMetrics.SessionMetrics, metrics),
+            traced: telemetry.otlp !== undefined
+          },
+          SqlSequencerStore.layerSequencer()
+        ).pipe(Layer.provideMerge(state))
       ),
       Effect.catchTags({
+        // The state database: in use by another process, corrupt, foreign or newer (nothing is touched).
+        StateLocked: (error) => Effect.fail(new InputError({ message: error.message })),
+        StateCorrupt: (error) => Effect.fail(new InputError({ message: error.message })),
+        SqlError: (error) =>
+          Effect.fail(new InputError({ message: `the state database cannot be used: ${error.message}` })),
         UnknownAgent: (error) => Effect.fail(new InputError({ message: error.message })),
         ConfigError: (error) => Effect.fail(new InputError({ message: error.message })),
         RunStoreError: (error) =>
@@ -263,13 +287,10 @@ export const auto = Effect.fn("Run.auto")(function* (
       Effect.ensuring(
         Effect.gen(function* () {
           const snapshot = yield* metrics.snapshot
-          const runId = telemetry.runId()
-          if (runId !== undefined) {
-            yield* Export.writeRunFiles(telemetry.path.join(root, ".speckit", "runs", runId), snapshot, {
-              budgetUsd: config.budget?.usd,
-              estimateUsd: telemetry.estimate.costUsd.expected
-            }).pipe(Effect.ignore)
-          }
+          yield* Export.writeRunFiles(telemetry.path.join(root, ".speckit", "runs", options.runId), snapshot, {
+            budgetUsd: config.budget?.usd,
+            estimateUsd: telemetry.estimate.costUsd.expected
+          }).pipe(Effect.ignore)
           if (options.metricsFile !== undefined) {
             yield* Export.writePrometheus(telemetry.path.resolve(root, options.metricsFile)).pipe(
               Effect.tapError((error) =>
@@ -283,9 +304,105 @@ export const auto = Effect.fn("Run.auto")(function* (
     )
     return yield* telemetry.otlp ? run.pipe(Effect.provide(telemetry.otlp)) : run
   }).pipe(Effect.provideService(Metric.MetricRegistry, Export.freshRegistry()))
+  const summary =
+    outcome._tag === "AlreadyFinished" ? yield* Runs.summaryOf(root, options.runId) : outcome.summary
   report.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary))
   if (summary.status !== "completed") {
     return yield* new RunNotCompleted({ status: summary.status, exitCode: exitCodeOf(summary.status) })
   }
   return summary
 })
+
+/** Whether a listed run can still go on (`speckit resume`): crashed, cancelled or paused. */
+const isUnfinished = (run: Runs.RunListing) =>
+  run.status === "unfinished" || run.status === "cancelled" || run.status === "awaiting-review"
+
+/**
+ * Runs `speckit auto`: starts a new run of the spec (refusing, unless `fresh`, when the spec has an
+ * unfinished run on the current branch), prints progress and the report, and fails with
+ * {@link RunNotCompleted} when the run does not complete.
+ *
+ * @since 0.1.0
+ */
+export const auto = Effect.fn("Run.auto")(function* (
+  options: AutoOptions
+): Effect.fn.Return<
+  RunSummary.RunSummary,
+  InputError | RunNotCompleted,
+  FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
+> {
+  const prepared = yield* prepare(options.specId, options.workspace)
+  const git = Option.getOrUndefined(yield* Git.state(prepared.root))
+  if (options.fresh !== true) {
+    const runs = yield* Runs.list(prepared.root)
+    const unfinished = runs.find(
+      (run) => run.specId === prepared.spec.id && run.branch === git?.branch && isUnfinished(run)
+    )
+    if (unfinished !== undefined) {
+      return yield* new InputError({
+        message: `spec ${prepared.spec.id} has an unfinished run ${unfinished.runId}${git ? ` on branch ${git.branch}` : ""} (${unfinished.status}); continue it with \`speckit resume ${unfinished.runId}\`, or start another with \`speckit auto ${prepared.spec.id} --new\``
+      })
+    }
+  }
+  const runId = yield* RunId.make
+  return yield* execute(prepared, { ...options, runId, git })
+})
+
+/**
+ * Options of `speckit resume`.
+ *
+ * @since 0.2.0
+ */
+export interface ResumeOptions extends Omit<AutoOptions, "specId" | "fresh"> {
+  readonly runId: string
+  /** Resume even on another git branch than the run's. */
+  readonly force: boolean
+}
+
+/**
+ * Runs `speckit resume`: continues a crashed, cancelled or paused run where it stopped (agent calls
+ * whose answers were recorded are not made again). A run paused for a review or a budget goes on
+ * only once `speckit approve`/`reject`/`budget` answered it; a finished run is only reported.
+ *
+ * @since 0.2.0
+ */
+export const resume = Effect.fn("Run.resume")(function* (
+  options: ResumeOptions
+): Effect.fn.Return<
+  RunSummary.RunSummary,
+  InputError | RunNotCompleted,
+  FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
+> {
+  const path = yield* Path.Path
+  const root = path.resolve(options.workspace)
+  const run = yield* Runs.find(root, options.runId)
+  const record = yield* Runs.record(root, run.runId)
+  const git = Option.getOrUndefined(yield* Git.state(root))
+  if (!options.force && record.git?.branch !== git?.branch) {
+    return yield* new InputError({
+      message: `run ${run.runId} belongs to branch ${record.git?.branch ?? "(none)"}, but the workspace is on ${git?.branch ?? "no branch"}; check out ${record.git?.branch ?? "its branch"} or resume anyway with --force`
+    })
+  }
+  const report = options.report ?? process.stdout
+  const pause = run.summary?.pause
+  let answer: DurableRun.Options["answer"]
+  if (run.summary !== undefined && pause !== undefined && run.status !== "cancelled") {
+    const given = yield* Runs.answerOf(root, run.runId)
+    if (given === undefined || given.name !== pause.name) {
+      report.write(options.json ? `${JSON.stringify(run.summary, null, 2)}\n` : formatSummary(run.summary))
+      return yield* new RunNotCompleted({ status: run.summary.status, exitCode: exitCodeOf(run.summary.status) })
+    }
+    answer =
+      given.kind === "review"
+        ? { _tag: "Review", name: given.name, answer: reviewAnswer(given) }
+        : { _tag: "Budget", name: given.name, usd: given.usd ?? 0 }
+  }
+  const config = yield* SpeckitConfig.decode(record.config, `${run.runDir}/run.json`).pipe(
+    Effect.mapError((error) => new InputError({ message: error.message }))
+  )
+  const prepared = yield* prepare(record.specId, root)
+  return yield* execute({ ...prepared, config }, { ...options, specId: record.specId, runId: record.runId, git, answer })
+})
+
+const reviewAnswer = (given: Runs.Answer): Execution.ReviewAnswer =>
+  given.note === undefined ? { approved: given.approved === true } : { approved: given.approved === true, note: given.note }

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { RunSummary } from "@speckit/core"
+import { type Git, RunId, type RunSummary } from "@speckit/core"
 import { Effect, FileSystem, Option, Path } from "effect"
 import { InputError } from "./Errors.ts"
 
@@ -145,11 +145,22 @@ export const find = Effect.fn("Runs.find")(function* (workspace: string, runId: 
  *
  * @since 0.1.0
  */
-export const formatStatus = (run: RunListing): string => {
+export const formatStatus = (
+  run: RunListing,
+  recorded: ReadonlyArray<{
+    readonly stage: string
+    readonly agents: ReadonlyArray<{ readonly agent: string; readonly status: string }>
+  }> = []
+): string => {
   const lines = [`run ${run.runId}  spec ${run.specId}${run.branch ? `  branch ${run.branch}` : ""}`]
   const s = run.summary
   if (!s) {
-    lines.push("status   unfinished (no summary: the run is still going, or the process was stopped abruptly)")
+    lines.push(
+      "status   unfinished (no summary: the run is still going, or the process was stopped abruptly; `speckit resume` goes on)"
+    )
+    for (const stage of recorded) {
+      lines.push(`  ${stage.stage.padEnd(10)} recorded: ${stage.agents.map((a) => `${a.agent} ${a.status}`).join(", ")}`)
+    }
     return `${lines.join("\n")}\n`
   }
   lines.push(
@@ -178,3 +189,171 @@ export const formatStatus = (run: RunListing): string => {
   if (s.hint) lines.push(`next     ${s.hint}`)
   return `${lines.join("\n")}\n`
 }
+
+/**
+ * A run's record (`run.json`): what `speckit resume` needs to go on.
+ *
+ * @since 0.2.0
+ */
+export interface RunRecord {
+  readonly runId: RunId.RunId
+  readonly specId: string
+  readonly git?: Git.GitState | undefined
+  readonly config: unknown
+}
+
+/**
+ * Reads a run's record.
+ *
+ * @since 0.2.0
+ */
+export const record = Effect.fn("Runs.record")(function* (workspace: string, runId: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const file = path.join(path.resolve(workspace), ".speckit", "runs", runId, "run.json")
+  const value = Option.getOrUndefined(yield* readJson(fs, file))
+  const specId = field(value, "specId")
+  if (value === undefined || typeof specId !== "string") {
+    return yield* new InputError({ message: `${file} is missing or unreadable: run ${runId} cannot be resumed` })
+  }
+  const git = field(value, "git")
+  const branch = field(git, "branch")
+  const commit = field(git, "commit")
+  const result: RunRecord = {
+    runId: RunId.RunId.make(runId),
+    specId,
+    git: typeof branch === "string" ? { branch, commit: typeof commit === "string" ? commit : "" } : undefined,
+    config: field(value, "config")
+  }
+  return result
+})
+
+/**
+ * A run's summary (`summary.json`), for a run known to have finished.
+ *
+ * @since 0.2.0
+ */
+export const summaryOf = Effect.fn("Runs.summaryOf")(function* (workspace: string, runId: string) {
+  const run = yield* find(workspace, runId)
+  if (run.summary === undefined) return yield* new InputError({ message: `run ${runId} has no summary` })
+  return run.summary
+})
+
+/**
+ * An answer to a paused run (`answer.json` in its run directory), written by `speckit approve`,
+ * `speckit reject` or `speckit budget`, and given to the run by `speckit resume`.
+ *
+ * @since 0.2.0
+ */
+export interface Answer {
+  readonly kind: "review" | "budget"
+  /** The pause answered (the summary's `pause.name`). */
+  readonly name: string
+  readonly approved?: boolean | undefined
+  readonly note?: string | undefined
+  readonly usd?: number | undefined
+  /** The git branch the answer was given on. */
+  readonly branch?: string | undefined
+  readonly at: string
+}
+
+const answerFile = (path: Path.Path, workspace: string, runId: string) =>
+  path.join(path.resolve(workspace), ".speckit", "runs", runId, "answer.json")
+
+/**
+ * The answer recorded for a paused run, if any.
+ *
+ * @since 0.2.0
+ */
+export const answerOf = Effect.fn("Runs.answerOf")(function* (workspace: string, runId: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const value = Option.getOrUndefined(yield* readJson(fs, answerFile(path, workspace, runId)))
+  const kind = field(value, "kind")
+  const name = field(value, "name")
+  if ((kind !== "review" && kind !== "budget") || typeof name !== "string") return undefined
+  const approved = field(value, "approved")
+  const note = field(value, "note")
+  const usd = field(value, "usd")
+  const answer: Answer = {
+    kind,
+    name,
+    approved: typeof approved === "boolean" ? approved : undefined,
+    note: typeof note === "string" ? note : undefined,
+    usd: typeof usd === "number" ? usd : undefined,
+    at: text(field(value, "at"))
+  }
+  return answer
+})
+
+/**
+ * Records the answer to a paused run (`speckit approve`, `reject`, `budget`): the run must be paused
+ * for that kind of answer, and the workspace on the run's branch (an answer addressed to a run of
+ * another branch is stale) unless `force`. Written atomically; `speckit resume` then gives it to the
+ * run.
+ *
+ * @since 0.2.0
+ */
+export const answer = Effect.fn("Runs.answer")(function* (
+  workspace: string,
+  runId: string,
+  given: Omit<Answer, "name" | "at" | "branch">,
+  options: { readonly force: boolean; readonly branch: string | undefined }
+) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const run = yield* find(workspace, runId)
+  const pause = run.summary?.pause
+  const waitsFor = given.kind === "review" ? "a review" : "a budget raise"
+  if (pause === undefined || pause.kind !== given.kind || run.status === "completed") {
+    return yield* new InputError({
+      message: `run ${runId} is not waiting for ${waitsFor} (status ${run.status}${run.summary ? `, phase ${run.summary.phase}` : ""})`
+    })
+  }
+  if (!options.force && run.branch !== options.branch) {
+    return yield* new InputError({
+      message: `run ${runId} belongs to branch ${run.branch ?? "(none)"}, but the workspace is on ${options.branch ?? "no branch"}: the answer would be stale; check out ${run.branch ?? "its branch"} or answer anyway with --force`
+    })
+  }
+  const recorded: Answer = { ...given, name: pause.name, branch: options.branch, at: new Date().toISOString() }
+  const file = answerFile(path, workspace, runId)
+  const temp = `${file}.${process.pid}.tmp`
+  yield* fs.writeFileString(temp, `${JSON.stringify(recorded, null, 2)}\n`).pipe(
+    Effect.andThen(fs.rename(temp, file)),
+    Effect.mapError((error) => new InputError({ message: `cannot write ${file}: ${error.message}` }))
+  )
+  return { run, answer: recorded }
+})
+
+/**
+ * What an unfinished run had recorded, per stage, from its event log: the agents whose answers were
+ * recorded (a run killed abruptly has no summary; this is what `speckit resume` will not redo).
+ *
+ * @since 0.2.0
+ */
+export const recorded = Effect.fn("Runs.recorded")(function* (workspace: string, runId: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const file = path.join(path.resolve(workspace), ".speckit", "runs", runId, "events.jsonl")
+  const content = yield* fs.readFileString(file).pipe(Effect.orElseSucceed(() => ""))
+  const stages = new Map<string, Array<{ readonly agent: string; readonly status: string }>>()
+  for (const line of content.split("\n")) {
+    if (line.trim() === "") continue
+    let event: unknown
+    try {
+      event = JSON.parse(line)
+    } catch {
+      continue // a line cut by a crash
+    }
+    if (field(event, "_tag") !== "AgentFinished") continue
+    const stage = text(field(event, "stage"))
+    const outcome = field(event, "outcome")
+    const agents = stages.get(stage) ?? []
+    stages.set(stage, agents)
+    agents.push({
+      agent: text(field(outcome, "agent")),
+      status: field(outcome, "_tag") === "Succeeded" ? "succeeded" : "failed"
+    })
+  }
+  return [...stages].map(([stage, agents]) => ({ stage, agents }))
+})

@@ -162,3 +162,44 @@ export const runDirs = (workspace: string): Array<string> => {
   const root = path.join(workspace, ".speckit", "runs")
   return fs.existsSync(root) ? fs.readdirSync(root).map((name) => path.join(root, name)) : []
 }
+
+/** A `speckit` process started by {@link startCli}, still running or not. */
+export interface StartedCli {
+  readonly child: ReturnType<typeof spawn>
+  /** Settles when the process has exited and its output is closed; `finishedAt` is `Date.now()` then. */
+  readonly done: Promise<CliResult & { readonly finishedAt: number }>
+  /** The stderr seen so far. */
+  readonly stderr: () => string
+}
+
+/**
+ * Starts `node dist/bin.js ...args` without waiting for it, to signal it (e.g. SIGKILL it) or run
+ * another command meanwhile. Killed with SIGKILL after `timeoutMs` (default 60 s).
+ */
+export const startCli = (args: ReadonlyArray<string>, options: RunOptions = {}): StartedCli => {
+  const child = spawn(process.execPath, [binPath, ...args], {
+    cwd: options.cwd ?? os.tmpdir(),
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000)
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk
+  })
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk
+  })
+  const done = new Promise<CliResult & { readonly finishedAt: number }>((resolve, reject) => {
+    child.on("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr, finishedAt: Date.now() })
+    })
+  })
+  return { child, done, stderr: () => stderr }
+}

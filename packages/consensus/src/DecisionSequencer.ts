@@ -5,11 +5,15 @@
  * a time: the consumer takes decision N and acknowledges it before N+1 is delivered. At most
  * `capacity` accepted decisions wait unacknowledged; beyond that, `submit` suspends (backpressure).
  *
- * The state lives behind a {@link SequencerStore.SequencerStore} (in memory by default).
+ * The state lives behind a {@link SequencerStore.SequencerStore} (in memory by default; durable with
+ * `SqlSequencerStore`). A sequencer made for a run its store already holds resumes it: accepted keys
+ * stay accepted, `seq` continues without a gap, the acknowledged decisions are handed to the caller
+ * ({@link DecisionSequencer.resumed}) and never delivered again, and the accepted but unacknowledged
+ * ones are delivered again, in `seq` order.
  *
  * @since 0.1.0
  */
-import { Effect, Schema } from "effect"
+import { Deferred, Effect, Exit, Schema } from "effect"
 import type { Sequencer } from "@speckit/core"
 import * as SequencerStore from "./SequencerStore.ts"
 
@@ -106,6 +110,31 @@ export class SequencerStopped extends Schema.TaggedError<SequencerStopped>()("Se
 }
 
 /**
+ * What a sequencer found of its run in the store when it was made (both empty for a new run).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DecisionSequencer, SequencerStore } from "@speckit/consensus"
+ *
+ * declare const store: SequencerStore.SequencerStore<string>
+ * const program = Effect.gen(function* () {
+ *   const sequencer = yield* DecisionSequencer.make<string>({ runId: "run-1", store })
+ *   const { acknowledged, redelivered } = sequencer.resumed
+ *   // `acknowledged`: processed before, restore from them; `redelivered`: `take` hands them out again
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface Resumed<A> {
+  /** The decisions acknowledged before, in `seq` order; they are not delivered again. */
+  readonly acknowledged: ReadonlyArray<Decision<A>>
+  /** How many decisions were accepted but not acknowledged; they are delivered again first. */
+  readonly redelivered: number
+}
+
+/**
  * A sequencer of values of type `A` for one run.
  *
  * @since 0.1.0
@@ -113,6 +142,12 @@ export class SequencerStopped extends Schema.TaggedError<SequencerStopped>()("Se
 export interface DecisionSequencer<A> {
   readonly runId: string
   readonly branch: string | undefined
+  /**
+   * What the store held of the run when this sequencer was made.
+   *
+   * @since 0.2.0
+   */
+  readonly resumed: Resumed<A>
   /** Submits a result; suspends while `capacity` decisions are pending. */
   readonly submit: (envelope: Envelope<A>) => Effect.Effect<Submitted<A>>
   /** The next decision; suspends until the previous one is acknowledged and the next is accepted. */
@@ -216,7 +251,11 @@ class Ready<A> {
 
 /**
  * Makes a sequencer for a run. If the store already holds the run, the sequencer resumes from it:
- * accepted keys stay accepted and pending decisions are delivered again, in order.
+ * accepted keys stay accepted, acknowledged decisions are returned in `resumed` (and not delivered
+ * again), and pending decisions are delivered again, in order (counted in `stats.redelivered`).
+ *
+ * With an asynchronous (durable) store, accepted decisions are written one after another in `seq`
+ * order, so the store never holds decision N+1 without decision N, whenever the process stops.
  *
  * With a synchronous store (`SequencerStore.memory()`), `submit`, `take` and `ack` complete without
  * suspending whenever they need not wait: no fiber hand-off, no deferred, and no allocation beyond
@@ -246,13 +285,15 @@ export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>
     const runId = options.runId
     const branch = options.branch
     const loaded = yield* store.load(runId)
+    const entries = loaded?.entries ?? []
+    const lastEntry = entries.length > 0 ? entries[entries.length - 1] : undefined
     // Every operation below mutates this state synchronously, so each is atomic for other fibers.
     // `state` is the live record handed to a synchronous store (which copies what it keeps); an
     // asynchronous store gets a snapshot of it.
     const state: MutableState = {
       runId,
       branch,
-      nextSeq: loaded?.state.nextSeq ?? 1,
+      nextSeq: Math.max(loaded?.state.nextSeq ?? 1, (lastEntry?.seq ?? 0) + 1),
       ackedThrough: loaded?.state.ackedThrough ?? 0,
       stopped: false
     }
@@ -260,12 +301,18 @@ export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>
     /** Accepted, persisted, not yet delivered: delivered strictly in `seq` order. */
     const ready = new Ready<A>(capacity)
     let nextDeliver = state.ackedThrough + 1
-    for (const entry of loaded?.entries ?? []) {
+    const acknowledgedBefore: Array<Decision<A>> = []
+    for (const entry of entries) {
       keys.set(entry.key, entry.seq)
-      if (entry.seq > state.ackedThrough) ready.set({ seq: entry.seq, key: entry.key, value: entry.value }, nextDeliver)
+      const decision: Decision<A> = { seq: entry.seq, key: entry.key, value: entry.value }
+      if (entry.seq > state.ackedThrough) ready.set(decision, nextDeliver)
+      else acknowledgedBefore.push(decision)
     }
+    const resumed: Resumed<A> = { acknowledged: acknowledgedBefore, redelivered: ready.size }
     let inFlight: Decision<A> | undefined
     let pending = ready.size
+    /** The last accept write of an asynchronous store: the next one starts after it. */
+    let lastWrite: Deferred.Deferred<void> | undefined
     /** Accepts whose store write has not completed yet. */
     let reserving = 0
     let accepted = 0
@@ -286,6 +333,7 @@ export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>
     })
     const stats = (): Stats => ({
       accepted,
+      redelivered: resumed.redelivered,
       duplicates,
       stale,
       acknowledged,
@@ -373,12 +421,24 @@ export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>
         publish(decision)
         return Effect.succeed(result)
       }
+      // Writes are chained in seq order: a store never holds seq N+1 without N (a gap would stall
+      // delivery after a resume). A failed write fails the ones after it too.
+      const previous = lastWrite
+      const written = Deferred.makeUnsafe<void>()
+      lastWrite = written
+      const write = store.accept(snapshot(), decision)
       // The seq is taken: publishing it must not be interrupted, or delivery would wait for it forever.
       return Effect.uninterruptible(
-        Effect.map(store.accept(snapshot(), decision), () => {
-          publish(decision)
-          return result
-        })
+        Effect.flatMap(
+          Effect.exit(previous === undefined ? write : Effect.andThen(Deferred.await(previous), write)),
+          (exit) => {
+            Deferred.doneUnsafe(written, exit)
+            if (lastWrite === written) lastWrite = undefined
+            if (Exit.isFailure(exit)) return Effect.failCause(exit.cause)
+            publish(decision)
+            return Effect.succeed(result)
+          }
+        )
       )
     }
     const submit = (envelope: Envelope<A>): Effect.Effect<Submitted<A>> =>
@@ -456,6 +516,7 @@ export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>
     return {
       runId,
       branch,
+      resumed,
       submit,
       take,
       ack,

@@ -1,8 +1,10 @@
 /**
  * core's {@link Sequencer.Sequencer} port over a {@link DecisionSequencer.DecisionSequencer}: gap-free
  * sequence numbers, each idempotency key accepted once, answers of another run or branch rejected as
- * stale, delivery with acknowledgement. The state is kept in a {@link SequencerStore.SequencerStore}
- * (in memory here; a durable store plugs in through {@link makeWith}).
+ * stale, delivery with acknowledgement. "Memory" is the delivery, in process; the state is kept in a
+ * {@link SequencerStore.SequencerStore}: in memory with {@link make} and {@link layer}, in any store
+ * with {@link makeWith} and {@link layerStore} (durable with `SqlSequencerStore`, where `begin`
+ * resumes a run after a crash).
  *
  * @since 0.1.0
  */
@@ -32,9 +34,13 @@ const toSubmitOutcome = (
 const toDecision = (decision: DecisionSequencer.Decision<Sequencer.Decision>): Sequencer.Decision =>
   decision.value.seq === decision.seq ? decision.value : { ...decision.value, seq: decision.seq }
 
+/** What a `begin` that changes nothing reports. */
+const notResumed: Sequencer.Resumed = { acknowledged: [], redelivered: 0 }
+
 /** The stats of a sequencer that has not begun a run. */
 const idleStats: Sequencer.Stats = {
   accepted: 0,
+  redelivered: 0,
   duplicates: 0,
   stale: 0,
   acknowledged: 0,
@@ -47,7 +53,8 @@ const idleStats: Sequencer.Stats = {
 }
 
 /**
- * Builds a sequencer service over a given store, with at most `capacity` decisions pending.
+ * Builds a sequencer service over a given store, with at most `capacity` decisions pending. With a
+ * store that already holds the run, `begin` resumes it (see `Sequencer.Resumed`).
  *
  * @example
  * ```ts
@@ -64,9 +71,17 @@ export const makeWith = (options: {
 }): Effect.Effect<Sequencer.Sequencer["Service"]> =>
   Effect.sync(() => {
     let engine: Engine | undefined
+    /** Whether `stop` was called on `engine`. */
+    let stopped = false
+    /**
+     * Starts a run (or keeps the current one, unless it was stopped: a stopped run begun again is
+     * resumed from the store) and returns its sequencer, and whether it was made now.
+     */
     const begin = (runId: string, branch: string | undefined) =>
       Effect.gen(function* () {
-        if (engine !== undefined && engine.runId === runId && engine.branch === branch) return engine
+        if (engine !== undefined && !stopped && engine.runId === runId && engine.branch === branch) {
+          return { engine, made: false }
+        }
         // A new run (or branch) replaces the current one: its consumer is released, its late answers are stale.
         if (engine !== undefined) yield* engine.stop()
         const next = yield* DecisionSequencer.make<Sequencer.Decision>({
@@ -76,12 +91,22 @@ export const makeWith = (options: {
           capacity: options.capacity
         })
         engine = next
-        return next
+        stopped = false
+        return { engine: next, made: true }
       })
-    const current = (key: Sequencer.AnswerKey) =>
-      engine === undefined ? begin(key.runId, key.branch) : Effect.succeed(engine)
+    const current = (key: Sequencer.AnswerKey): Effect.Effect<Engine> =>
+      engine === undefined
+        ? Effect.map(begin(key.runId, key.branch), (started) => started.engine)
+        : Effect.succeed(engine)
     return Sequencer.Sequencer.of({
-      begin: (runId, beginOptions) => Effect.asVoid(begin(runId, beginOptions?.branch)),
+      begin: (runId, beginOptions) =>
+        Effect.map(
+          begin(runId, beginOptions?.branch),
+          ({ engine, made }): Sequencer.Resumed =>
+            made
+              ? { acknowledged: engine.resumed.acknowledged.map(toDecision), redelivered: engine.resumed.redelivered }
+              : notResumed
+        ),
       submit: (key, payload) =>
         Effect.suspend(() =>
           Effect.flatMap(current(key), (sequencer) =>
@@ -115,7 +140,15 @@ export const makeWith = (options: {
                 inFlight: undefined,
                 stats: { ...idleStats, stopped: true }
               } satisfies Sequencer.StopAck)
-            : Effect.map(engine.stop(stopOptions), (ack) => ({ ...ack, pending: ack.pending.map(toDecision) }))
+            : Effect.map(
+                Effect.andThen(
+                  Effect.sync(() => {
+                    stopped = true
+                  }),
+                  engine.stop(stopOptions)
+                ),
+                (ack) => ({ ...ack, pending: ack.pending.map(toDecision) })
+              )
         ),
       stats: Effect.suspend(() => (engine === undefined ? Effect.succeed(idleStats) : engine.stats))
     })
@@ -154,3 +187,21 @@ export const make: Effect.Effect<Sequencer.Sequencer["Service"]> = Effect.suspen
  * @since 0.1.0
  */
 export const layer: Layer.Layer<Sequencer.Sequencer> = Layer.effect(Sequencer.Sequencer, make)
+
+/**
+ * The sequencer service over a given store, as a layer.
+ *
+ * @example
+ * ```ts
+ * import { MemorySequencer, SequencerStore } from "@speckit/consensus"
+ *
+ * const layer = MemorySequencer.layerStore(SequencerStore.memory(), { capacity: 64 })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const layerStore = (
+  store: SequencerStore.SequencerStore<Sequencer.Decision>,
+  options?: { readonly capacity?: number | undefined }
+): Layer.Layer<Sequencer.Sequencer> =>
+  Layer.effect(Sequencer.Sequencer, makeWith({ store, capacity: options?.capacity }))

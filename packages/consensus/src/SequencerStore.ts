@@ -1,17 +1,24 @@
 /**
  * Where a {@link DecisionSequencer} keeps its state: one small record per run (next `seq`, the
  * acknowledged prefix, whether it was stopped) plus the accepted keys with their decisions. The shape
- * maps onto two SQL tables, so a durable store (e.g. SQLite) can implement it:
+ * maps onto two SQL tables; `SqlSequencerStore` implements it over `effect/sql` (SQLite, PostgreSQL):
  *
  * ```sql
- * CREATE TABLE sequencer_state (run_id TEXT PRIMARY KEY, branch TEXT, next_seq INTEGER,
- *                               acked_through INTEGER, stopped INTEGER);
- * CREATE TABLE sequencer_keys (run_id TEXT, key TEXT, seq INTEGER, value TEXT,
- *                              PRIMARY KEY (run_id, key), UNIQUE (run_id, seq));
+ * CREATE TABLE speckit_sequencer_state (run_id TEXT PRIMARY KEY, branch TEXT, next_seq INTEGER NOT NULL,
+ *                                       acked_through INTEGER NOT NULL, stopped INTEGER NOT NULL);
+ * CREATE TABLE speckit_sequencer_keys (run_id TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL,
+ *                                      value TEXT NOT NULL, PRIMARY KEY (run_id, key), UNIQUE (run_id, seq));
  * ```
  *
  * `accept` is one transaction (insert the key row, update the state row); `acknowledge` and `stop`
- * update the state row. Pending decisions are the key rows with `seq > acked_through`.
+ * update the state row (`save`). Pending decisions are the key rows with `seq > acked_through`;
+ * acknowledged ones, those with `seq <= acked_through`.
+ *
+ * What the sequencer guarantees an asynchronous store (since 0.2.0): `accept`s are called one after
+ * another in `seq` order, each after the previous one completed, so a store that commits each
+ * `accept` atomically never holds a gap. A `save` may overlap an `accept`, with a state taken at
+ * another moment: a store keeps `nextSeq` from `accept`s and the highest `ackedThrough` it was given
+ * (`SqlSequencerStore` does), so neither undoes the other.
  *
  * Store operations have no error channel: a store that cannot write must not let the sequencer go
  * on (a durable store turns its errors into defects, and the run resumes from what was committed).

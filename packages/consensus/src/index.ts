@@ -13,3 +13,5 @@ export * as MemorySequencer from "./MemorySequencer.ts"
 export * as QuorumConsensus from "./QuorumConsensus.ts"
 /** @since 0.1.0 */
 export * as SequencerStore from "./SequencerStore.ts"
+/** @since 0.2.0 */
+export * as SqlSequencerStore from "./SqlSequencerStore.ts"

@@ -4,14 +4,16 @@
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Effect, Result } from "effect"
+import { Clock, Deferred, Effect, Result, Schema } from "effect"
 import type * as Agent from "./Agent.ts"
 import * as AgentCall from "./AgentCall.ts"
 import { AgentError } from "./AgentError.ts"
 import type { AgentId } from "./AgentId.ts"
-import type { AgentOutcome } from "./AgentOutcome.ts"
+import { AgentOutcome } from "./AgentOutcome.ts"
 import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
+import { BudgetExceeded } from "./Budget.ts"
 import { type Aggregation, Consensus, type StageConsensus } from "./Consensus.ts"
+import * as Execution from "./Execution.ts"
 import { FaultInjector } from "./FaultInjector.ts"
 import type { GitState } from "./Git.ts"
 import * as Phase from "./Phase.ts"
@@ -19,8 +21,8 @@ import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
 import * as Prompt from "./Prompt.ts"
 import * as Resilience from "./Resilience.ts"
 import * as RunId from "./RunId.ts"
-import { type RunRecord, RunStore, type RunStoreError } from "./RunStore.ts"
-import type { AgentSummary, RunStatus, RunSummary, StageSummary } from "./RunSummary.ts"
+import { type RunRecord, RunStore, RunStoreError } from "./RunStore.ts"
+import type { AgentSummary, Pause, RunStatus, RunSummary, StageSummary } from "./RunSummary.ts"
 import * as Sequencer from "./Sequencer.ts"
 import * as SessionMetrics from "./SessionMetrics.ts"
 import type { Spec } from "./Spec.ts"
@@ -41,6 +43,13 @@ export interface RunOptions {
   readonly runId?: RunId.RunId | undefined
   /** The workspace's git branch and commit, recorded with the run (see `Git.state`). */
   readonly git?: GitState | undefined
+  /**
+   * Called with the run's summary when a durable run pauses (for a review or a budget raise), just
+   * before it waits: the caller learns why the run stopped even though the run does not end.
+   *
+   * @since 0.2.0
+   */
+  readonly onPause?: ((summary: RunSummary) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -135,28 +144,44 @@ export const run = Effect.fn("Pipeline.run")(function* (
   const events = yield* PipelineEvents
   const { spec, config } = options
 
+  const execution = yield* Execution.Execution
   yield* checkAgents(config)
   const runId = options.runId ?? (yield* RunId.make)
+  // A durable run replays its journal on resume: until a step really runs again, everything it
+  // does was done before, so its events are shown but not logged a second time.
+  let replaying = true
+  /** Runs a step through the execution, and notes when the run stops replaying. */
+  const step = <A, E, R>(options: Execution.StepOptions<A, E, R>) =>
+    Effect.tap(execution.step(options), (done) =>
+      Effect.sync(() => {
+        if (!done.replayed) replaying = false
+      })
+    )
   // Every event goes to the display and to the run's event log (`events.jsonl`).
   const appendEvent = store.appendEvent
-  const log = (event: PipelineEvent) => (appendEvent ? appendEvent(runId, event) : Effect.void)
+  const log = (event: PipelineEvent) => (appendEvent && !replaying ? appendEvent(runId, event) : Effect.void)
   const emit = (event: PipelineEvent) => Effect.andThen(events.emit(event), log(event))
   const recordingEvents = { emit }
-  const startedAt = yield* Clock.currentTimeMillis
-  const record: RunRecord = {
-    runId,
-    specId: spec.id,
-    specDirectory: spec.directory,
-    startedAt: isoOf(startedAt),
-    git: options.git,
-    config
-  }
+  const record0 = { runId, specId: spec.id, specDirectory: spec.directory, git: options.git, config }
+  const started = yield* step({
+    name: "start",
+    success: Schema.Struct({ startedAt: Schema.Number }),
+    error: RunStoreError,
+    execute: Effect.gen(function* () {
+      const startedAt = yield* Clock.currentTimeMillis
+      yield* store.begin({ ...record0, startedAt: isoOf(startedAt) })
+      return { startedAt }
+    })
+  })
+  const startedAt = started.value.startedAt
+  const record: RunRecord = { ...record0, startedAt: isoOf(startedAt) }
   const state = {
     phase: Phase.idle,
     stages: [] as Array<StageSummary>,
     decisions: 0,
     status: "failed" as RunStatus,
-    hint: undefined as string | undefined
+    hint: undefined as string | undefined,
+    pause: undefined as Pause | undefined
   }
   const move = (to: Phase.Phase) =>
     Effect.suspend(() => {
@@ -185,7 +210,8 @@ export const run = Effect.fn("Pipeline.run")(function* (
       byStage: snapshot.byStage,
       decisions: state.decisions,
       runDir: store.runDir(runId),
-      hint: state.hint
+      hint: state.hint,
+      pause: state.pause
     }
     return summary
   })
@@ -219,6 +245,21 @@ export const run = Effect.fn("Pipeline.run")(function* (
         outcomes.set(payload.outcome.agent, payload.outcome)
       return Effect.void
     })
+  /** Restores what a previous process of this run had processed (acknowledged) before it stopped. */
+  const restore = (decisions: ReadonlyArray<Sequencer.Decision>) =>
+    Effect.sync(() => {
+      for (const decision of decisions) {
+        const { key, payload } = decision
+        if (payload._tag === "Verdict") verdicts.set(key.stage, payload.consensus)
+        else {
+          const outcomes = processed.get(key.stage) ?? new Map<AgentId, AgentOutcome>()
+          processed.set(key.stage, outcomes)
+          outcomes.set(payload.outcome.agent, payload.outcome)
+        }
+        if (payload._tag === "Answer") state.decisions++
+        processedThrough = Math.max(processedThrough, decision.seq)
+      }
+    })
   const consume = Effect.gen(function* () {
     while (true) {
       const decision = yield* sequencer.take
@@ -246,14 +287,20 @@ export const run = Effect.fn("Pipeline.run")(function* (
         return Deferred.await(deferred)
       })
     })
-  /** Submits an answer or verdict; returns once it is processed (or at once when it is rejected). */
-  const submit = (key: Sequencer.AnswerKey, payload: Sequencer.Payload) =>
+  /**
+   * Submits an answer or verdict; returns once it is processed (or at once when it is rejected). A
+   * replayed step's answer was accepted before the restart: it is a duplicate, processed already
+   * (or redelivered), and not counted again.
+   */
+  const submit = (key: Sequencer.AnswerKey, payload: Sequencer.Payload, replayed = false) =>
     Effect.gen(function* () {
       const submitted = yield* sequencer.submit(key, payload)
       if (submitted._tag === "Accepted") {
         if (payload._tag === "Answer") state.decisions++
         yield* emit({ _tag: "DecisionAccepted", seq: submitted.decision.seq, stage: key.stage, agent: key.agent })
         yield* awaitProcessed(submitted.decision.seq)
+      } else if (submitted._tag === "Duplicate" && (replayed || key.agent === Sequencer.verdictAgent)) {
+        yield* awaitProcessed(submitted.seq)
       } else {
         yield* emit({ _tag: "DecisionRejected", reason: submitted._tag, stage: key.stage, agent: key.agent })
         if (submitted._tag !== "Stopped" && key.agent !== Sequencer.verdictAgent) {
@@ -290,17 +337,55 @@ export const run = Effect.fn("Pipeline.run")(function* (
       return state.phase._tag === "TransientRecovery" ? move({ _tag: "Running", stage }) : Effect.void
     })
 
-  const callAgent = (stage: Stage.Stage, agentId: AgentId, previous: string) =>
+  /** Records a replayed step's outcome in the metrics again (the process that ran it is gone). */
+  const rerecord = (stage: Stage.Stage, outcome: AgentOutcome) =>
+    Effect.gen(function* () {
+      yield* metrics.record({
+        stage,
+        agent: outcome.agent,
+        attempt: outcome.attempts,
+        model: outcome.model,
+        usage: outcome.usage,
+        reportedCostUsd: outcome.costUsd,
+        ok: outcome._tag === "Succeeded",
+        interrupted: StageRunner.isStopped(outcome)
+      })
+      yield* SessionMetrics.count({ kind: "replay", stage, agent: outcome.agent })
+    })
+
+  /**
+   * An agent's call in a stage, as one step: the call with its retries, or (once the stage is
+   * settled by the others' answers) a stop that ends it with a `stopped` outcome. Either way the step
+   * ends with an outcome, so a replay sees exactly what happened.
+   */
+  const callAgent = (stage: Stage.Stage, agentId: AgentId, previous: string, stop: Effect.Effect<void>) =>
     Effect.gen(function* () {
       const agent = yield* registry.get(agentId)
       const outer = yield* PipelineEvents
-      const outcome = yield* AgentCall.call(agent, { runId, stage, spec, previous }).pipe(
+      const started = yield* Clock.currentTimeMillis
+      const stopped = Effect.andThen(stop, () =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => stoppedOutcome(stage)(agentId, now - started))
+      )
+      const call = AgentCall.call(agent, { runId, stage, spec, previous }).pipe(
         Effect.provideService(PipelineEvents, {
           emit: (event) => Effect.andThen(outer.emit(event), trackRecovery(stage, event))
         })
       )
-      yield* submit({ runId, stage, agent: agentId, attempt: outcome.attempts }, { _tag: "Answer", outcome })
-      yield* emit({ _tag: "AgentFinished", stage, outcome })
+      const done = yield* step({
+        name: `agent/${stage}/${agentId}`,
+        success: AgentOutcome,
+        error: BudgetExceeded,
+        execute: Effect.raceFirst(call, stopped)
+      })
+      const outcome = done.value
+      if (done.replayed) yield* rerecord(stage, outcome)
+      yield* submit(
+        { runId, stage, agent: agentId, attempt: outcome.attempts },
+        { _tag: "Answer", outcome },
+        done.replayed
+      )
+      // A stopped agent's end is reported with the stage's `AgentsStopped`.
+      if (!StageRunner.isStopped(outcome)) yield* emit({ _tag: "AgentFinished", stage, outcome })
       return outcome
     })
 
@@ -378,7 +463,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
       }
       const resilience = yield* Resilience.AgentResilience
       const outer = yield* PipelineEvents
-      const outcome = yield* AgentCall.call(wrapped, { runId, stage, spec, previous }).pipe(
+      const call = AgentCall.call(wrapped, { runId, stage, spec, previous }).pipe(
         Effect.provideService(PipelineEvents, {
           emit: (event) => Effect.andThen(outer.emit(event), trackRecovery(stage, event))
         }),
@@ -389,8 +474,18 @@ export const run = Effect.fn("Pipeline.run")(function* (
         Effect.provideService(RunStore, {
           ...store,
           saveAnswer: (run, at, _agent, attempt, answer) => store.saveAnswer(run, at, savedAs, attempt, answer)
-        })
+        }),
+        Effect.map((outcome) => ({ outcome, synthesis }))
       )
+      const done = yield* step({
+        name: `aggregate/${stage}`,
+        success: Schema.Struct({ outcome: AgentOutcome, synthesis: Schema.optional(StageResult.Synthesis) }),
+        error: BudgetExceeded,
+        execute: call
+      })
+      const { outcome } = done.value
+      synthesis = done.value.synthesis
+      if (done.replayed) yield* rerecord(stage, outcome)
       yield* endRecovery(stage)
       yield* emit({ _tag: "AgentFinished", stage, outcome })
       const aggregation: Aggregation =
@@ -404,8 +499,8 @@ export const run = Effect.fn("Pipeline.run")(function* (
     })
 
   const runStages = Effect.gen(function* () {
-    yield* store.begin(record)
-    yield* sequencer.begin(runId)
+    const resumed = yield* sequencer.begin(runId)
+    yield* restore(resumed.acknowledged)
     yield* Effect.forkChild(consume)
     yield* emit({ _tag: "RunStarted", runId, specId: spec.id, title: spec.title, stages: Stage.all })
     let previous = ""
@@ -414,9 +509,9 @@ export const run = Effect.fn("Pipeline.run")(function* (
       const policy = SpeckitConfig.policyFor(config, stage)
       const stageStarted = yield* Clock.currentTimeMillis
       yield* emit({ _tag: "StageStarted", stage, agents: policy.agents })
-      const ran = yield* StageRunner.runStage(policy, (agent) => callAgent(stage, agent, previous), {
+      const ran = yield* StageRunner.runStage(policy, (agent, stop) => callAgent(stage, agent, previous, stop), {
         settled: (outcomes) => consensus.settled(policy, outcomes),
-        stoppedOutcome: stoppedOutcome(stage)
+        cooperative: true
       }).pipe(
         Effect.map((stageRun) => ({ _tag: "Ran" as const, stageRun })),
         Effect.catchTag("BudgetExceeded", (error) => Effect.succeed({ _tag: "OverBudget" as const, error }))
@@ -436,9 +531,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
           reason: "early decision: the stage's outcome could no longer change"
         })
         for (const outcome of ran.stageRun.outcomes) {
-          if (!stopped.includes(outcome.agent)) continue
-          yield* submit({ runId, stage, agent: outcome.agent, attempt: outcome.attempts }, { _tag: "Answer", outcome })
-          yield* emit({ _tag: "AgentFinished", stage, outcome })
+          if (stopped.includes(outcome.agent)) yield* emit({ _tag: "AgentFinished", stage, outcome })
         }
       }
       // The stage decides on the processed decisions: each accepted answer once, whatever was resubmitted.
@@ -470,7 +563,15 @@ export const run = Effect.fn("Pipeline.run")(function* (
       yield* submit(Sequencer.verdictKey(runId, stage), { _tag: "Verdict", consensus: injected })
       const decided = verdicts.get(stage) ?? injected
       const markdown = renderStage(spec, decided)
-      const artifact = yield* store.saveConsensus(record, decided, markdown)
+      // Written in the background by a direct run; a durable run journals the step only once the
+      // files are on disk, so a replay never skips a lost write.
+      const saved = store.saveConsensus(record, decided, markdown)
+      const artifact = (yield* step({
+        name: `artifact/${stage}`,
+        success: Schema.String,
+        error: RunStoreError,
+        execute: execution.durable && store.flush ? Effect.tap(saved, () => store.flush ?? Effect.void) : saved
+      })).value
       yield* faults.crashPoint("after_consensus")
       const costUsd = outcomes.reduce((sum, outcome) => sum + outcome.costUsd, aggregatorCostUsd)
       const agents: Array<AgentSummary> = outcomes.map((outcome) => ({
@@ -509,7 +610,17 @@ export const run = Effect.fn("Pipeline.run")(function* (
         if (policy.onConflict === "pause") {
           state.status = "awaiting-review"
           state.hint = `stage ${stage} needs a review: ${reason}`
-          return yield* move({ _tag: "AwaitingReview", stage, reason })
+          yield* move({ _tag: "AwaitingReview", stage, reason })
+          if (!execution.durable) return
+          const answer = yield* awaitReview(stage, reason)
+          if (!answer.approved) {
+            const note = answer.note === undefined ? "" : `: ${answer.note}`
+            state.status = "halted"
+            state.hint = `stage ${stage} was rejected in review${note}; adjust the spec and start a new run`
+            return yield* move({ _tag: "Halted", stage, reason: `rejected in review${note}` })
+          }
+          state.status = "failed"
+          state.hint = undefined
         }
         state.status = "halted"
         state.hint = `stage ${stage} ended in conflict: ${reason}; review ${artifact}, adjust the spec and run again`
@@ -520,6 +631,23 @@ export const run = Effect.fn("Pipeline.run")(function* (
     state.status = "completed"
     yield* move({ _tag: "Completed" })
   })
+
+  /**
+   * A durable run's review pause: records the paused summary (so `speckit status` and the caller see
+   * why the run stopped), then waits (durably: the process may exit) for the reviewer's answer.
+   */
+  const awaitReview = (stage: Stage.Stage, reason: string) =>
+    Effect.gen(function* () {
+      const name = `review/${stage}`
+      state.pause = { kind: "review", stage, name }
+      state.hint = `stage ${stage} needs a review: ${reason}; answer with \`speckit approve ${runId}\` or \`speckit reject ${runId}\`, then \`speckit resume ${runId}\``
+      const summary = yield* summarize
+      yield* step({ name: `pause/${stage}`, success: Schema.Void, error: RunStoreError, execute: store.finish(summary) })
+      if (options.onPause) yield* options.onPause(summary)
+      const answer = yield* execution.awaitReview(name)
+      state.pause = undefined
+      return answer ?? { approved: false, note: "nobody can answer a review in this execution" }
+    })
 
   const stopSequencer = (drain: boolean) =>
     Effect.gen(function* () {
@@ -549,6 +677,8 @@ export const run = Effect.fn("Pipeline.run")(function* (
     Effect.provideService(PipelineEvents, recordingEvents),
     Effect.onInterrupt(() =>
       Effect.gen(function* () {
+        // A durable run suspended to wait (for a review, a budget raise) is not cancelled.
+        if (execution.suspended()) return
         state.status = "cancelled"
         state.hint = "the run was interrupted; start it again with `speckit auto`"
         if (!Phase.isTerminal(state.phase)) yield* move({ _tag: "Cancelled" })

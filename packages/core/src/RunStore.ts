@@ -76,6 +76,14 @@ export class RunStore extends Context.Service<
     ) => Effect.Effect<string, RunStoreError>
     readonly finish: (summary: RunSummary) => Effect.Effect<void, RunStoreError>
     /**
+     * Waits until every background write so far is on disk (and fails if one failed). A durable
+     * run flushes before journaling a step that wrote files, so a replay never skips a lost write.
+     * Optional: a store that writes synchronously leaves it out.
+     *
+     * @since 0.2.0
+     */
+    readonly flush?: Effect.Effect<void, RunStoreError> | undefined
+    /**
      * Appends an event to the run's event log (`events.jsonl`, one JSON object a line), in call order.
      * Cheap: lines are buffered and written in the background in batches; `finish` waits for them.
      * Optional: a store without an event log leaves it out.
@@ -125,7 +133,7 @@ export class RunStore extends Context.Service<
         const flush = Effect.suspend(() => {
           const fibers = pending
           pending = []
-          return Fiber.joinAll(fibers)
+          return Effect.asVoid(Fiber.joinAll(fibers))
         })
         const inBackground = (effect: Effect.Effect<void, RunStoreError>) =>
           Effect.forkIn(effect, scope).pipe(Effect.flatMap((fiber) => Effect.sync(() => void pending.push(fiber))))
@@ -173,6 +181,7 @@ export class RunStore extends Context.Service<
           },
           finish: (summary) =>
             flush.pipe(Effect.andThen(write(path.join(summary.runDir, "summary.json"), json(summary)))),
+          flush,
           appendEvent: (runId, event) =>
             Effect.suspend(() => {
               const file = path.resolve(root, runDir(runId), "events.jsonl")

@@ -91,4 +91,27 @@ export interface RunSummary {
   readonly runDir: string
   /** What to do next, when the run did not complete. */
   readonly hint?: string | undefined
+  /**
+   * The pause a durable run waits on (status `awaiting-review`, or `halted` over budget): what it
+   * waits for and the name of its durable wait, which `speckit resume` answers.
+   */
+  readonly pause?: Pause | undefined
+}
+
+/**
+ * A durable run's pause.
+ *
+ * @example
+ * ```ts
+ * import type { RunSummary } from "@speckit/core"
+ *
+ * const pause: RunSummary.Pause = { kind: "review", stage: "validate", name: "review/validate" }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface Pause {
+  readonly kind: "review" | "budget"
+  readonly stage: string
+  readonly name: string
 }

@@ -116,12 +116,52 @@ export type AckOutcome =
   | { readonly _tag: "Ignored"; readonly seq: number }
 
 /**
- * Counters and positions of the current run's sequencer.
+ * What `begin` found of the run in the sequencer's store, for a run resumed after a crash or a
+ * restart (both empty for a new run).
+ *
+ * - `acknowledged`: the decisions the run had acknowledged before, in `seq` order: processed, and
+ *   never delivered again, so the consumer restores what it had made of them from these.
+ * - `redelivered`: how many decisions had been accepted but not acknowledged; they are delivered
+ *   again, in `seq` order, before any new one.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RunId, Sequencer } from "@speckit/core"
+ *
+ * declare const runId: RunId.RunId
+ * const resume = Effect.gen(function* () {
+ *   const sequencer = yield* Sequencer.Sequencer
+ *   const resumed = yield* sequencer.begin(runId)
+ *   for (const decision of resumed.acknowledged) {
+ *     // restore what processing `decision` had produced
+ *   }
+ *   return resumed.redelivered // decisions `take` hands out again
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface Resumed {
+  readonly acknowledged: ReadonlyArray<Decision>
+  readonly redelivered: number
+}
+
+/**
+ * Counters and positions of the current run's sequencer. `accepted` counts the decisions this
+ * sequencer accepted; `redelivered` (since 0.2.0) the decisions accepted before a resume and
+ * delivered again (replays, not counted in `accepted`).
  *
  * @since 0.1.0
  */
 export interface Stats {
   readonly accepted: number
+  /**
+   * Decisions accepted before the run was resumed and not acknowledged then: replayed.
+   *
+   * @since 0.2.0
+   */
+  readonly redelivered: number
   readonly duplicates: number
   readonly stale: number
   readonly acknowledged: number
@@ -160,7 +200,8 @@ export class SequencerStopped extends Schema.TaggedError<SequencerStopped>()("Se
 
 /**
  * The sequencer service. `begin` starts a run (replacing the previous one, whose answers are then
- * stale); `submit`, `take`, `ack` and `stop` work on the current run.
+ * stale) and reports what the sequencer's store held of it (see {@link Resumed}); `submit`, `take`,
+ * `ack` and `stop` work on the current run.
  *
  * @example
  * ```ts
@@ -180,8 +221,14 @@ export class SequencerStopped extends Schema.TaggedError<SequencerStopped>()("Se
 export class Sequencer extends Context.Service<
   Sequencer,
   {
-    /** Starts (or restarts, under another branch) sequencing for a run; answers of any other run or branch are then stale. */
-    readonly begin: (runId: RunId, options?: { readonly branch?: string | undefined }) => Effect.Effect<void>
+    /**
+     * Starts (or restarts, under another branch) sequencing for a run; answers of any other run or
+     * branch are then stale. A run its store already holds resumes: what it had acknowledged is
+     * returned, what it had accepted but not acknowledged is delivered again (since 0.2.0; `void`
+     * before). A `begin` for the run and branch already current (and not stopped) changes nothing
+     * and returns an empty `Resumed`; after `stop`, it resumes the run again from the store.
+     */
+    readonly begin: (runId: RunId, options?: { readonly branch?: string | undefined }) => Effect.Effect<Resumed>
     /** Submits an answer or verdict; accepted once per key. Suspends while the pending buffer is full. */
     readonly submit: (key: AnswerKey, payload: Payload) => Effect.Effect<SubmitOutcome>
     /** The next decision in `seq` order; suspends until the previous one is acknowledged. */

@@ -38,6 +38,15 @@ export interface Options<E, R> {
    * outcome with kind `Interrupted`, no usage, no cost). Use it to record what the agent had cost.
    */
   readonly stoppedOutcome?: ((agent: AgentId, elapsedMs: number) => Effect.Effect<AgentOutcome, E, R>) | undefined
+  /**
+   * Stop cooperatively instead of interrupting: once the stage is settled, the `stop` effect each
+   * call got completes, and every call is awaited; a call is expected to return promptly with an
+   * outcome saying it was stopped ({@link isStopped}). Durable runs need this: a journaled step must
+   * end with a result, not be interrupted, so that a replay sees the same outcomes.
+   *
+   * @since 0.2.0
+   */
+  readonly cooperative?: boolean | undefined
 }
 
 /**
@@ -67,6 +76,21 @@ export const interrupted = (agent: AgentId, model: string, elapsedMs: number): A
 })
 
 /**
+ * Whether an outcome is that of an agent stopped by an early decision.
+ *
+ * @example
+ * ```ts
+ * import { AgentId, StageRunner } from "@speckit/core"
+ *
+ * StageRunner.isStopped(StageRunner.interrupted(AgentId.make("alpha"), "m", 10)) // true
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const isStopped = (outcome: AgentOutcome): boolean =>
+  outcome._tag === "Failed" && outcome.kind === "Interrupted"
+
+/**
  * Calls every agent of the stage's policy concurrently. With `policy.earlyDecision` and a `settled`
  * predicate, as soon as the outcomes so far settle the stage the agents still running are
  * interrupted (interruption reaches their subprocesses, and is awaited) and reported as stopped.
@@ -86,14 +110,32 @@ export const interrupted = (agent: AgentId, model: string, elapsedMs: number): A
  */
 export const runStage = <E, R, E2 = never, R2 = never>(
   policy: StagePolicy,
-  call: (agent: AgentId) => Effect.Effect<AgentOutcome, E, R>,
+  call: (agent: AgentId, stop: Effect.Effect<void>) => Effect.Effect<AgentOutcome, E, R>,
   options: Options<E2, R2> = {}
 ): Effect.Effect<StageRun, E | E2, R | R2> =>
   Effect.gen(function* () {
     const settled = policy.earlyDecision ? options.settled : undefined
     if (settled === undefined) {
-      const outcomes = yield* Effect.forEach(policy.agents, call, { concurrency: "unbounded" })
+      const outcomes = yield* Effect.forEach(policy.agents, (agent) => call(agent, Effect.never), {
+        concurrency: "unbounded"
+      })
       return { outcomes, stopped: [] }
+    }
+    if (options.cooperative === true) {
+      const stop = yield* Deferred.make<void>()
+      const done: Array<AgentOutcome> = []
+      const outcomes = yield* Effect.forEach(
+        policy.agents,
+        (agent) =>
+          Effect.tap(call(agent, Deferred.await(stop)), (outcome) =>
+            Effect.suspend(() => {
+              done.push(outcome)
+              return settled(done) ? Deferred.succeed(stop, undefined) : Effect.void
+            })
+          ),
+        { concurrency: "unbounded" }
+      )
+      return { outcomes, stopped: outcomes.filter(isStopped).map((outcome) => outcome.agent) }
     }
     const started = yield* Clock.currentTimeMillis
     const done = new Map<AgentId, AgentOutcome>()
@@ -102,7 +144,7 @@ export const runStage = <E, R, E2 = never, R2 = never>(
     const all = Effect.forEach(
       policy.agents,
       (agent) =>
-        Effect.flatMap(call(agent), (outcome) =>
+        Effect.flatMap(call(agent, Effect.never), (outcome) =>
           Effect.suspend(() => {
             done.set(agent, outcome)
             return settled([...done.values()]) ? Deferred.succeed(decided, undefined) : Effect.void

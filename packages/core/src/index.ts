@@ -21,8 +21,12 @@ export * as AgentRegistry from "./AgentRegistry.ts"
 export * as Budget from "./Budget.ts"
 /** @since 0.1.0 */
 export * as Consensus from "./Consensus.ts"
+/** @since 0.2.0 */
+export * as DurableRun from "./DurableRun.ts"
 /** @since 0.1.0 */
 export * as ExecAgent from "./ExecAgent.ts"
+/** @since 0.2.0 */
+export * as Execution from "./Execution.ts"
 /** @since 0.1.0 */
 export * as FaultInjector from "./FaultInjector.ts"
 /** @since 0.1.0 */

@@ -1,0 +1,210 @@
+/**
+ * A pipeline run as a durable `effect/workflow` workflow. Every side effect of the pipeline (each
+ * agent call, aggregation, artifact write, the run's start and its pauses) is a journaled activity;
+ * after a crash the run is resumed by replaying the workflow, which returns the journaled results
+ * instead of calling the agents again. A review pause is a `DurableDeferred`: the process exits, and
+ * the run goes on when the answer is given and the run is resumed.
+ *
+ * The engine is a layer: `WorkflowEngine.layerMemory` (in memory, for tests), or
+ * `@speckit/core/StateDatabase` (the embedded default: `ClusterWorkflowEngine` on a single runner
+ * over SQLite), or a cluster of runners sharing PostgreSQL.
+ *
+ * @since 0.2.0
+ */
+import { Deferred, Effect, Option, Schema } from "effect"
+import { Activity, DurableDeferred, Workflow, WorkflowEngine } from "effect/workflow"
+import { UnknownAgent } from "./AgentRegistry.ts"
+import * as Execution from "./Execution.ts"
+import * as Pipeline from "./Pipeline.ts"
+import type { RunId } from "./RunId.ts"
+import { RunStoreError } from "./RunStore.ts"
+import type { RunSummary } from "./RunSummary.ts"
+
+/**
+ * The workflow of one run. Each run has its own workflow type (`SpeckitRun-<run-id>`), so a
+ * process that resumes one run never resumes another one it did not ask for.
+ *
+ * @example
+ * ```ts
+ * import { DurableRun, RunId } from "@speckit/core"
+ *
+ * declare const runId: RunId.RunId
+ * const workflow = DurableRun.workflow(runId)
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const workflow = (runId: RunId) =>
+  Workflow.make(`SpeckitRun-${runId}`, {
+    payload: { runId: Schema.String },
+    success: Schema.String,
+    error: Schema.Union([RunStoreError, UnknownAgent]),
+    idempotencyKey: (payload) => payload.runId
+  })
+
+/**
+ * The durable wait of a review pause (`name` is the pause's name, e.g. `review/validate`).
+ *
+ * @example
+ * ```ts
+ * import { DurableRun } from "@speckit/core"
+ *
+ * const deferred = DurableRun.review("review/validate")
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const review = (name: string) => DurableDeferred.make(name, { success: Execution.ReviewAnswer })
+
+/**
+ * The durable wait of a budget pause: completed with the new budget in USD.
+ *
+ * @example
+ * ```ts
+ * import { DurableRun } from "@speckit/core"
+ *
+ * const deferred = DurableRun.budget("budget/implement/1")
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const budget = (name: string) => DurableDeferred.make(name, { success: Schema.Number })
+
+/**
+ * The execution of a workflow instance: steps are activities, pauses are durable deferreds.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkflowEngine } from "effect/workflow"
+ * import { DurableRun } from "@speckit/core"
+ *
+ * const execution = Effect.gen(function* () {
+ *   const engine = yield* WorkflowEngine.WorkflowEngine
+ *   const instance = yield* WorkflowEngine.WorkflowInstance
+ *   return DurableRun.execution(engine, instance)
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const execution = (
+  engine: WorkflowEngine.WorkflowEngine["Service"],
+  instance: WorkflowEngine.WorkflowInstance["Service"]
+): Execution.Service => {
+  const inWorkflow = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    effect.pipe(
+      Effect.provideService(WorkflowEngine.WorkflowEngine, engine),
+      Effect.provideService(WorkflowEngine.WorkflowInstance, instance)
+    )
+  return {
+    durable: true,
+    step: <A, E, R>(options: Execution.StepOptions<A, E, R>) =>
+      Effect.suspend(() => {
+        let ran = false
+        const activity = Activity.make({
+          name: options.name,
+          success: options.success,
+          error: options.error ?? Schema.Never,
+          execute: Effect.suspend(() => {
+            ran = true
+            return options.execute
+          })
+        })
+        return Effect.map(inWorkflow(activity), (value) => ({ value, replayed: !ran }))
+      }),
+    awaitReview: (name) => inWorkflow(DurableDeferred.await(review(name))),
+    awaitBudget: (name) => inWorkflow(DurableDeferred.await(budget(name))),
+    suspended: () => instance.suspended
+  }
+}
+
+/**
+ * How a durable run left off in this process: `Finished` (completed, halted, cancelled: the
+ * summary says), `Paused` (it waits for an answer; the summary's `pause` says which), or
+ * `AlreadyFinished` (the run had finished before: nothing ran).
+ *
+ * @since 0.2.0
+ */
+export type Outcome =
+  | { readonly _tag: "Finished"; readonly summary: RunSummary }
+  | { readonly _tag: "Paused"; readonly summary: RunSummary }
+  | { readonly _tag: "AlreadyFinished"; readonly status: string }
+
+/**
+ * What a durable run needs: the pipeline's options with the run id fixed, and the answer to the
+ * pause the run waits on, when resuming a paused run.
+ *
+ * @since 0.2.0
+ */
+export interface Options extends Pipeline.RunOptions {
+  readonly runId: RunId
+  readonly answer?:
+    | { readonly _tag: "Review"; readonly name: string; readonly answer: Execution.ReviewAnswer }
+    | { readonly _tag: "Budget"; readonly name: string; readonly usd: number }
+    | undefined
+}
+
+/**
+ * Starts or resumes a run as a durable workflow on the current engine, and returns when it
+ * finishes or pauses. Starting a run that exists resumes it: its journaled steps are replayed, the
+ * rest runs. Interrupting it interrupts the run (recorded as cancelled); it can be resumed later.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkflowEngine } from "effect/workflow"
+ * import { DurableRun, RunId, SpeckitConfig } from "@speckit/core"
+ *
+ * declare const spec: import("@speckit/core").Spec.Spec
+ * const program = Effect.gen(function* () {
+ *   const runId = yield* RunId.make
+ *   return yield* DurableRun.run({ spec, config: SpeckitConfig.defaultConfig, runId })
+ * }).pipe(Effect.scoped, Effect.provide(WorkflowEngine.layerMemory))
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const run = Effect.fn("DurableRun.run")(function* (options: Options) {
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const flow = workflow(options.runId)
+  const done = yield* Deferred.make<Outcome, RunStoreError | UnknownAgent>()
+  yield* engine.register(flow, (_payload) =>
+    Effect.gen(function* () {
+      const instance = yield* WorkflowEngine.WorkflowInstance
+      const durable = execution(engine, instance)
+      const summary = yield* Pipeline.run({
+        ...options,
+        onPause: (paused) => Effect.asVoid(Deferred.succeed(done, { _tag: "Paused", summary: paused }))
+      }).pipe(
+        Effect.provideService(Execution.Execution, durable),
+        Effect.onError((cause) => (instance.suspended ? Effect.void : Deferred.failCause(done, cause)))
+      )
+      yield* Deferred.succeed(done, { _tag: "Finished", summary })
+      return summary.status
+    })
+  )
+  const executionId = yield* flow.executionId({ runId: options.runId })
+  const answer = options.answer
+  if (answer !== undefined) {
+    const token = DurableDeferred.tokenFromExecutionId({ workflow: flow, executionId })
+    if (answer._tag === "Review") {
+      const deferred = review(answer.name)
+      yield* DurableDeferred.succeed(deferred, { token: token(deferred), value: answer.answer })
+    } else {
+      const deferred = budget(answer.name)
+      yield* DurableDeferred.succeed(deferred, { token: token(deferred), value: answer.usd })
+    }
+  }
+  yield* flow.execute({ runId: options.runId }, { discard: true })
+  const polled = yield* flow.poll(executionId)
+  if (Option.isSome(polled)) {
+    if (polled.value._tag === "Complete" && !(yield* Deferred.isDone(done))) {
+      const exit = polled.value.exit
+      return { _tag: "AlreadyFinished", status: exit._tag === "Success" ? exit.value : "failed" } satisfies Outcome
+    }
+    // Suspended: waiting for an answer (which the caller may just have given) or a timer.
+    if (polled.value._tag === "Suspended") yield* flow.resume(executionId)
+  }
+  return yield* Deferred.await(done)
+})
