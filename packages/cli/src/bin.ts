@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Effect, Logger, References } from "effect"
 import * as Cli from "./Cli.ts"
 import * as Main from "./Main.ts"
 
@@ -13,6 +13,10 @@ Main.exitOnSecondSignal()
 
 Cli.run(process.argv.slice(2)).pipe(
   Main.reportErrors,
+  // stdout is for reports and --json; the engine's own log lines (e.g. a retried message delivery
+  // while a resumed run registers) are noise below errors, and go to stderr.
+  Effect.provideService(Logger.LogToStderr, true),
+  Effect.provideService(References.MinimumLogLevel, "Error"),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({ disableErrorReporting: true, teardown: Main.teardown })
 )

@@ -300,7 +300,7 @@ describe("crash and resume", () => {
           runId === undefined ? ["auto", "SPEC-1", "-C", ws.dir, "--json"] : ["resume", runId, "-C", ws.dir, "--json"]
         const result = await killAfter(args, delayMs)
         if (result.signal !== "SIGKILL") {
-          console.log(`seed ${seed}: ${args[0]} ended with ${result.code} before its SIGKILL at ${delayMs} ms`)
+          console.log(`seed ${seed}: ${args[0]} ended with exit ${result.code} before its SIGKILL at ${delayMs} ms`)
           assert.strictEqual(result.code, 0, `seed ${seed}: ${result.stderr}`)
           finished = summaryOf(result)
           runId = finished.runId
@@ -309,14 +309,19 @@ describe("crash and resume", () => {
         await sleep(100)
         runId = (await newestRun(ws.dir))?.runId
         if (runId === undefined) {
-          console.log(`seed ${seed}: ${args[0]} SIGKILLed at ${delayMs} ms, before any run was recorded`)
-          windows.push({ logLength: readLog(ws.log).length, recorded: new Set() })
+          const logLength = readLog(ws.log).length
+          console.log(
+            `seed ${seed}: ${args[0]} SIGKILLed at ${delayMs} ms, before any run was listed (${logLength} invocations logged)`
+          )
+          assert.strictEqual(logLength, 0, `seed ${seed}: agents were called for a run that \`runs\` does not list`)
+          windows.push({ logLength, recorded: new Set() })
           continue
         }
         const recorded = recordedOf(await runCli(["status", runId, "-C", ws.dir, "--json"]))
-        windows.push({ logLength: readLog(ws.log).length, recorded })
+        const logLength = readLog(ws.log).length
+        windows.push({ logLength, recorded })
         console.log(
-          `seed ${seed}: ${args[0]} SIGKILLed at ${delayMs} ms; ${runId} has ${recorded.size} answers recorded`
+          `seed ${seed}: ${args[0]} SIGKILLed at ${delayMs} ms; ${runId} has ${recorded.size} answers recorded, ${logLength} invocations logged`
         )
       }
 
@@ -344,7 +349,7 @@ describe("crash and resume", () => {
     }
 
     // two lanes of seeds at a time keep the whole test near a minute on two cores
-    const seeds = Array.from({ length: 22 }, (_, index) => index + 1)
+    const seeds = Array.from({ length: 20 }, (_, index) => index + 1)
     await Promise.all(
       [0, 1].map(async (lane) => {
         for (const seed of seeds.filter((s) => s % 2 === lane)) await crashAndResume(seed)
@@ -421,10 +426,12 @@ describe("one workspace, two processes", () => {
     await Promise.all([until(() => first.stderr().includes("[plan]"), 5_000), sleep(500)])
     assert.isNull(first.child.exitCode, "the first run is still running")
 
+    const secondStarted = Date.now()
     const second = await runCli(["auto", "SPEC-1", "-C", ws.dir, "--json", "--new"])
     const secondAt = Date.now()
     assert.strictEqual(second.code, 2, second.stderr)
     assert.match(second.stderr, /in use/)
+    assert.isBelow(secondAt - secondStarted, 5_000, "gave up at once, without waiting for the database")
     assert.isNull(first.child.exitCode, "the second process gave up while the first was still running")
 
     const result = await first.done

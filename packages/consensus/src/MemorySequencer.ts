@@ -132,24 +132,18 @@ export const makeWith = (options: {
       ack: (seq) =>
         Effect.suspend(() => (engine === undefined ? Effect.succeed({ _tag: "Ignored", seq }) : engine.ack(seq))),
       stop: (stopOptions) =>
-        Effect.suspend(() =>
-          engine === undefined
-            ? Effect.succeed({
-                _tag: "StopAck",
-                pending: [],
-                inFlight: undefined,
-                stats: { ...idleStats, stopped: true }
-              } satisfies Sequencer.StopAck)
-            : Effect.map(
-                Effect.andThen(
-                  Effect.sync(() => {
-                    stopped = true
-                  }),
-                  engine.stop(stopOptions)
-                ),
-                (ack) => ({ ...ack, pending: ack.pending.map(toDecision) })
-              )
-        ),
+        Effect.suspend(() => {
+          if (engine === undefined) {
+            return Effect.succeed({
+              _tag: "StopAck",
+              pending: [],
+              inFlight: undefined,
+              stats: { ...idleStats, stopped: true }
+            } satisfies Sequencer.StopAck)
+          }
+          stopped = true
+          return Effect.map(engine.stop(stopOptions), (ack) => ({ ...ack, pending: ack.pending.map(toDecision) }))
+        }),
       stats: Effect.suspend(() => (engine === undefined ? Effect.succeed(idleStats) : engine.stats))
     })
   })

@@ -359,6 +359,17 @@ describe("MemorySequencer.layerStore", () => {
       const submitted = yield* sequencer.submit(answerKey("a"), { _tag: "Answer", outcome: outcome("a") })
       assert.strictEqual(submitted._tag === "Accepted" ? submitted.decision.seq : 0, 1)
       assert.strictEqual((yield* sequencer.stats).redelivered, 0)
+      yield* sequencer.submit(answerKey("b"), { _tag: "Answer", outcome: outcome("b") })
+      const first = yield* sequencer.take
+      yield* sequencer.ack(first.seq)
+      const stopped = yield* sequencer.stop()
+      assert.deepStrictEqual(
+        stopped.pending.map((d) => d.seq),
+        [2]
+      )
+      // A stopped run begun again resumes from the store (here, in memory).
+      assert.deepStrictEqual(yield* sequencer.begin(run1), { acknowledged: [first], redelivered: 1 })
+      assert.strictEqual((yield* sequencer.take).seq, 2)
     }).pipe(Effect.provide(MemorySequencer.layerStore(SequencerStore.memory(), { capacity: 4 })))
   )
 })

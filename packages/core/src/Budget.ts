@@ -64,4 +64,11 @@ export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("Budget
  */
 export const Budget = Context.Reference<{
   readonly admit: (planned: PlannedAttempt) => Effect.Effect<void, BudgetExceeded>
+  /**
+   * Sets a new budget (USD, the total) after a person raised it (`speckit budget`). Optional: a
+   * budget that cannot change leaves it out.
+   *
+   * @since 0.2.0
+   */
+  readonly raise?: ((usd: number) => Effect.Effect<void>) | undefined
 }>("@speckit/core/Budget", { defaultValue: () => ({ admit: () => Effect.void }) })

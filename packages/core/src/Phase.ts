@@ -5,7 +5,7 @@
  * ```text
  * Idle ──▶ Running(plan) ──▶ Running(tasks) ──▶ … ──▶ Running(unlock) ──▶ Completed
  *             │  ▲                  │
- *             ▼  │                  ├──▶ AwaitingReview ──▶ Running(next) | Halted
+ *             ▼  │                  ├──▶ AwaitingReview ──▶ Running(next or same) | Halted
  *      TransientRecovery            ├──▶ Halted (conflict, quorum not met, budget)
  *                                   ├──▶ Failed (unexpected error)
  *                                   └──▶ Cancelled (interrupted)
@@ -111,7 +111,8 @@ const legal = (from: Phase, to: Phase): boolean => {
       )
     case "AwaitingReview":
       return (
-        (to._tag === "Running" && to.stage === Stage.next(from.stage)) ||
+        // The next stage after an approved review; the same stage after a budget raise.
+        (to._tag === "Running" && (to.stage === Stage.next(from.stage) || to.stage === from.stage)) ||
         (to._tag === "Completed" && Stage.next(from.stage) === undefined) ||
         (to._tag === "Halted" && to.stage === from.stage)
       )

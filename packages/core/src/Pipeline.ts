@@ -11,7 +11,7 @@ import { AgentError } from "./AgentError.ts"
 import type { AgentId } from "./AgentId.ts"
 import { AgentOutcome } from "./AgentOutcome.ts"
 import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
-import { BudgetExceeded } from "./Budget.ts"
+import { Budget, BudgetExceeded } from "./Budget.ts"
 import { type Aggregation, Consensus, type StageConsensus } from "./Consensus.ts"
 import * as Execution from "./Execution.ts"
 import { FaultInjector } from "./FaultInjector.ts"
@@ -260,9 +260,18 @@ export const run = Effect.fn("Pipeline.run")(function* (
         processedThrough = Math.max(processedThrough, decision.seq)
       }
     })
+  /** Decisions the sequencer delivers again after a restart (set when the run begins). */
+  let redelivered = 0
   const consume = Effect.gen(function* () {
     while (true) {
       const decision = yield* sequencer.take
+      if (redelivered > 0) {
+        // Accepted before a restart but not acknowledged: delivered again, counted as a replay.
+        redelivered--
+        if (decision.key.agent !== Sequencer.verdictAgent) {
+          yield* SessionMetrics.count({ kind: "replay", stage: decision.key.stage, agent: decision.key.agent as AgentId })
+        }
+      }
       yield* process(decision)
       const acked = yield* sequencer.ack(decision.seq)
       if (acked._tag === "Acknowledged") {
@@ -350,7 +359,6 @@ export const run = Effect.fn("Pipeline.run")(function* (
         ok: outcome._tag === "Succeeded",
         interrupted: StageRunner.isStopped(outcome)
       })
-      yield* SessionMetrics.count({ kind: "replay", stage, agent: outcome.agent })
     })
 
   /**
@@ -358,7 +366,13 @@ export const run = Effect.fn("Pipeline.run")(function* (
    * settled by the others' answers) a stop that ends it with a `stopped` outcome. Either way the step
    * ends with an outcome, so a replay sees exactly what happened.
    */
-  const callAgent = (stage: Stage.Stage, agentId: AgentId, previous: string, stop: Effect.Effect<void>) =>
+  const callAgent = (
+    stage: Stage.Stage,
+    agentId: AgentId,
+    previous: string,
+    stop: Effect.Effect<void>,
+    generation = 1
+  ) =>
     Effect.gen(function* () {
       const agent = yield* registry.get(agentId)
       const outer = yield* PipelineEvents
@@ -372,7 +386,8 @@ export const run = Effect.fn("Pipeline.run")(function* (
         })
       )
       const done = yield* step({
-        name: `agent/${stage}/${agentId}`,
+        // A call made again after a budget raise is another step.
+        name: `agent/${stage}/${agentId}${generation > 1 ? `#${generation}` : ""}`,
         success: AgentOutcome,
         error: BudgetExceeded,
         execute: Effect.raceFirst(call, stopped)
@@ -501,6 +516,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
   const runStages = Effect.gen(function* () {
     const resumed = yield* sequencer.begin(runId)
     yield* restore(resumed.acknowledged)
+    redelivered = resumed.redelivered
     yield* Effect.forkChild(consume)
     yield* emit({ _tag: "RunStarted", runId, specId: spec.id, title: spec.title, stages: Stage.all })
     let previous = ""
@@ -509,20 +525,45 @@ export const run = Effect.fn("Pipeline.run")(function* (
       const policy = SpeckitConfig.policyFor(config, stage)
       const stageStarted = yield* Clock.currentTimeMillis
       yield* emit({ _tag: "StageStarted", stage, agents: policy.agents })
-      const ran = yield* StageRunner.runStage(policy, (agent, stop) => callAgent(stage, agent, previous, stop), {
-        settled: (outcomes) => consensus.settled(policy, outcomes),
-        cooperative: true
-      }).pipe(
-        Effect.map((stageRun) => ({ _tag: "Ran" as const, stageRun })),
-        Effect.catchTag("BudgetExceeded", (error) => Effect.succeed({ _tag: "OverBudget" as const, error }))
-      )
-      yield* endRecovery(stage)
-      if (ran._tag === "OverBudget") {
-        state.status = "halted"
-        state.hint = `${ran.error.message}; raise budget.usd in speckit.config.json to go on`
-        return yield* move({ _tag: "Halted", stage, reason: "budget exceeded" })
+      // Agents whose call the budget refused, per attempt at the stage; a durable run paused for
+      // a budget raise calls them again (other agents' outcomes are kept) once it is raised.
+      const kept = new Map<AgentId, AgentOutcome>()
+      let generation = 1
+      let ran: StageRunner.StageRun
+      for (;;) {
+        const refused = new Map<AgentId, BudgetExceeded>()
+        const call = (agent: AgentId, stop: Effect.Effect<void>) => {
+          const known = kept.get(agent)
+          if (known !== undefined) return Effect.succeed(known)
+          return callAgent(stage, agent, previous, stop, generation).pipe(
+            Effect.catchTag("BudgetExceeded", (error) =>
+              Effect.sync(() => {
+                refused.set(agent, error)
+                return StageRunner.interrupted(agent, "unknown", 0)
+              })
+            )
+          )
+        }
+        ran = yield* StageRunner.runStage(policy, call, {
+          settled: (outcomes) => refused.size === 0 && consensus.settled(policy, outcomes),
+          cooperative: true
+        })
+        yield* endRecovery(stage)
+        const [first] = refused.values()
+        if (first === undefined) break
+        const usd = first.action === "pause" ? yield* awaitBudget(stage, generation, first) : undefined
+        if (usd === undefined) {
+          state.status = "halted"
+          state.hint = `${first.message}; raise budget.usd in speckit.config.json to go on`
+          return yield* move({ _tag: "Halted", stage, reason: "budget exceeded" })
+        }
+        const budget = yield* Budget
+        if (budget.raise) yield* budget.raise(usd)
+        for (const outcome of ran.outcomes) if (!refused.has(outcome.agent)) kept.set(outcome.agent, outcome)
+        generation++
+        yield* move({ _tag: "Running", stage })
       }
-      const { stopped } = ran.stageRun
+      const { stopped } = ran
       if (stopped.length > 0) {
         yield* emit({
           _tag: "AgentsStopped",
@@ -530,7 +571,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
           agents: stopped,
           reason: "early decision: the stage's outcome could no longer change"
         })
-        for (const outcome of ran.stageRun.outcomes) {
+        for (const outcome of ran.outcomes) {
           if (stopped.includes(outcome.agent)) yield* emit({ _tag: "AgentFinished", stage, outcome })
         }
       }
@@ -632,6 +673,10 @@ export const run = Effect.fn("Pipeline.run")(function* (
     yield* move({ _tag: "Completed" })
   })
 
+  /** Tells the caller the run pauses, once the wait suspends the run (not when the answer is there). */
+  const paused = (summary: RunSummary) =>
+    execution.suspended() && options.onPause ? options.onPause(summary) : Effect.void
+
   /**
    * A durable run's review pause: records the paused summary (so `speckit status` and the caller see
    * why the run stopped), then waits (durably: the process may exit) for the reviewer's answer.
@@ -643,10 +688,30 @@ export const run = Effect.fn("Pipeline.run")(function* (
       state.hint = `stage ${stage} needs a review: ${reason}; answer with \`speckit approve ${runId}\` or \`speckit reject ${runId}\`, then \`speckit resume ${runId}\``
       const summary = yield* summarize
       yield* step({ name: `pause/${stage}`, success: Schema.Void, error: RunStoreError, execute: store.finish(summary) })
-      if (options.onPause) yield* options.onPause(summary)
-      const answer = yield* execution.awaitReview(name)
+      const answer = yield* execution.awaitReview(name).pipe(Effect.onInterrupt(() => paused(summary)))
       state.pause = undefined
       return answer ?? { approved: false, note: "nobody can answer a review in this execution" }
+    })
+
+  /**
+   * A durable run's budget pause: like a review pause, waiting for a raised budget (USD). Returns
+   * `undefined` (the run halts) when nobody can raise it in this execution.
+   */
+  const awaitBudget = (stage: Stage.Stage, generation: number, error: BudgetExceeded) =>
+    Effect.gen(function* () {
+      if (!execution.durable) return undefined
+      const name = `budget/${stage}/${generation}`
+      state.status = "awaiting-review"
+      state.pause = { kind: "budget", stage, name }
+      state.hint = `${error.message}; raise it with \`speckit budget ${runId} --usd <total>\`, then \`speckit resume ${runId}\``
+      yield* move({ _tag: "AwaitingReview", stage, reason: "budget exceeded: waiting for a raise" })
+      const summary = yield* summarize
+      yield* step({ name: `pause/${name}`, success: Schema.Void, error: RunStoreError, execute: store.finish(summary) })
+      const usd = yield* execution.awaitBudget(name).pipe(Effect.onInterrupt(() => paused(summary)))
+      state.pause = undefined
+      state.status = "failed"
+      state.hint = undefined
+      return usd
     })
 
   const stopSequencer = (drain: boolean) =>

@@ -6,9 +6,11 @@ import {
   AgentId,
   AgentRegistry,
   Consensus,
+  DurableRun,
   FaultInjector,
   Pipeline,
   PipelineEvent,
+  RunId,
   RunStore,
   Sequencer,
   SessionMetrics,
@@ -18,7 +20,9 @@ import {
   Stage,
   TokenUsage
 } from "@speckit/core"
+import * as StateDatabase from "@speckit/core/StateDatabase"
 import { Effect, Fiber, Layer } from "effect"
+import { WorkflowEngine } from "effect/workflow"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -40,7 +44,8 @@ const sequencerLayer = Layer.sync(Sequencer.Sequencer, () => {
     nextSeq: decisions.length + 1,
     ackedThrough: acked,
     inFlight: delivered > acked ? delivered : undefined,
-    stopped
+    stopped,
+    redelivered: 0
   })
   const take: Effect.Effect<Sequencer.Decision, Sequencer.SequencerStopped> = Effect.suspend(() => {
     const next = delivered === acked ? decisions[delivered] : undefined
@@ -52,7 +57,7 @@ const sequencerLayer = Layer.sync(Sequencer.Sequencer, () => {
     return Effect.andThen(Effect.sleep(1), take)
   })
   return {
-    begin: () => Effect.void,
+    begin: () => Effect.succeed({ acknowledged: [], redelivered: 0 }),
     submit: (key, payload) =>
       Effect.sync(() => {
         const decision = { seq: decisions.length + 1, key, payload }
@@ -304,5 +309,108 @@ describe("Pipeline", () => {
       assert.strictEqual(saved.status, "cancelled")
       assert.strictEqual(saved.phase, "Cancelled")
     })
+  )
+})
+
+// --- durable runs ---------------------------------------------------------------------------------
+
+/** Sim agents that count their calls per (stage, agent). */
+const counted = (calls: Array<string>, latencies: ReadonlyArray<number>) =>
+  sims().map(
+    (agent, i): Agent.Agent => ({
+      ...agent,
+      call: (request) =>
+        Effect.sleep(latencies[i] ?? 1).pipe(
+          Effect.andThen(agent.call(request)),
+          Effect.tap(() => Effect.sync(() => void calls.push(`${request.stage}/${agent.id}`)))
+        )
+    })
+  )
+
+const durableRun = (
+  workspace: string,
+  agents: ReadonlyArray<Agent.Agent>,
+  engine: Layer.Layer<WorkflowEngine.WorkflowEngine, unknown>,
+  runId: RunId.RunId,
+  options: { readonly answer?: DurableRun.Options["answer"]; readonly config?: SpeckitConfig.SpeckitConfig } = {}
+) =>
+  Effect.gen(function* () {
+    const spec = yield* Spec.load(workspace, "SPEC-1")
+    return yield* DurableRun.run({
+      spec,
+      config: options.config ?? SpeckitConfig.defaultConfig,
+      runId,
+      answer: options.answer
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Layer.mergeAll(
+          AgentRegistry.AgentRegistry.fromAgents(agents),
+          FaultInjector.FaultInjector.layerNone,
+          sequencerLayer,
+          consensusLayer,
+          metricsLayer,
+          RunStore.RunStore.layerFileSystem(workspace)
+        )
+      ),
+      Effect.provide(engine)
+    )
+  }).pipe(Effect.provide(NodeServices.layer))
+
+const artifacts = (workspace: string) =>
+  Object.fromEntries(
+    Stage.all.map((stage) => [stage, fs.readFileSync(path.join(workspace, "specs", "SPEC-1", `${stage}.md`), "utf8")])
+  )
+
+describe("DurableRun", () => {
+  it.live("on the in-memory engine: completes like a direct run, with the same artifacts", () =>
+    Effect.gen(function* () {
+      const direct = makeWorkspace()
+      yield* run(direct, sims())
+      const durable = makeWorkspace()
+      const runId = yield* RunId.make
+      const outcome = yield* durableRun(durable, sims(), WorkflowEngine.layerMemory, runId)
+      assert.strictEqual(outcome._tag, "Finished")
+      if (outcome._tag === "Finished") assert.strictEqual(outcome.summary.status, "completed")
+      assert.deepStrictEqual(artifacts(durable), artifacts(direct))
+    })
+  )
+
+  it.live(
+    "on SQLite: a run stopped mid-way resumes in a new engine without calling the recorded agents again",
+    () =>
+      Effect.gen(function* () {
+        const reference = makeWorkspace()
+        yield* run(reference, sims())
+        const workspace = makeWorkspace()
+        const filename = path.join(workspace, ".speckit", "state.db")
+        const engine = StateDatabase.layer({ filename })
+        const runId = yield* RunId.make
+        const first: Array<string> = []
+        // Stopped (the engine's scope closed, as when the process dies) once `implement` has begun.
+        const fiber = yield* Effect.forkChild(durableRun(workspace, counted(first, [5, 10, 15]), engine, runId))
+        yield* Effect.sleep(10).pipe(Effect.repeat({ until: () => first.some((call) => call.startsWith("tasks/")) }))
+        yield* Fiber.interrupt(fiber)
+        const planned = first.filter((call) => call.startsWith("plan/"))
+        assert.strictEqual(planned.length, 3)
+
+        const second: Array<string> = []
+        const outcome = yield* durableRun(workspace, counted(second, [5, 10, 15]), engine, runId)
+        assert.strictEqual(outcome._tag, "Finished")
+        if (outcome._tag === "Finished") assert.strictEqual(outcome.summary.status, "completed")
+        assert.deepStrictEqual(
+          second.filter((call) => call.startsWith("plan/")),
+          [],
+          "plan's recorded answers are not asked again"
+        )
+        assert.deepStrictEqual(artifacts(workspace), artifacts(reference))
+
+        // A finished run is not run again.
+        const third: Array<string> = []
+        const again = yield* durableRun(workspace, counted(third, [5, 10, 15]), engine, runId)
+        assert.strictEqual(again._tag, "AlreadyFinished")
+        assert.deepStrictEqual(third, [])
+      }),
+    60_000
   )
 })

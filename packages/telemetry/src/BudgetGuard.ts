@@ -45,6 +45,8 @@ export interface Options {
 export interface Guard {
   readonly budget: {
     readonly admit: (planned: Budget.PlannedAttempt) => Effect.Effect<void, Budget.BudgetExceeded>
+    /** Sets a new budget (the total, in USD); thresholds alert again against it. */
+    readonly raise: (usd: number) => Effect.Effect<void>
   }
   readonly observe: (call: SessionMetrics.CallRecord, cost: SessionMetrics.CallCost) => void
   /** The spend observed so far. */
@@ -77,6 +79,7 @@ export const make = (options: Options): Guard => {
   const reserved = new Map<string, number>()
   let reservedTotal = 0
   let spent = 0
+  let budgetUsd = options.budgetUsd
   const keyOf = (planned: { readonly stage: string; readonly agent: string; readonly attempt: number }) =>
     `${planned.stage}/${planned.agent}/${planned.attempt}`
   const predict =
@@ -96,14 +99,14 @@ export const make = (options: Options): Guard => {
       admit: (planned: Budget.PlannedAttempt) =>
         Effect.suspend(() => {
           const predicted = predict(planned)
-          if (spent + reservedTotal + predicted > options.budgetUsd + epsilon) {
+          if (spent + reservedTotal + predicted > budgetUsd + epsilon) {
             return Effect.fail(
               new Budget.BudgetExceeded({
                 stage: planned.stage,
                 agent: planned.agent,
                 spentUsd: spent,
                 predictedUsd: predicted + reservedTotal,
-                budgetUsd: options.budgetUsd,
+                budgetUsd,
                 action: options.onExceed ?? "halt"
               })
             )
@@ -112,6 +115,11 @@ export const make = (options: Options): Guard => {
           reservedTotal += predicted - (reserved.get(key) ?? 0)
           reserved.set(key, predicted)
           return Effect.void
+        }),
+      raise: (usd) =>
+        Effect.sync(() => {
+          budgetUsd = usd
+          for (const threshold of thresholds) if (spent + epsilon < threshold * usd) alerted.delete(threshold)
         })
     },
     observe: (call, cost) => {
@@ -123,9 +131,9 @@ export const make = (options: Options): Guard => {
       }
       spent += cost.costUsd
       for (const threshold of thresholds) {
-        if (!alerted.has(threshold) && spent + epsilon >= threshold * options.budgetUsd) {
+        if (!alerted.has(threshold) && spent + epsilon >= threshold * budgetUsd) {
           alerted.add(threshold)
-          options.onAlert?.({ _tag: "BudgetThreshold", threshold, spentUsd: spent, budgetUsd: options.budgetUsd })
+          options.onAlert?.({ _tag: "BudgetThreshold", threshold, spentUsd: spent, budgetUsd })
         }
       }
     }
