@@ -16,7 +16,7 @@
  * - breakdown rows that change one thing of the durable run at a time (the sequencer kept in
  *   memory; the SQL sequencer under the in-memory engine; `synchronous = OFF` instead of `NORMAL`;
  *   in-memory runner storage, i.e. no shard-lock rows; zero-latency agents), so a miss can be traced
- *   without touching product code. CPU time per run is printed too: on a busy machine wall times
+ *   without touching product code, and a lower bound for a journal-only engine (`journalOnly`). CPU time per run is printed too: on a busy machine wall times
  *   stretch, CPU times much less.
  *
  * All pipeline variants are interleaved round by round, in alternating order, after one warm-up
@@ -28,15 +28,16 @@ import { join } from "node:path"
 import { Duration, Effect, Layer, Schema } from "effect"
 import { ClusterWorkflowEngine, SingleRunner } from "effect/cluster"
 import { Digest } from "effect/crypto"
+import { SqlClient } from "effect/sql"
 import { Activity, Workflow, WorkflowEngine } from "effect/workflow"
 // Not (yet) re-exported by deps.ts; loaded from the same built `dist/` files, so the module
 // instances are the ones `deps.ts` and the packages use.
-import { MemorySequencer, SqlSequencerStore } from "../packages/consensus/dist/index.js"
+import { SqlSequencerStore } from "../packages/consensus/dist/index.js"
 import { DurableRun, FaultInjector, RunId, type Sequencer } from "../packages/core/dist/index.js"
 import * as SqliteClient from "../packages/core/dist/SqliteClient.js"
 import * as StateDatabase from "../packages/core/dist/StateDatabase.js"
 import { type Benchmark, type Measurement, median, round2 } from "./Bench.ts"
-import { Demo, NodeServices, Run, type Spec, type SpeckitConfig } from "./deps.ts"
+import { Demo, MemorySequencer, NodeServices, Run, type Spec, type SpeckitConfig } from "./deps.ts"
 
 const latencyMs = 50
 const stages = 6
@@ -85,6 +86,42 @@ const counting = (into: Array<string>) =>
     })
   )
 
+/**
+ * A lower bound for a journal-only durable engine: `layerMemory` plus one SQLite write per activity
+ * (its exit encoded with the activity's schema, one `INSERT` in its own transaction, on the state
+ * database as `StateDatabase` opens it). Not durable (nothing is read back on resume): it prices the
+ * I/O a durable journal cannot avoid, against everything else `ClusterWorkflowEngine` does.
+ */
+const journalOnly = (filename: string) =>
+  Layer.effect(
+    WorkflowEngine.WorkflowEngine,
+    Effect.gen(function* () {
+      const engine = yield* WorkflowEngine.WorkflowEngine
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE IF NOT EXISTS bench_journal (execution_id TEXT NOT NULL, name TEXT NOT NULL,
+        attempt INTEGER NOT NULL, exit TEXT NOT NULL, PRIMARY KEY (execution_id, name, attempt))`
+      return WorkflowEngine.WorkflowEngine.of({
+        ...engine,
+        activityExecute: (activity, attempt) =>
+          Effect.tap(engine.activityExecute(activity, attempt), (result) =>
+            Effect.gen(function* () {
+              if (result._tag !== "Complete") return
+              const instance = yield* WorkflowEngine.WorkflowInstance
+              const exit = yield* Effect.orDie(Schema.encodeUnknownEffect(activity.exitSchemaPartial)(result.exit))
+              yield* sql`INSERT INTO bench_journal (execution_id, name, attempt, exit)
+                VALUES (${instance.executionId}, ${activity.name}, ${attempt}, ${JSON.stringify(exit)})`.pipe(
+                sql.withTransaction,
+                Effect.orDie
+              )
+            })
+          )
+      })
+    })
+  ).pipe(
+    Layer.provideMerge(WorkflowEngine.layerMemory),
+    Layer.provideMerge(SqliteClient.layer({ filename, singleInstance: true, synchronous: "NORMAL" }))
+  )
+
 const cpuMs = () => {
   const usage = process.cpuUsage()
   return (usage.user + usage.system) / 1000
@@ -100,13 +137,23 @@ const Steps = Workflow.make("DurableBenchSteps", {
   idempotencyKey: (payload) => payload.id
 })
 
-const StepsLive = Steps.toLayer(
-  Effect.fn(function* (payload) {
-    let total = 0
-    for (let i = 0; i < payload.n; i++) {
-      total += yield* Activity.make({ name: `step-${i}`, success: Schema.Number, execute: Effect.succeed(1) })
-    }
-    return total
+/**
+ * Registers the workflow on the provided engine and runs its activities on that engine, as
+ * `DurableRun` does (`Workflow.toLayer` would leave the activities to the engine the workflow runs
+ * in, bypassing a wrapped engine such as `journalOnly`).
+ */
+const StepsLive = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    yield* engine.register(Steps, (payload) =>
+      Effect.gen(function* () {
+        let total = 0
+        for (let i = 0; i < payload.n; i++) {
+          total += yield* Activity.make({ name: `step-${i}`, success: Schema.Number, execute: Effect.succeed(1) })
+        }
+        return total
+      }).pipe(Effect.provideService(WorkflowEngine.WorkflowEngine, engine))
+    )
   })
 )
 
@@ -127,9 +174,15 @@ const perActivity = Effect.gen(function* () {
   return { wallMs: elapsed / activities, cpuMs: cpu / activities } satisfies PerActivity
 })
 
-type ActivityEngine = "memory" | "stateDatabase" | "syncOff" | "memoryRunnerStorage"
+type ActivityEngine = "memory" | "stateDatabase" | "syncOff" | "memoryRunnerStorage" | "journalOnly"
 
-const activityEngines: ReadonlyArray<ActivityEngine> = ["memory", "stateDatabase", "syncOff", "memoryRunnerStorage"]
+const activityEngines: ReadonlyArray<ActivityEngine> = [
+  "memory",
+  "stateDatabase",
+  "syncOff",
+  "memoryRunnerStorage",
+  "journalOnly"
+]
 
 const activityEngine = (engine: ActivityEngine, filename: string) => {
   switch (engine) {
@@ -141,6 +194,8 @@ const activityEngine = (engine: ActivityEngine, filename: string) => {
       return stateDatabaseWith(filename, { synchronous: "OFF", runnerStorage: "sql" })
     case "memoryRunnerStorage":
       return stateDatabaseWith(filename, { synchronous: "NORMAL", runnerStorage: "memory" })
+    case "journalOnly":
+      return journalOnly(filename)
   }
 }
 
@@ -160,6 +215,7 @@ type Variant =
   | "memorySqlSequencer"
   | "durableSyncOff"
   | "durableMemoryRunnerStorage"
+  | "journalOnly"
   | "memoryZero"
   | "durableZero"
 
@@ -170,6 +226,7 @@ const variants: ReadonlyArray<Variant> = [
   "memorySqlSequencer",
   "durableSyncOff",
   "durableMemoryRunnerStorage",
+  "journalOnly",
   "memoryZero",
   "durableZero"
 ]
@@ -233,6 +290,8 @@ const layersOf = (variant: Variant, prepared: Prepared) => {
       return plugins(SqlSequencerStore.layerSequencer()).pipe(
         Layer.provideMerge(stateDatabaseWith(filename, { synchronous: "NORMAL", runnerStorage: "memory" }))
       )
+    case "journalOnly":
+      return plugins(SqlSequencerStore.layerSequencer()).pipe(Layer.provideMerge(journalOnly(filename)))
   }
 }
 
@@ -364,6 +423,7 @@ const benchmark: Benchmark = {
         perActivityRow("StateDatabase", "stateDatabase"),
         perActivityRow("StateDatabase, synchronous = OFF", "syncOff"),
         perActivityRow("StateDatabase, in-memory runner storage", "memoryRunnerStorage"),
+        perActivityRow("lower bound: layerMemory + 1 SQLite INSERT", "journalOnly"),
         {
           label: `predicted journal cost: ${journaled} activities × ${round3(activityDiff)} ms`,
           value: round2(journaled * activityDiff),
@@ -381,6 +441,7 @@ const benchmark: Benchmark = {
         ms("breakdown: in-memory engine, SQL sequencer", runMs("memorySqlSequencer")),
         ms("breakdown: durable, synchronous = OFF", runMs("durableSyncOff")),
         ms("breakdown: durable, in-memory runner storage", runMs("durableMemoryRunnerStorage")),
+        ms("lower bound: layerMemory + 1 INSERT/activity + SQL sequencer", runMs("journalOnly")),
         ms("breakdown: zero-latency agents, in memory", runMs("memoryZero")),
         ms("breakdown: zero-latency agents, durable", runMs("durableZero"))
       ],
@@ -398,7 +459,8 @@ const benchmark: Benchmark = {
           memory: cpuPer("memory"),
           stateDatabase: cpuPer("stateDatabase"),
           syncOff: cpuPer("syncOff"),
-          memoryRunnerStorage: cpuPer("memoryRunnerStorage")
+          memoryRunnerStorage: cpuPer("memoryRunnerStorage"),
+          journalOnly: cpuPer("journalOnly")
         },
         cpuMsPerRun: {
           memory: medCpu("memory"),
@@ -406,13 +468,15 @@ const benchmark: Benchmark = {
           durableMemorySequencer: medCpu("durableMemorySequencer"),
           memorySqlSequencer: medCpu("memorySqlSequencer"),
           durableSyncOff: medCpu("durableSyncOff"),
-          durableMemoryRunnerStorage: medCpu("durableMemoryRunnerStorage")
+          durableMemoryRunnerStorage: medCpu("durableMemoryRunnerStorage"),
+          journalOnly: medCpu("journalOnly")
         },
         engineCostMs: round2(med("durableMemorySequencer") - memory),
         sequencerStoreCostMs: round2(durable - med("durableMemorySequencer")),
         sqlSequencerAloneCostMs: round2(med("memorySqlSequencer") - memory),
         syncOffGainMs: round2(durable - med("durableSyncOff")),
         memoryRunnerStorageGainMs: round2(durable - med("durableMemoryRunnerStorage")),
+        journalOnlyRatio: round2(med("journalOnly") / memory),
         zeroLatencyOverheadMs: round2(med("durableZero") - med("memoryZero"))
       }
     }

@@ -179,7 +179,9 @@ export const formatStatus = (
   const lastError = [...s.stages]
     .reverse()
     .flatMap((stage) =>
-      stage.agents.flatMap((a) => (a.error ? [`${stage.stage}/${a.agent}: ${a.error.kind}: ${a.error.detail}`] : []))
+      stage.agents.flatMap((a) =>
+        a.error && a.status !== "stopped" ? [`${stage.stage}/${a.agent}: ${a.error.kind}: ${a.error.detail}`] : []
+      )
     )[0]
   lines.push(
     `decisions ${s.decisions}`,

@@ -660,12 +660,14 @@ export const run = Effect.fn("Pipeline.run")(function* (
             state.hint = `stage ${stage} was rejected in review${note}; adjust the spec and start a new run`
             return yield* move({ _tag: "Halted", stage, reason: `rejected in review${note}` })
           }
+          // Approved: the run goes on with the next stage.
           state.status = "failed"
           state.hint = undefined
+        } else {
+          state.status = "halted"
+          state.hint = `stage ${stage} ended in conflict: ${reason}; review ${artifact}, adjust the spec and run again`
+          return yield* move({ _tag: "Halted", stage, reason })
         }
-        state.status = "halted"
-        state.hint = `stage ${stage} ended in conflict: ${reason}; review ${artifact}, adjust the spec and run again`
-        return yield* move({ _tag: "Halted", stage, reason })
       }
       previous = markdown
     }
