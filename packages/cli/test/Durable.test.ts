@@ -145,6 +145,8 @@ const durableWorkspace = (
     /** Extra fixture arguments per agent, e.g. `{ c: ["--fail-on", "validate"] }`. */
     readonly extraArgs?: Partial<Record<(typeof agentIds)[number], ReadonlyArray<string>>> | undefined
     readonly stagePolicies?: Readonly<Record<string, unknown>> | undefined
+    /** `budget` of speckit.config.json. */
+    readonly budget?: { readonly usd: number; readonly onExceed: "halt" | "pause" } | undefined
   } = {}
 ): DurableWorkspace => {
   const side = tempDir()
@@ -168,7 +170,8 @@ const durableWorkspace = (
       agents,
       defaults: { agents: [...agentIds], quorum: "majority", earlyDecision: false },
       ...(options.stagePolicies === undefined ? {} : { stages: options.stagePolicies }),
-      pricing: { models: { [model]: { inputPerMTok: 10, outputPerMTok: 10 } } }
+      pricing: { models: { [model]: { inputPerMTok: 10, outputPerMTok: 10 } } },
+      ...(options.budget === undefined ? {} : { budget: options.budget })
     }
   })
   return { dir, log, cache }
@@ -413,6 +416,47 @@ describe("review pauses", () => {
     assert.strictEqual(resumed.code, 1, resumed.stderr)
     assert.oneOf(summaryOf(resumed).status, ["halted", "rejected"])
     assert.deepStrictEqual(readLog(ws.log).slice(logLength), [], "no agent was asked anything")
+  }, 60_000)
+})
+
+describe("budget pauses", () => {
+  it("a call that would cross the budget pauses the run (exit 3); `budget --usd` and `resume` complete it, asking nobody twice", async () => {
+    const ws = durableWorkspace({ budget: { usd: 0.04, onExceed: "pause" } })
+    const paused = await runCli(["auto", "SPEC-1", "-C", ws.dir, "--json"], long)
+    assert.strictEqual(paused.code, 3, paused.stderr)
+    const json = parseJson(paused.stdout, "auto --json") as {
+      readonly runId: string
+      readonly status: string
+      readonly pause?: { readonly kind: string; readonly stage: string }
+    }
+    assert.strictEqual(json.status, "awaiting-review")
+    assert.strictEqual(json.pause?.kind, "budget")
+    const before = readLog(ws.log)
+
+    // Answering the wrong kind of pause is refused.
+    const approved = await runCli(["approve", json.runId, "-C", ws.dir])
+    assert.strictEqual(approved.code, 2, approved.stdout)
+    assert.match(approved.stderr, /not waiting for a review/)
+    // Until the budget is raised, resume only reports the pause.
+    const early = await runCli(["resume", json.runId, "-C", ws.dir, "--json"], long)
+    assert.strictEqual(early.code, 3, early.stderr)
+    assert.strictEqual(readLog(ws.log).length, before.length, "nobody was asked anything")
+
+    const raised = await runCli(["budget", json.runId, "--usd", "10", "-C", ws.dir])
+    assert.strictEqual(raised.code, 0, raised.stderr)
+    const resumed = await runCli(["resume", json.runId, "-C", ws.dir, "--json"], long)
+    assert.strictEqual(resumed.code, 0, resumed.stderr)
+    const done = summaryOf(resumed)
+    assert.strictEqual(done.status, "completed")
+    const after = readLog(ws.log).slice(before.length)
+    const askedBefore = new Set(before.map((line) => `${line.stage}/${line.agent}`))
+    assert.deepStrictEqual(
+      after.filter((line) => askedBefore.has(`${line.stage}/${line.agent}`)),
+      [],
+      "the agents that answered before the pause are not asked again"
+    )
+    assert.closeTo(done.costUsd, billedUsd(readLog(ws.log)), 1e-9)
+    for (const stage of stages) assert.isTrue(fs.existsSync(path.join(ws.dir, "specs", "SPEC-1", `${stage}.md`)))
   }, 60_000)
 })
 
