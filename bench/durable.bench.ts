@@ -11,13 +11,14 @@
  *
  * Also printed:
  * - the cost of one journaled activity: N sequential trivial activities in one workflow on each
- *   engine, wall and CPU ms per activity, and the wall difference times the number of activities a
+ *   engine (also with `synchronous = OFF`, and with in-memory runner storage, i.e. no shard-lock
+ *   rows), wall and CPU ms per activity, and the wall difference times the number of activities a
  *   demo run journals (counted by wrapping the engine's `activityExecute`);
  * - breakdown rows that change one thing of the durable run at a time (the sequencer kept in
  *   memory; the SQL sequencer under the in-memory engine; `synchronous = OFF` instead of `NORMAL`;
- *   in-memory runner storage, i.e. no shard-lock rows; zero-latency agents), so a miss can be traced
- *   without touching product code, and a lower bound for a journal-only engine (`journalOnly`). CPU time per run is printed too: on a busy machine wall times
- *   stretch, CPU times much less.
+ *   zero-latency agents), so a miss can be traced without touching product code, and a lower bound
+ *   for a journal-only engine (`journalOnly`);
+ * - CPU time per run and per activity: on a busy machine wall times stretch, CPU times much less.
  *
  * All pipeline variants are interleaved round by round, in alternating order, after one warm-up
  * round.
@@ -214,7 +215,6 @@ type Variant =
   | "durableMemorySequencer"
   | "memorySqlSequencer"
   | "durableSyncOff"
-  | "durableMemoryRunnerStorage"
   | "journalOnly"
   | "memoryZero"
   | "durableZero"
@@ -225,7 +225,6 @@ const variants: ReadonlyArray<Variant> = [
   "durableMemorySequencer",
   "memorySqlSequencer",
   "durableSyncOff",
-  "durableMemoryRunnerStorage",
   "journalOnly",
   "memoryZero",
   "durableZero"
@@ -285,10 +284,6 @@ const layersOf = (variant: Variant, prepared: Prepared) => {
     case "durableSyncOff":
       return plugins(SqlSequencerStore.layerSequencer()).pipe(
         Layer.provideMerge(stateDatabaseWith(filename, { synchronous: "OFF", runnerStorage: "sql" }))
-      )
-    case "durableMemoryRunnerStorage":
-      return plugins(SqlSequencerStore.layerSequencer()).pipe(
-        Layer.provideMerge(stateDatabaseWith(filename, { synchronous: "NORMAL", runnerStorage: "memory" }))
       )
     case "journalOnly":
       return plugins(SqlSequencerStore.layerSequencer()).pipe(Layer.provideMerge(journalOnly(filename)))
@@ -440,7 +435,6 @@ const benchmark: Benchmark = {
         ms("breakdown: durable engine, in-memory sequencer", runMs("durableMemorySequencer")),
         ms("breakdown: in-memory engine, SQL sequencer", runMs("memorySqlSequencer")),
         ms("breakdown: durable, synchronous = OFF", runMs("durableSyncOff")),
-        ms("breakdown: durable, in-memory runner storage", runMs("durableMemoryRunnerStorage")),
         ms("lower bound: layerMemory + 1 INSERT/activity + SQL sequencer", runMs("journalOnly")),
         ms("breakdown: zero-latency agents, in memory", runMs("memoryZero")),
         ms("breakdown: zero-latency agents, durable", runMs("durableZero"))
@@ -468,14 +462,12 @@ const benchmark: Benchmark = {
           durableMemorySequencer: medCpu("durableMemorySequencer"),
           memorySqlSequencer: medCpu("memorySqlSequencer"),
           durableSyncOff: medCpu("durableSyncOff"),
-          durableMemoryRunnerStorage: medCpu("durableMemoryRunnerStorage"),
           journalOnly: medCpu("journalOnly")
         },
         engineCostMs: round2(med("durableMemorySequencer") - memory),
         sequencerStoreCostMs: round2(durable - med("durableMemorySequencer")),
         sqlSequencerAloneCostMs: round2(med("memorySqlSequencer") - memory),
         syncOffGainMs: round2(durable - med("durableSyncOff")),
-        memoryRunnerStorageGainMs: round2(durable - med("durableMemoryRunnerStorage")),
         journalOnlyRatio: round2(med("journalOnly") / memory),
         zeroLatencyOverheadMs: round2(med("durableZero") - med("memoryZero"))
       }
