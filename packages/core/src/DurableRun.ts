@@ -168,19 +168,17 @@ export interface Options extends Pipeline.RunOptions {
 export const run = Effect.fn("DurableRun.run")(function* (options: Options) {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const flow = workflow(options.runId)
-  const done = yield* Deferred.make<Outcome, RunStoreError | UnknownAgent>()
+  const paused = yield* Deferred.make<RunSummary>()
+  /** The summary of the run as it finished in this process (unset when it had finished before). */
+  let finished: RunSummary | undefined
   yield* engine.register(flow, (_payload) =>
     Effect.gen(function* () {
       const instance = yield* WorkflowEngine.WorkflowInstance
-      const durable = execution(engine, instance)
       const summary = yield* Pipeline.run({
         ...options,
-        onPause: (paused) => Effect.asVoid(Deferred.succeed(done, { _tag: "Paused", summary: paused }))
-      }).pipe(
-        Effect.provideService(Execution.Execution, durable),
-        Effect.onError((cause) => (instance.suspended ? Effect.void : Deferred.failCause(done, cause)))
-      )
-      yield* Deferred.succeed(done, { _tag: "Finished", summary })
+        onPause: (summary) => Effect.asVoid(Deferred.succeed(paused, summary))
+      }).pipe(Effect.provideService(Execution.Execution, execution(engine, instance)))
+      finished = summary
       return summary.status
     })
   )
@@ -196,15 +194,17 @@ export const run = Effect.fn("DurableRun.run")(function* (options: Options) {
       yield* DurableDeferred.succeed(deferred, { token: token(deferred), value: answer.usd })
     }
   }
-  yield* flow.execute({ runId: options.runId }, { discard: true })
+  // A suspended execution (waiting for an answer, maybe just given) is woken up.
   const polled = yield* flow.poll(executionId)
-  if (Option.isSome(polled)) {
-    if (polled.value._tag === "Complete" && !(yield* Deferred.isDone(done))) {
-      const exit = polled.value.exit
-      return { _tag: "AlreadyFinished", status: exit._tag === "Success" ? exit.value : "failed" } satisfies Outcome
-    }
-    // Suspended: waiting for an answer (which the caller may just have given) or a timer.
-    if (polled.value._tag === "Suspended") yield* flow.resume(executionId)
-  }
-  return yield* Deferred.await(done)
+  if (Option.isSome(polled) && polled.value._tag === "Suspended") yield* flow.resume(executionId)
+  // Completes once the run's result is recorded (not merely computed), or when it pauses.
+  const completed = Effect.map(
+    flow.execute({ runId: options.runId }),
+    (status): Outcome =>
+      finished === undefined ? { _tag: "AlreadyFinished", status } : { _tag: "Finished", summary: finished }
+  )
+  return yield* Effect.raceFirst(
+    completed,
+    Effect.map(Deferred.await(paused), (summary): Outcome => ({ _tag: "Paused", summary }))
+  )
 })

@@ -67,6 +67,8 @@ export * as SimAgent from "./SimAgent.ts"
 export * as Spec from "./Spec.ts"
 /** @since 0.1.0 */
 export * as SpeckitConfig from "./SpeckitConfig.ts"
+/** @since 0.2.0 */
+export * as SqlWorkflowEngine from "./SqlWorkflowEngine.ts"
 /** @since 0.1.0 */
 export * as Stage from "./Stage.ts"
 /** @since 0.1.0 */

@@ -376,41 +376,43 @@ describe("DurableRun", () => {
     })
   )
 
-  it.live(
-    "on SQLite: a run stopped mid-way resumes in a new engine without calling the recorded agents again",
-    () =>
-      Effect.gen(function* () {
-        const reference = makeWorkspace()
-        yield* run(reference, sims())
-        const workspace = makeWorkspace()
-        const filename = path.join(workspace, ".speckit", "state.db")
-        const engine = StateDatabase.layer({ filename })
-        const runId = yield* RunId.make
-        const first: Array<string> = []
-        // Stopped (the engine's scope closed, as when the process dies) once `implement` has begun.
-        const fiber = yield* Effect.forkChild(durableRun(workspace, counted(first, [5, 10, 15]), engine, runId))
-        yield* Effect.sleep(10).pipe(Effect.repeat({ until: () => first.some((call) => call.startsWith("tasks/")) }))
-        yield* Fiber.interrupt(fiber)
-        const planned = first.filter((call) => call.startsWith("plan/"))
-        assert.strictEqual(planned.length, 3)
+  for (const kind of ["journal", "cluster"] as const) {
+    it.live(
+      `on SQLite (${kind} engine): a run stopped mid-way resumes in a new engine without calling the recorded agents again`,
+      () =>
+        Effect.gen(function* () {
+          const reference = makeWorkspace()
+          yield* run(reference, sims())
+          const workspace = makeWorkspace()
+          const filename = path.join(workspace, ".speckit", "state.db")
+          const engine = StateDatabase.layer({ filename, engine: kind })
+          const runId = yield* RunId.make
+          const first: Array<string> = []
+          // Stopped (the engine's scope closed, as when the process dies) once `implement` has begun.
+          const fiber = yield* Effect.forkChild(durableRun(workspace, counted(first, [5, 10, 15]), engine, runId))
+          yield* Effect.sleep(10).pipe(Effect.repeat({ until: () => first.some((call) => call.startsWith("tasks/")) }))
+          yield* Fiber.interrupt(fiber)
+          const planned = first.filter((call) => call.startsWith("plan/"))
+          assert.strictEqual(planned.length, 3)
 
-        const second: Array<string> = []
-        const outcome = yield* durableRun(workspace, counted(second, [5, 10, 15]), engine, runId)
-        assert.strictEqual(outcome._tag, "Finished")
-        if (outcome._tag === "Finished") assert.strictEqual(outcome.summary.status, "completed")
-        assert.deepStrictEqual(
-          second.filter((call) => call.startsWith("plan/")),
-          [],
-          "plan's recorded answers are not asked again"
-        )
-        assert.deepStrictEqual(artifacts(workspace), artifacts(reference))
+          const second: Array<string> = []
+          const outcome = yield* durableRun(workspace, counted(second, [5, 10, 15]), engine, runId)
+          assert.strictEqual(outcome._tag, "Finished")
+          if (outcome._tag === "Finished") assert.strictEqual(outcome.summary.status, "completed")
+          assert.deepStrictEqual(
+            second.filter((call) => call.startsWith("plan/")),
+            [],
+            "plan's recorded answers are not asked again"
+          )
+          assert.deepStrictEqual(artifacts(workspace), artifacts(reference))
 
-        // A finished run is not run again.
-        const third: Array<string> = []
-        const again = yield* durableRun(workspace, counted(third, [5, 10, 15]), engine, runId)
-        assert.strictEqual(again._tag, "AlreadyFinished")
-        assert.deepStrictEqual(third, [])
-      }),
-    60_000
-  )
+          // A finished run is not run again.
+          const third: Array<string> = []
+          const again = yield* durableRun(workspace, counted(third, [5, 10, 15]), engine, runId)
+          assert.strictEqual(again._tag, "AlreadyFinished")
+          assert.deepStrictEqual(third, [])
+        }),
+      60_000
+    )
+  }
 })
