@@ -1,41 +1,38 @@
 /**
  * Cost of durability: the demo pipeline run as a durable workflow (`DurableRun.run`) on the
- * embedded state database (`StateDatabase.layer`: `ClusterWorkflowEngine` on a single runner over
- * SQLite, with the sequencer kept in it by `SqlSequencerStore.layerSequencer()`), as `speckit auto`
- * runs it, against the same `DurableRun.run` on `WorkflowEngine.layerMemory` with the in-memory
- * sequencer (`MemorySequencer.layer`). Everything else is the same: the demo spec, 3 simulated
- * agents × 6 stages at a fixed 50 ms latency, the real plugin layers (`Run.layer`), a fresh temp
- * workspace (and state database) per run.
+ * embedded state database as `speckit auto` runs it — `StateDatabase.layer` with its default engine,
+ * `journal` (`SqlWorkflowEngine`: `layerMemory`'s semantics plus one SQL row per completed
+ * activity), and the sequencer kept in the same database (`SqlSequencerStore.layerSequencer()`) —
+ * against the same `DurableRun.run` on `WorkflowEngine.layerMemory` with the in-memory sequencer
+ * (`MemorySequencer.layer`). Everything else is the same: the demo spec, 3 simulated agents × 6
+ * stages at a fixed 50 ms latency, the real plugin layers (`Run.layer`), a fresh temp workspace (and
+ * state database) per run.
  *
- * ratio = median wall time of the durable run / median wall time of the in-memory one (target ≤ 1.05).
+ * ratio = median wall time of the durable (journal) run / median wall time of the in-memory one
+ * (target ≤ 1.05).
  *
  * Also printed:
- * - the cost of one journaled activity: N sequential trivial activities in one workflow on each
- *   engine (also with `synchronous = OFF`, and with in-memory runner storage, i.e. no shard-lock
- *   rows), wall and CPU ms per activity, and the wall difference times the number of activities a
- *   demo run journals (counted by wrapping the engine's `activityExecute`);
- * - breakdown rows that change one thing of the durable run at a time (the sequencer kept in
- *   memory; the SQL sequencer under the in-memory engine; `synchronous = OFF` instead of `NORMAL`;
- *   zero-latency agents), so a miss can be traced without touching product code, and a lower bound
- *   for a journal-only engine (`journalOnly`);
- * - CPU time per run and per activity: on a busy machine wall times stretch, CPU times much less.
+ * - the same run on `StateDatabase.layer({ engine: "cluster" })` (`ClusterWorkflowEngine` on a
+ *   `SingleRunner`, runner storage in SQL) as an informational ratio. It is slower because every
+ *   activity goes through the cluster's messaging — an RPC round trip, a dozen SQL statements and
+ *   three transactions, about 1.7 ms of CPU — where the journal engine writes one row (~0.1 ms);
+ * - the cost of one activity on each engine: N sequential trivial activities in one workflow, wall
+ *   and CPU ms per activity and the difference to `layerMemory`, and that difference times the
+ *   number of activities a demo run executes (counted by wrapping the engine's `activityExecute`);
+ * - CPU ms per run: on a busy machine wall times stretch, CPU times much less.
  *
- * All pipeline variants are interleaved round by round, in alternating order, after one warm-up
- * round.
+ * Pipeline variants are interleaved round by round, in alternating order, after one warm-up round;
+ * so are the engines of the per-activity rounds (each round on fresh engines and database files).
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Duration, Effect, Layer, Schema } from "effect"
-import { ClusterWorkflowEngine, SingleRunner } from "effect/cluster"
-import { Digest } from "effect/crypto"
-import { SqlClient } from "effect/sql"
+import { Effect, Layer, Schema } from "effect"
 import { Activity, Workflow, WorkflowEngine } from "effect/workflow"
 // Not (yet) re-exported by deps.ts; loaded from the same built `dist/` files, so the module
 // instances are the ones `deps.ts` and the packages use.
 import { SqlSequencerStore } from "../packages/consensus/dist/index.js"
 import { DurableRun, FaultInjector, RunId, type Sequencer } from "../packages/core/dist/index.js"
-import * as SqliteClient from "../packages/core/dist/SqliteClient.js"
 import * as StateDatabase from "../packages/core/dist/StateDatabase.js"
 import { type Benchmark, type Measurement, median, round2 } from "./Bench.ts"
 import { Demo, MemorySequencer, NodeServices, Run, type Spec, type SpeckitConfig } from "./deps.ts"
@@ -43,90 +40,45 @@ import { Demo, MemorySequencer, NodeServices, Run, type Spec, type SpeckitConfig
 const latencyMs = 50
 const stages = 6
 const agents = 3
-const rounds = 7
+const rounds = 9
 const warmup = 1
 const activities = 200
-const activityRounds = 3
+const activityRounds = 5
 
-// -------------------------------------------------------------------------------------------------
-// engines
-// -------------------------------------------------------------------------------------------------
+/** The engines compared: in memory, and the state database with each of its engines. */
+type Engine = "memory" | "journal" | "cluster"
 
-/**
- * `StateDatabase.layer` with what it fixes as parameters (`synchronous = NORMAL`, SQL runner
- * storage); the same composition otherwise.
- */
-const stateDatabaseWith = (
-  filename: string,
-  options: { readonly synchronous: "OFF" | "NORMAL"; readonly runnerStorage: "sql" | "memory" }
-) =>
-  ClusterWorkflowEngine.layer.pipe(
-    Layer.provideMerge(
-      SingleRunner.layer({
-        shardingConfig: { entityMessagePollInterval: Duration.millis(100) },
-        runnerStorage: options.runnerStorage
-      })
-    ),
-    Layer.provide(Digest.layerWebCrypto),
-    Layer.provideMerge(SqliteClient.layer({ filename, singleInstance: true, synchronous: options.synchronous }))
-  )
+const engines: ReadonlyArray<Engine> = ["memory", "journal", "cluster"]
 
-/** Wraps the provided engine to record the name of every activity it executes into `into`. */
-const counting = (into: Array<string>) =>
-  Layer.effect(
-    WorkflowEngine.WorkflowEngine,
-    Effect.gen(function* () {
-      const engine = yield* WorkflowEngine.WorkflowEngine
-      return WorkflowEngine.WorkflowEngine.of({
-        ...engine,
-        activityExecute: (activity, attempt) => {
-          into.push(activity.name)
-          return engine.activityExecute(activity, attempt)
-        }
-      })
-    })
-  )
-
-/**
- * A lower bound for a journal-only durable engine: `layerMemory` plus one SQLite write per activity
- * (its exit encoded with the activity's schema, one `INSERT` in its own transaction, on the state
- * database as `StateDatabase` opens it). Not durable (nothing is read back on resume): it prices the
- * I/O a durable journal cannot avoid, against everything else `ClusterWorkflowEngine` does.
- */
-const journalOnly = (filename: string) =>
-  Layer.effect(
-    WorkflowEngine.WorkflowEngine,
-    Effect.gen(function* () {
-      const engine = yield* WorkflowEngine.WorkflowEngine
-      const sql = yield* SqlClient.SqlClient
-      yield* sql`CREATE TABLE IF NOT EXISTS bench_journal (execution_id TEXT NOT NULL, name TEXT NOT NULL,
-        attempt INTEGER NOT NULL, exit TEXT NOT NULL, PRIMARY KEY (execution_id, name, attempt))`
-      return WorkflowEngine.WorkflowEngine.of({
-        ...engine,
-        activityExecute: (activity, attempt) =>
-          Effect.tap(engine.activityExecute(activity, attempt), (result) =>
-            Effect.gen(function* () {
-              if (result._tag !== "Complete") return
-              const instance = yield* WorkflowEngine.WorkflowInstance
-              const exit = yield* Effect.orDie(Schema.encodeUnknownEffect(activity.exitSchemaPartial)(result.exit))
-              yield* sql`INSERT INTO bench_journal (execution_id, name, attempt, exit)
-                VALUES (${instance.executionId}, ${activity.name}, ${attempt}, ${JSON.stringify(exit)})`.pipe(
-                sql.withTransaction,
-                Effect.orDie
-              )
-            })
-          )
-      })
-    })
-  ).pipe(
-    Layer.provideMerge(WorkflowEngine.layerMemory),
-    Layer.provideMerge(SqliteClient.layer({ filename, singleInstance: true, synchronous: "NORMAL" }))
-  )
+const engineLayer = (engine: Engine, filename: string) =>
+  engine === "memory" ? WorkflowEngine.layerMemory : StateDatabase.layer({ filename, engine })
 
 const cpuMs = () => {
   const usage = process.cpuUsage()
   return (usage.user + usage.system) / 1000
 }
+
+/** Runs `f` and ensures `dir` is deleted afterwards. */
+const inTempDir = <A, E, R>(prefix: string, f: (dir: string) => Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.promise(() => mkdtemp(join(tmpdir(), prefix))),
+    f,
+    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })).pipe(Effect.ignore)
+  )
+
+/** The results of `rounds` rounds over `items`, every round in alternating order. */
+const interleaved = <K, A, E, R>(
+  items: ReadonlyArray<K>,
+  count: number,
+  f: (item: K, round: number) => Effect.Effect<A, E, R>
+) =>
+  Effect.gen(function* () {
+    const samples = new Map<K, Array<A>>(items.map((item) => [item, []]))
+    for (let round = 0; round < count; round++) {
+      for (const item of round % 2 === 0 ? items : [...items].reverse()) samples.get(item)?.push(yield* f(item, round))
+    }
+    return samples
+  })
 
 // -------------------------------------------------------------------------------------------------
 // 1. cost of one activity
@@ -138,23 +90,13 @@ const Steps = Workflow.make("DurableBenchSteps", {
   idempotencyKey: (payload) => payload.id
 })
 
-/**
- * Registers the workflow on the provided engine and runs its activities on that engine, as
- * `DurableRun` does (`Workflow.toLayer` would leave the activities to the engine the workflow runs
- * in, bypassing a wrapped engine such as `journalOnly`).
- */
-const StepsLive = Layer.effectDiscard(
+const StepsLive = Steps.toLayer((payload) =>
   Effect.gen(function* () {
-    const engine = yield* WorkflowEngine.WorkflowEngine
-    yield* engine.register(Steps, (payload) =>
-      Effect.gen(function* () {
-        let total = 0
-        for (let i = 0; i < payload.n; i++) {
-          total += yield* Activity.make({ name: `step-${i}`, success: Schema.Number, execute: Effect.succeed(1) })
-        }
-        return total
-      }).pipe(Effect.provideService(WorkflowEngine.WorkflowEngine, engine))
-    )
+    let total = 0
+    for (let i = 0; i < payload.n; i++) {
+      total += yield* Activity.make({ name: `step-${i}`, success: Schema.Number, execute: Effect.succeed(1) })
+    }
+    return total
   })
 )
 
@@ -175,70 +117,20 @@ const perActivity = Effect.gen(function* () {
   return { wallMs: elapsed / activities, cpuMs: cpu / activities } satisfies PerActivity
 })
 
-type ActivityEngine = "memory" | "stateDatabase" | "syncOff" | "memoryRunnerStorage" | "journalOnly"
-
-const activityEngines: ReadonlyArray<ActivityEngine> = [
-  "memory",
-  "stateDatabase",
-  "syncOff",
-  "memoryRunnerStorage",
-  "journalOnly"
-]
-
-const activityEngine = (engine: ActivityEngine, filename: string) => {
-  switch (engine) {
-    case "memory":
-      return WorkflowEngine.layerMemory
-    case "stateDatabase":
-      return StateDatabase.layer({ filename })
-    case "syncOff":
-      return stateDatabaseWith(filename, { synchronous: "OFF", runnerStorage: "sql" })
-    case "memoryRunnerStorage":
-      return stateDatabaseWith(filename, { synchronous: "NORMAL", runnerStorage: "memory" })
-    case "journalOnly":
-      return journalOnly(filename)
-  }
-}
-
-const activityCost = (engine: ActivityEngine, dir: string) =>
+const activityCost = (engine: Engine, dir: string, round: number) =>
   perActivity.pipe(
-    Effect.provide(StepsLive.pipe(Layer.provideMerge(activityEngine(engine, join(dir, `${engine}.db`)))))
+    Effect.provide(StepsLive.pipe(Layer.provideMerge(engineLayer(engine, join(dir, `${engine}-${round}.db`)))))
   )
 
 // -------------------------------------------------------------------------------------------------
-// 2. the demo pipeline, durable vs in memory
+// 2. the demo pipeline
 // -------------------------------------------------------------------------------------------------
-
-type Variant =
-  | "memory"
-  | "durable"
-  | "durableMemorySequencer"
-  | "memorySqlSequencer"
-  | "durableSyncOff"
-  | "journalOnly"
-  | "memoryZero"
-  | "durableZero"
-
-const variants: ReadonlyArray<Variant> = [
-  "memory",
-  "durable",
-  "durableMemorySequencer",
-  "memorySqlSequencer",
-  "durableSyncOff",
-  "journalOnly",
-  "memoryZero",
-  "durableZero"
-]
-
-const latencyOf = (variant: Variant) => (variant === "memoryZero" || variant === "durableZero" ? 0 : latencyMs)
 
 /** The demo configuration with every agent at the same fixed latency. */
-const benchConfig = (latency: number) => ({
+const benchConfig = {
   ...Demo.config,
-  agents: Object.fromEntries(
-    Object.entries(Demo.config.agents).map(([id, agent]) => [id, { ...agent, latencyMs: latency }])
-  )
-})
+  agents: Object.fromEntries(Object.entries(Demo.config.agents).map(([id, agent]) => [id, { ...agent, latencyMs }]))
+}
 
 interface Prepared {
   readonly root: string
@@ -246,132 +138,98 @@ interface Prepared {
   readonly spec: Spec.Spec
 }
 
-/** A fresh demo workspace in a temp directory, loaded as `speckit auto` loads it. */
-const workspace = (latency: number) =>
+/** A fresh demo workspace in `dir`, loaded as `speckit auto` loads it. */
+const workspace = (dir: string) =>
   Effect.gen(function* () {
-    const dir = yield* Effect.promise(() => mkdtemp(join(tmpdir(), "speckit-bench-durable-")))
     yield* Effect.promise(() =>
-      writeFile(join(dir, "speckit.config.json"), `${JSON.stringify(benchConfig(latency), null, 2)}\n`)
+      writeFile(join(dir, "speckit.config.json"), `${JSON.stringify(benchConfig, null, 2)}\n`)
     )
     yield* Demo.create(dir)
     const prepared = yield* Run.prepare(Demo.specId, dir)
     return { root: prepared.root, config: prepared.config, spec: prepared.spec } satisfies Prepared
   })
 
-/** The plugin, engine and sequencer layers of a variant, over the workspace's state database. */
-const layersOf = (variant: Variant, prepared: Prepared) => {
-  const filename = join(prepared.root, StateDatabase.path)
+/**
+ * The plugin, engine and sequencer layers of an engine: the in-memory sequencer with `layerMemory`,
+ * the SQL one (in the workspace's state database) with the state database.
+ */
+const layersOf = (engine: Engine, prepared: Prepared) => {
   const plugins = <E, R>(sequencer: Layer.Layer<Sequencer.Sequencer, E, R>) =>
     Run.layer(prepared.config, prepared.root, FaultInjector.FaultInjector.layerNone, {}, sequencer)
-  switch (variant) {
-    case "memory":
-    case "memoryZero":
-      return plugins(MemorySequencer.layer).pipe(Layer.provideMerge(WorkflowEngine.layerMemory))
-    case "durable":
-    case "durableZero":
-      return plugins(SqlSequencerStore.layerSequencer()).pipe(Layer.provideMerge(StateDatabase.layer({ filename })))
-    case "durableMemorySequencer":
-      return plugins(MemorySequencer.layer).pipe(Layer.provideMerge(StateDatabase.layer({ filename })))
-    case "memorySqlSequencer":
-      return plugins(SqlSequencerStore.layerSequencer()).pipe(
-        Layer.provideMerge(
-          Layer.merge(
-            WorkflowEngine.layerMemory,
-            SqliteClient.layer({ filename, singleInstance: true, synchronous: "NORMAL" })
-          )
-        )
-      )
-    case "durableSyncOff":
-      return plugins(SqlSequencerStore.layerSequencer()).pipe(
-        Layer.provideMerge(stateDatabaseWith(filename, { synchronous: "OFF", runnerStorage: "sql" }))
-      )
-    case "journalOnly":
-      return plugins(SqlSequencerStore.layerSequencer()).pipe(Layer.provideMerge(journalOnly(filename)))
-  }
+  if (engine === "memory") return plugins(MemorySequencer.layer).pipe(Layer.provideMerge(WorkflowEngine.layerMemory))
+  return plugins(SqlSequencerStore.layerSequencer()).pipe(
+    Layer.provideMerge(StateDatabase.layer({ filename: join(prepared.root, StateDatabase.path), engine }))
+  )
 }
+
+/** Wraps the provided engine to count the activities it executes into `into`. */
+const counting = (into: { count: number }) =>
+  Layer.effect(
+    WorkflowEngine.WorkflowEngine,
+    Effect.gen(function* () {
+      const engine = yield* WorkflowEngine.WorkflowEngine
+      return WorkflowEngine.WorkflowEngine.of({
+        ...engine,
+        activityExecute: (activity, attempt) => {
+          into.count++
+          return engine.activityExecute(activity, attempt)
+        }
+      })
+    })
+  )
 
 interface Timing {
   /** `DurableRun.run` alone (scoped), its layers already built. */
   readonly runMs: number
   /** CPU time of the process during `runMs`. */
   readonly cpuMs: number
-  /** Building the layers (opening the state database, starting the runner) + the run + closing them. */
+  /** Building the layers (opening the state database) + the run + closing them. */
   readonly totalMs: number
+  /** The activities the run executed. */
+  readonly activities: number
 }
 
-const now = () => Effect.sync(() => performance.now())
-
-/** One run of a variant in a fresh workspace (created and deleted outside the timings). */
-const runOnce = (variant: Variant, journal?: Array<string>) =>
-  Effect.gen(function* () {
-    const prepared = yield* workspace(latencyOf(variant))
-    return yield* Effect.gen(function* () {
+/** One run on an engine in a fresh workspace (created and deleted outside the timings). */
+const runOnce = (engine: Engine) =>
+  inTempDir("speckit-bench-durable-", (dir) =>
+    Effect.gen(function* () {
+      const prepared = yield* workspace(dir)
       const runId = yield* RunId.make
-      const t0 = yield* now()
+      const executed = { count: 0 }
+      const t0 = performance.now()
       const { runMs, cpu } = yield* Effect.gen(function* () {
-        const started = yield* now()
+        const started = performance.now()
         const c0 = cpuMs()
         const outcome = yield* DurableRun.run({ spec: prepared.spec, config: prepared.config, runId }).pipe(
           Effect.scoped
         )
         const cpu = cpuMs() - c0
-        const runMs = (yield* now()) - started
+        const runMs = performance.now() - started
         if (outcome._tag !== "Finished" || outcome.summary.status !== "completed") {
           const status = outcome._tag === "AlreadyFinished" ? outcome.status : outcome.summary.status
-          return yield* Effect.die(new Error(`${variant}: run ${runId} ended ${outcome._tag} ${status}`))
+          return yield* Effect.die(new Error(`${engine}: run ${runId} ended ${outcome._tag} ${status}`))
         }
         return { runMs, cpu }
-      }).pipe(
-        Effect.provide(journal === undefined ? Layer.empty : counting(journal)),
-        Effect.provide(layersOf(variant, prepared))
-      )
-      const totalMs = (yield* now()) - t0
-      return { runMs, cpuMs: cpu, totalMs } satisfies Timing
-    }).pipe(
-      Effect.ensuring(Effect.promise(() => rm(prepared.root, { recursive: true, force: true })).pipe(Effect.ignore))
-    )
-  })
-
-/** The activity names of a journal, counted by kind (the part before the first `/`). */
-const kinds = (journal: ReadonlyArray<string>) => {
-  const counts: Record<string, number> = {}
-  for (const name of journal) {
-    const kind = name.split("/")[0] ?? name
-    counts[kind] = (counts[kind] ?? 0) + 1
-  }
-  return counts
-}
+      }).pipe(Effect.provide(counting(executed)), Effect.provide(layersOf(engine, prepared)))
+      const totalMs = performance.now() - t0
+      return { runMs, cpuMs: cpu, totalMs, activities: executed.count } satisfies Timing
+    })
+  )
 
 const program = Effect.gen(function* () {
-  // 1. per-activity cost, each round on fresh engines (and fresh database files).
-  const dir = yield* Effect.promise(() => mkdtemp(join(tmpdir(), "speckit-bench-activities-")))
-  const perActivityCosts = yield* Effect.gen(function* () {
-    const samples = new Map<ActivityEngine, Array<PerActivity>>(activityEngines.map((engine) => [engine, []]))
-    for (let round = 0; round < activityRounds; round++) {
-      const order = round % 2 === 0 ? activityEngines : [...activityEngines].reverse()
-      for (const engine of order) samples.get(engine)?.push(yield* activityCost(engine, join(dir, String(round))))
-    }
-    return samples
-  }).pipe(Effect.ensuring(Effect.promise(() => rm(dir, { recursive: true, force: true })).pipe(Effect.ignore)))
-
-  // 2. the pipeline; the warm-up round also counts the activities each engine journals.
-  const timings = new Map<Variant, Array<Timing>>(variants.map((variant) => [variant, []]))
-  const journals = { memory: [] as Array<string>, durable: [] as Array<string> }
-  for (let round = 0; round < warmup + rounds; round++) {
-    const order = round % 2 === 0 ? variants : [...variants].reverse()
-    for (const variant of order) {
-      const journal =
-        round === 0 && variant === "memory"
-          ? journals.memory
-          : round === 0 && variant === "durable"
-            ? journals.durable
-            : undefined
-      const timing = yield* runOnce(variant, journal)
-      if (round >= warmup) timings.get(variant)?.push(timing)
-    }
-  }
-  return { perActivityCosts, timings, journals }
+  const perActivityCosts = yield* inTempDir("speckit-bench-activities-", (dir) =>
+    interleaved(engines, activityRounds, (engine, round) => activityCost(engine, dir, round))
+  )
+  const timings = yield* interleaved(engines, warmup + rounds, (engine) => runOnce(engine))
+  for (const samples of timings.values()) samples.splice(0, warmup)
+  return { perActivityCosts, timings }
 })
+
+// -------------------------------------------------------------------------------------------------
+// report
+// -------------------------------------------------------------------------------------------------
+
+const round3 = (value: number) => Math.round(value * 1000) / 1000
 
 const ms = (label: string, samples: ReadonlyArray<number>): Measurement => ({
   label,
@@ -380,96 +238,70 @@ const ms = (label: string, samples: ReadonlyArray<number>): Measurement => ({
   samples: samples.map(round2)
 })
 
-const round3 = (value: number) => Math.round(value * 1000) / 1000
-
 const benchmark: Benchmark = {
   name: "durable",
-  description: `demo pipeline, ${agents} sim agents × ${stages} stages at ${latencyMs} ms, through DurableRun.run: StateDatabase + SQL sequencer / layerMemory + in-memory sequencer`,
+  description: `demo pipeline, ${agents} sim agents × ${stages} stages at ${latencyMs} ms, through DurableRun.run: StateDatabase (journal) + SQL sequencer / layerMemory + in-memory sequencer`,
   target: { ratio: 1.05, direction: "max" },
   run: async () => {
-    const { perActivityCosts, timings, journals } = await Effect.runPromise(
-      program.pipe(Effect.provide(NodeServices.layer))
-    )
-    const of = (variant: Variant) => timings.get(variant) ?? []
-    const runMs = (variant: Variant) => of(variant).map((t) => t.runMs)
-    const med = (variant: Variant) => median(runMs(variant))
-    const medCpu = (variant: Variant) => round2(median(of(variant).map((t) => t.cpuMs)))
-    const costs = (engine: ActivityEngine) => perActivityCosts.get(engine) ?? []
-    const wallPer = (engine: ActivityEngine) => median(costs(engine).map((c) => c.wallMs))
-    const cpuPer = (engine: ActivityEngine) => round3(median(costs(engine).map((c) => c.cpuMs)))
-    const activityDiff = wallPer("stateDatabase") - wallPer("memory")
-    const journaled = journals.durable.length
-    if (journals.memory.length !== journaled) {
-      throw new Error(`the engines journal different runs: ${journals.memory.length} vs ${journaled} activities`)
-    }
+    const { perActivityCosts, timings } = await Effect.runPromise(program.pipe(Effect.provide(NodeServices.layer)))
+    const of = (engine: Engine) => timings.get(engine) ?? []
+    const runMs = (engine: Engine) => of(engine).map((t) => t.runMs)
+    const med = (engine: Engine) => median(runMs(engine))
+    const costs = (engine: Engine) => perActivityCosts.get(engine) ?? []
+    const wallPer = (engine: Engine) => median(costs(engine).map((c) => c.wallMs))
+    const cpuPer = (engine: Engine) => median(costs(engine).map((c) => c.cpuMs))
+    const counts = new Set(engines.flatMap((engine) => of(engine).map((t) => t.activities)))
+    if (counts.size !== 1) throw new Error(`the runs executed different numbers of activities: ${[...counts]}`)
+    const perRun = [...counts][0] ?? 0
     const memory = med("memory")
-    const durable = med("durable")
-    const perActivityRow = (label: string, engine: ActivityEngine): Measurement => ({
-      label: `${activities} trivial activities: ${label}`,
+    const perActivityRow = (engine: Engine, label: string): Measurement => ({
+      label: `per activity (${activities} trivial, wall): ${label}`,
       value: round3(wallPer(engine)),
-      unit: "ms/activity",
+      unit: "ms",
       samples: costs(engine).map((c) => round3(c.wallMs))
     })
+    const predicted = (engine: Engine): Measurement => ({
+      label: `predicted ${engine} cost: ${perRun} activities × ${round3(wallPer(engine) - wallPer("memory"))} ms`,
+      value: round2(perRun * (wallPer(engine) - wallPer("memory"))),
+      unit: "ms"
+    })
+    const byEngine = <A>(f: (engine: Engine) => A) =>
+      Object.fromEntries(engines.map((engine) => [engine, f(engine)])) as Record<Engine, A>
     return {
       baseline: ms("in memory: layerMemory + MemorySequencer (median)", runMs("memory")),
-      measured: ms("durable: StateDatabase + SqlSequencerStore (median)", runMs("durable")),
+      measured: ms("durable: StateDatabase journal + SqlSequencerStore (median)", runMs("journal")),
       extra: [
-        perActivityRow("layerMemory", "memory"),
-        perActivityRow("StateDatabase", "stateDatabase"),
-        perActivityRow("StateDatabase, synchronous = OFF", "syncOff"),
-        perActivityRow("StateDatabase, in-memory runner storage", "memoryRunnerStorage"),
-        perActivityRow("lower bound: layerMemory + 1 SQLite INSERT", "journalOnly"),
-        {
-          label: `predicted journal cost: ${journaled} activities × ${round3(activityDiff)} ms`,
-          value: round2(journaled * activityDiff),
-          unit: "ms"
-        },
-        ms(
-          "in memory, layers built + run + closed",
-          of("memory").map((t) => t.totalMs)
-        ),
-        ms(
-          "durable, layers built + run + closed",
-          of("durable").map((t) => t.totalMs)
-        ),
-        ms("breakdown: durable engine, in-memory sequencer", runMs("durableMemorySequencer")),
-        ms("breakdown: in-memory engine, SQL sequencer", runMs("memorySqlSequencer")),
-        ms("breakdown: durable, synchronous = OFF", runMs("durableSyncOff")),
-        ms("lower bound: layerMemory + 1 INSERT/activity + SQL sequencer", runMs("journalOnly")),
-        ms("breakdown: zero-latency agents, in memory", runMs("memoryZero")),
-        ms("breakdown: zero-latency agents, durable", runMs("durableZero"))
+        ms("durable: StateDatabase cluster + SqlSequencerStore (median)", runMs("cluster")),
+        { label: "ratio cluster / memory (informational)", value: round2(med("cluster") / memory), unit: "×" },
+        perActivityRow("memory", "layerMemory"),
+        perActivityRow("journal", "StateDatabase journal"),
+        perActivityRow("cluster", "StateDatabase cluster"),
+        predicted("journal"),
+        predicted("cluster")
       ],
       details: {
         rounds,
         warmup,
+        activityRounds,
         criticalPathMs: stages * latencyMs,
-        overheadMs: round2(durable - memory),
-        ratioWithLayerBuild: round2(
-          median(of("durable").map((t) => t.totalMs)) / median(of("memory").map((t) => t.totalMs))
+        activitiesPerRun: perRun,
+        overheadMs: byEngine((engine) => round2(med(engine) - memory)),
+        ratio: byEngine((engine) => round2(med(engine) / memory)),
+        ratioWithLayerBuild: byEngine((engine) =>
+          round2(median(of(engine).map((t) => t.totalMs)) / median(of("memory").map((t) => t.totalMs)))
         ),
-        activitiesPerRun: journaled,
-        activitiesByKind: kinds(journals.durable),
-        cpuMsPerActivity: {
-          memory: cpuPer("memory"),
-          stateDatabase: cpuPer("stateDatabase"),
-          syncOff: cpuPer("syncOff"),
-          memoryRunnerStorage: cpuPer("memoryRunnerStorage"),
-          journalOnly: cpuPer("journalOnly")
-        },
-        cpuMsPerRun: {
-          memory: medCpu("memory"),
-          durable: medCpu("durable"),
-          durableMemorySequencer: medCpu("durableMemorySequencer"),
-          memorySqlSequencer: medCpu("memorySqlSequencer"),
-          durableSyncOff: medCpu("durableSyncOff"),
-          journalOnly: medCpu("journalOnly")
-        },
-        engineCostMs: round2(med("durableMemorySequencer") - memory),
-        sequencerStoreCostMs: round2(durable - med("durableMemorySequencer")),
-        sqlSequencerAloneCostMs: round2(med("memorySqlSequencer") - memory),
-        syncOffGainMs: round2(durable - med("durableSyncOff")),
-        journalOnlyRatio: round2(med("journalOnly") / memory),
-        zeroLatencyOverheadMs: round2(med("durableZero") - med("memoryZero"))
+        cpuMsPerRun: byEngine((engine) => round2(median(of(engine).map((t) => t.cpuMs)))),
+        cpuMsPerActivity: byEngine((engine) => round3(cpuPer(engine))),
+        perActivityOverMemoryMs: {
+          journal: {
+            wall: round3(wallPer("journal") - wallPer("memory")),
+            cpu: round3(cpuPer("journal") - cpuPer("memory"))
+          },
+          cluster: {
+            wall: round3(wallPer("cluster") - wallPer("memory")),
+            cpu: round3(cpuPer("cluster") - cpuPer("memory"))
+          }
+        }
       }
     }
   }

@@ -161,7 +161,9 @@ export const reject = Command.make("reject", answerOptions, (options) =>
   Command.withDescription(
     "Reject the review a run is paused for; `speckit resume RUN-ID` then ends the run as halted (exit 1). Exit codes: 0 recorded, 2 no such run, not paused for a review, or another branch's run."
   ),
-  Command.withExamples([{ command: 'speckit reject 20261125-093012-k3f9 --note "plan misses R2"', description: "Reject" }])
+  Command.withExamples([
+    { command: 'speckit reject 20261125-093012-k3f9 --note "plan misses R2"', description: "Reject" }
+  ])
 )
 
 /**
@@ -303,9 +305,7 @@ export const status = Command.make(
     // A run without a summary (running, or killed): what its event log says was recorded.
     const stages = run.summary === undefined ? yield* Runs.recorded(workspace, run.runId) : undefined
     process.stdout.write(
-      json
-        ? `${JSON.stringify(run.summary ?? { ...run, stages }, null, 2)}\n`
-        : Runs.formatStatus(run, stages)
+      json ? `${JSON.stringify(run.summary ?? { ...run, stages }, null, 2)}\n` : Runs.formatStatus(run, stages)
     )
   })
 ).pipe(

@@ -20,6 +20,7 @@ import {
   type Sequencer,
   SessionMetrics,
   Spec,
+  SqlWorkflowEngine,
   SpeckitConfig
 } from "@speckit/core"
 import { Faults } from "@speckit/faults"
@@ -248,7 +249,8 @@ const execute = Effect.fnUntraced(function* (
   const display = progressOut.isTTY ? Progress.live(progressOut) : Progress.plain(progressOut)
   const telemetry = yield* telemetryOf({ root, config, spec, display, plain: !progressOut.isTTY, progressOut, warn })
   const unpriced = priceCheck.unpriced.map((entry) => entry.model)
-  const state = StateDatabase.layer({ filename: telemetry.path.join(root, StateDatabase.path) })
+  const engine = yield* engineOf(process.env.SPECKIT_ENGINE)
+  const state = StateDatabase.layer({ filename: telemetry.path.join(root, StateDatabase.path), engine })
   const outcome = yield* Effect.gen(function* () {
     const metrics = yield* Metrics.make({
       pricer: telemetry.pricer,
@@ -257,6 +259,7 @@ const execute = Effect.fnUntraced(function* (
       onAlert: telemetry.alert
     })
     const run = DurableRun.run({ spec, config, git: options.git, runId: options.runId, answer: options.answer }).pipe(
+      Effect.tap(() => (engine === "journal" ? purgeFinished(root, options.runId) : Effect.void)),
       Effect.scoped,
       Effect.provideService(PipelineEvent.PipelineEvents, telemetry.events),
       Effect.provideService(Budget.Budget, telemetry.guard?.budget ?? { admit: () => Effect.void }),
@@ -304,14 +307,49 @@ const execute = Effect.fnUntraced(function* (
     )
     return yield* telemetry.otlp ? run.pipe(Effect.provide(telemetry.otlp)) : run
   }).pipe(Effect.provideService(Metric.MetricRegistry, Export.freshRegistry()))
-  const summary =
-    outcome._tag === "AlreadyFinished" ? yield* Runs.summaryOf(root, options.runId) : outcome.summary
+  const summary = outcome._tag === "AlreadyFinished" ? yield* Runs.summaryOf(root, options.runId) : outcome.summary
   report.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary))
   if (summary.status !== "completed") {
     return yield* new RunNotCompleted({ status: summary.status, exitCode: exitCodeOf(summary.status) })
   }
   return summary
 })
+
+/** The engine chosen with `SPECKIT_ENGINE` (`journal`, the default, or `cluster`). */
+const engineOf = (value: string | undefined) =>
+  value === undefined || value === "" || value === "journal"
+    ? Effect.succeed("journal" as const)
+    : value === "cluster"
+      ? Effect.succeed("cluster" as const)
+      : Effect.fail(
+          new InputError({ message: `SPECKIT_ENGINE must be journal or cluster, got ${JSON.stringify(value)}` })
+        )
+
+/** Whether a listed run has ended for good: completed, halted or failed. */
+const isFinished = (run: Runs.RunListing) =>
+  run.status === "completed" || run.status === "halted" || run.status === "failed"
+
+/** How long the state database keeps the journal of a run that has ended for good. */
+export const retentionDays = 7
+
+/**
+ * Retention: deletes from the state database the journals (workflow steps, sequencer state) of the
+ * runs that ended for good more than {@link retentionDays} days ago. Their records under
+ * `.speckit/runs/` stay; only `speckit resume`, which does not need a finished run's journal, could
+ * have used them.
+ */
+const purgeFinished = (root: string, current: string) =>
+  Effect.gen(function* () {
+    const cutoff = Date.now() - retentionDays * 86_400_000
+    for (const run of yield* Runs.list(root)) {
+      if (run.runId === current || run.summary === undefined || !isFinished(run)) continue
+      if (Date.parse(run.summary.finishedAt) > cutoff) continue
+      const runId = RunId.RunId.make(run.runId)
+      const executionId = yield* DurableRun.workflow(runId).executionId({ runId })
+      yield* SqlWorkflowEngine.forget(executionId)
+      yield* SqlSequencerStore.forget(runId)
+    }
+  }).pipe(Effect.ignore)
 
 /** Whether a listed run can still go on (`speckit resume`): crashed, cancelled or paused. */
 const isUnfinished = (run: Runs.RunListing) =>
@@ -376,6 +414,13 @@ export const resume = Effect.fn("Run.resume")(function* (
   const path = yield* Path.Path
   const root = path.resolve(options.workspace)
   const run = yield* Runs.find(root, options.runId)
+  const report = options.report ?? process.stdout
+  if (run.summary !== undefined && isFinished(run)) {
+    // Nothing to go on with: the run's report, and its exit code.
+    report.write(options.json ? `${JSON.stringify(run.summary, null, 2)}\n` : formatSummary(run.summary))
+    if (run.summary.status === "completed") return run.summary
+    return yield* new RunNotCompleted({ status: run.summary.status, exitCode: exitCodeOf(run.summary.status) })
+  }
   const record = yield* Runs.record(root, run.runId)
   const git = Option.getOrUndefined(yield* Git.state(root))
   if (!options.force && record.git?.branch !== git?.branch) {
@@ -383,7 +428,6 @@ export const resume = Effect.fn("Run.resume")(function* (
       message: `run ${run.runId} belongs to branch ${record.git?.branch ?? "(none)"}, but the workspace is on ${git?.branch ?? "no branch"}; check out ${record.git?.branch ?? "its branch"} or resume anyway with --force`
     })
   }
-  const report = options.report ?? process.stdout
   const pause = run.summary?.pause
   let answer: DurableRun.Options["answer"]
   if (run.summary !== undefined && pause !== undefined && run.status !== "cancelled") {
@@ -401,8 +445,13 @@ export const resume = Effect.fn("Run.resume")(function* (
     Effect.mapError((error) => new InputError({ message: error.message }))
   )
   const prepared = yield* prepare(record.specId, root)
-  return yield* execute({ ...prepared, config }, { ...options, specId: record.specId, runId: record.runId, git, answer })
+  return yield* execute(
+    { ...prepared, config },
+    { ...options, specId: record.specId, runId: record.runId, git, answer }
+  )
 })
 
 const reviewAnswer = (given: Runs.Answer): Execution.ReviewAnswer =>
-  given.note === undefined ? { approved: given.approved === true } : { approved: given.approved === true, note: given.note }
+  given.note === undefined
+    ? { approved: given.approved === true }
+    : { approved: given.approved === true, note: given.note }

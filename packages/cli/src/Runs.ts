@@ -159,7 +159,9 @@ export const formatStatus = (
       "status   unfinished (no summary: the run is still going, or the process was stopped abruptly; `speckit resume` goes on)"
     )
     for (const stage of recorded) {
-      lines.push(`  ${stage.stage.padEnd(10)} recorded: ${stage.agents.map((a) => `${a.agent} ${a.status}`).join(", ")}`)
+      lines.push(
+        `  ${stage.stage.padEnd(10)} recorded: ${stage.agents.map((a) => `${a.agent} ${a.status}`).join(", ")}`
+      )
     }
     return `${lines.join("\n")}\n`
   }

@@ -7,6 +7,7 @@
  * tied to their git branch.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import Database from "better-sqlite3"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -565,5 +566,44 @@ describe("runs and git branches", () => {
     const summary = summaryOf(forced)
     assert.strictEqual(summary.runId, runId)
     assertCompleted(summary, ws, "forced resume")
+  }, 60_000)
+})
+
+describe("retention", () => {
+  it("the journal of a run that ended more than 7 days ago is deleted at the next run; `resume` still reports it", async () => {
+    const ws = durableWorkspace()
+    const first = await runCli(["auto", "SPEC-1", "-C", ws.dir, "--json"], long)
+    assert.strictEqual(first.code, 0, first.stderr)
+    const firstRun = summaryOf(first).runId
+    const summaryFile = path.join(ws.dir, ".speckit", "runs", firstRun, "summary.json")
+    const saved = JSON.parse(fs.readFileSync(summaryFile, "utf8")) as Record<string, unknown>
+    fs.writeFileSync(
+      summaryFile,
+      JSON.stringify({ ...saved, finishedAt: new Date(Date.now() - 8 * 86_400_000).toISOString() })
+    )
+    const journalRows = () => {
+      const db = new Database(path.join(ws.dir, ".speckit", "state.db"), { readonly: true })
+      try {
+        const steps = db.prepare("SELECT count(*) AS n FROM speckit_workflow_activities").get() as { n: number }
+        const keys = db.prepare("SELECT count(*) AS n FROM speckit_sequencer_keys WHERE run_id = ?").get(firstRun) as {
+          n: number
+        }
+        return { steps: steps.n, firstRunKeys: keys.n }
+      } finally {
+        db.close()
+      }
+    }
+    const before = journalRows()
+    assert.isAbove(before.firstRunKeys, 0)
+
+    const second = await runCli(["auto", "SPEC-1", "-C", ws.dir, "--json"], long)
+    assert.strictEqual(second.code, 0, second.stderr)
+    const after = journalRows()
+    assert.strictEqual(after.firstRunKeys, 0, "the old run's sequencer state is gone")
+    assert.strictEqual(after.steps, before.steps, "the old run's steps are gone, the new run's are there")
+
+    const resumed = await runCli(["resume", firstRun, "-C", ws.dir, "--json"], long)
+    assert.strictEqual(resumed.code, 0, resumed.stderr)
+    assert.strictEqual(summaryOf(resumed).status, "completed")
   }, 60_000)
 })

@@ -174,6 +174,34 @@ export const make = <A>(
   })
 
 /**
+ * Deletes a run's sequencer state (its record and accepted keys): for retention of finished runs.
+ * A no-op for a run the database does not hold.
+ *
+ * @example
+ * ```ts
+ * import { SqlSequencerStore } from "@speckit/consensus"
+ *
+ * const forget = SqlSequencerStore.forget("run-20261125-093012-k3f9")
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const forget = (runId: string): Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    yield* make() // creates the tables when absent
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* sql.withTransaction(
+      Effect.all(
+        [
+          sql`DELETE FROM speckit_sequencer_keys WHERE run_id = ${runId}`,
+          sql`DELETE FROM speckit_sequencer_state WHERE run_id = ${runId}`
+        ],
+        { discard: true }
+      )
+    )
+  })
+
+/**
  * core's `Sequencer` over a SQL store ({@link MemorySequencer.makeWith} with {@link make}): `begin`
  * resumes a run the database already holds.
  *

@@ -269,7 +269,11 @@ export const run = Effect.fn("Pipeline.run")(function* (
         // Accepted before a restart but not acknowledged: delivered again, counted as a replay.
         redelivered--
         if (decision.key.agent !== Sequencer.verdictAgent) {
-          yield* SessionMetrics.count({ kind: "replay", stage: decision.key.stage, agent: decision.key.agent as AgentId })
+          yield* SessionMetrics.count({
+            kind: "replay",
+            stage: decision.key.stage,
+            agent: decision.key.agent as AgentId
+          })
         }
       }
       yield* process(decision)
@@ -689,7 +693,12 @@ export const run = Effect.fn("Pipeline.run")(function* (
       state.pause = { kind: "review", stage, name }
       state.hint = `stage ${stage} needs a review: ${reason}; answer with \`speckit approve ${runId}\` or \`speckit reject ${runId}\`, then \`speckit resume ${runId}\``
       const summary = yield* summarize
-      yield* step({ name: `pause/${stage}`, success: Schema.Void, error: RunStoreError, execute: store.finish(summary) })
+      yield* step({
+        name: `pause/${stage}`,
+        success: Schema.Void,
+        error: RunStoreError,
+        execute: store.finish(summary)
+      })
       const answer = yield* execution.awaitReview(name).pipe(Effect.onInterrupt(() => paused(summary)))
       state.pause = undefined
       return answer ?? { approved: false, note: "nobody can answer a review in this execution" }

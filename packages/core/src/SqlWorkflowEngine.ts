@@ -22,10 +22,13 @@ import { type Activity, DurableDeferred, Workflow, WorkflowEngine } from "effect
 
 /** A journaled exit: values are the activities' (and deferreds') JSON-encoded values. */
 const EncodedExit = Schema.toCodecJson(Schema.Exit(Schema.Unknown, Schema.Unknown, Schema.Defect()))
-const encodeExit = (exit: Exit.Exit<unknown, unknown>): string =>
-  JSON.stringify(Schema.encodeSync(EncodedExit)(exit))
+const encodeExit = (exit: Exit.Exit<unknown, unknown>): string => JSON.stringify(Schema.encodeSync(EncodedExit)(exit))
 const decodeExit = (text: string): Exit.Exit<unknown, unknown> =>
   Schema.decodeUnknownSync(EncodedExit)(JSON.parse(text))
+
+/** An execution's payload, encoded with its workflow's schema (see {@link workflowExit}). */
+const workflowPayload = (workflow: Workflow.Any) =>
+  Schema.toCodecJson(workflow.payloadSchema) as unknown as Schema.Codec<object, unknown>
 
 /**
  * A finished execution's exit, encoded with its workflow's schemas. (`Workflow.Any` types them as any
@@ -69,6 +72,7 @@ export const migrate: Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient
   yield* sql`CREATE TABLE IF NOT EXISTS speckit_workflow_executions (
     execution_id TEXT PRIMARY KEY,
     workflow TEXT NOT NULL,
+    payload TEXT NOT NULL,
     result TEXT,
     created_at TEXT NOT NULL,
     finished_at TEXT
@@ -124,6 +128,10 @@ export const forget = (executionId: string): Effect.Effect<void, SqlError.SqlErr
     )
   })
 
+/** What `execute` returns: nothing with `discard`, else the execution's result (the engine interface's type). */
+// biome-ignore lint/suspicious/noConfusingVoidType: the type of WorkflowEngine's `execute`
+type Executed<Discard extends boolean> = Discard extends true ? void : Workflow.Result<unknown, unknown>
+
 const isUnwakeable = (result: Workflow.Result<unknown, unknown>, mode: "explicit" | "automatic") =>
   result._tag === "Complete" || (mode === "automatic" && result.failed === true)
 
@@ -150,6 +158,7 @@ export const layer: Layer.Layer<WorkflowEngine.WorkflowEngine, SqlError.SqlError
     const workflows = new Map<
       string,
       {
+        readonly workflow: Workflow.Any
         readonly execute: Execution["execute"]
         readonly scope: Scope.Scope
       }
@@ -166,15 +175,16 @@ export const layer: Layer.Layer<WorkflowEngine.WorkflowEngine, SqlError.SqlError
     const write = <A>(effect: Effect.Effect<A, SqlError.SqlError>) => Effect.orDie(effect)
 
     /** Loads an execution's journal (once per process); returns its recorded result, if it finished. */
-    const load = (workflow: Workflow.Any, executionId: string) =>
+    const load = (workflow: Workflow.Any, executionId: string, payload: object) =>
       Effect.gen(function* () {
         const rows = yield* sql<{ readonly result: string | null }>`
           SELECT result FROM speckit_workflow_executions WHERE execution_id = ${executionId}`
         const row = rows[0]
         if (row === undefined) {
+          const encoded = JSON.stringify(Schema.encodeSync(workflowPayload(workflow))(payload))
           yield* write(
-            sql`INSERT INTO speckit_workflow_executions (execution_id, workflow, created_at)
-                VALUES (${executionId}, ${workflow._tag}, ${now()}) ON CONFLICT (execution_id) DO NOTHING`
+            sql`INSERT INTO speckit_workflow_executions (execution_id, workflow, payload, created_at)
+                VALUES (${executionId}, ${workflow._tag}, ${encoded}, ${now()}) ON CONFLICT (execution_id) DO NOTHING`
           )
         }
         if (!loaded.has(executionId)) {
@@ -188,7 +198,8 @@ export const layer: Layer.Layer<WorkflowEngine.WorkflowEngine, SqlError.SqlError
           }
           const deferreds = yield* sql<{ readonly name: string; readonly exit: string }>`
             SELECT name, exit FROM speckit_workflow_deferreds WHERE execution_id = ${executionId}`
-          for (const deferred of deferreds) deferredResults.set(`${executionId}/${deferred.name}`, decodeExit(deferred.exit))
+          for (const deferred of deferreds)
+            deferredResults.set(`${executionId}/${deferred.name}`, decodeExit(deferred.exit))
           const timers = yield* sql<{ readonly name: string; readonly deferred: string; readonly fire_at: number }>`
             SELECT name, deferred, fire_at FROM speckit_workflow_clocks WHERE execution_id = ${executionId}`
           for (const timer of timers) {
@@ -201,10 +212,51 @@ export const layer: Layer.Layer<WorkflowEngine.WorkflowEngine, SqlError.SqlError
           : Schema.decodeUnknownSync(workflowExit(workflow))(JSON.parse(row.result))
       }).pipe(Effect.orDie)
 
+    /** Starts (or replays) an execution in this process. */
+    const start = (
+      workflow: Workflow.Any,
+      executionId: string,
+      payload: object,
+      execute: Execution["execute"],
+      parent: string | undefined
+    ) => {
+      executions.set(executionId, {
+        payload,
+        execute,
+        instance: WorkflowEngine.WorkflowInstance.initial(workflow, executionId),
+        interrupted: false,
+        interruptedUnsafe: false,
+        resumeRequested: undefined,
+        fiber: undefined,
+        done: Deferred.makeUnsafe<void>(),
+        scope: Scope.makeUnsafe(),
+        parent
+      })
+      return resume(executionId, "explicit")
+    }
+
+    /**
+     * An unfinished execution of a registered workflow that this process has not run yet (a deferred
+     * completed for it, a resume asked): started from its journal.
+     */
+    const revive = (executionId: string) =>
+      Effect.gen(function* () {
+        const rows = yield* sql<{ readonly workflow: string; readonly payload: string; readonly result: string | null }>`
+          SELECT workflow, payload, result FROM speckit_workflow_executions WHERE execution_id = ${executionId}`.pipe(
+          Effect.orDie
+        )
+        const row = rows[0]
+        const entry = row === undefined ? undefined : workflows.get(row.workflow)
+        if (row === undefined || row.result !== null || entry === undefined) return
+        const payload = Schema.decodeUnknownSync(workflowPayload(entry.workflow))(JSON.parse(row.payload))
+        yield* load(entry.workflow, executionId, payload)
+        if (!executions.has(executionId)) yield* start(entry.workflow, executionId, payload, entry.execute, undefined)
+      })
+
     const resume = (executionId: string, mode: "explicit" | "automatic"): Effect.Effect<void> =>
       Effect.gen(function* () {
         const state = executions.get(executionId)
-        if (!state) return
+        if (!state) return yield* revive(executionId)
         const exit = state.fiber?.pollUnsafe()
         if (exit && exit._tag === "Success" && isUnwakeable(exit.value, mode)) return
         if (state.fiber && !exit) {
@@ -264,7 +316,9 @@ export const layer: Layer.Layer<WorkflowEngine.WorkflowEngine, SqlError.SqlError
             if (Exit.isSuccess(exit) && exit.value._tag === "Suspended") return Effect.void
             return Effect.andThen(
               Scope.close(state.scope, Exit.void),
-              Exit.isSuccess(exit) && exit.value._tag === "Complete" ? Deferred.succeed(state.done, undefined) : Effect.void
+              Exit.isSuccess(exit) && exit.value._tag === "Complete"
+                ? Deferred.succeed(state.done, undefined)
+                : Effect.void
             )
           }),
           Effect.forkIn(entry.scope)
@@ -289,7 +343,22 @@ export const layer: Layer.Layer<WorkflowEngine.WorkflowEngine, SqlError.SqlError
     const engine: WorkflowEngine.WorkflowEngine["Service"] = WorkflowEngine.makeUnsafe({
       register: (workflow, execute) =>
         Effect.gen(function* () {
-          workflows.set(workflow._tag, { execute, scope: yield* Effect.scope })
+          workflows.set(workflow._tag, { workflow, execute, scope: yield* Effect.scope })
+          // The durable clocks of this workflow's unfinished executions tick again (from their fire time).
+          const timers = yield* sql<{
+            readonly execution_id: string
+            readonly name: string
+            readonly deferred: string
+            readonly fire_at: number
+          }>`SELECT c.execution_id, c.name, c.deferred, c.fire_at
+             FROM speckit_workflow_clocks c
+             JOIN speckit_workflow_executions e ON e.execution_id = c.execution_id
+             WHERE e.workflow = ${workflow._tag} AND e.result IS NULL AND NOT EXISTS (
+               SELECT 1 FROM speckit_workflow_deferreds d WHERE d.execution_id = c.execution_id AND d.name = c.deferred
+             )`.pipe(Effect.orDie)
+          for (const timer of timers) {
+            yield* arm(workflow, timer.execution_id, timer.name, timer.deferred, Number(timer.fire_at) - Date.now())
+          }
         }),
       execute: <const Discard extends boolean>(
         workflow: Workflow.Any,
@@ -306,38 +375,31 @@ export const layer: Layer.Layer<WorkflowEngine.WorkflowEngine, SqlError.SqlError
           if (!entry) return yield* Effect.die(`Workflow ${workflow._tag} is not registered`)
           let state = executions.get(options.executionId)
           if (!state) {
-            const recorded = yield* load(workflow, options.executionId)
+            const recorded = yield* load(workflow, options.executionId, options.payload)
             if (recorded !== undefined) {
               // Finished in an earlier process: its result, without running anything.
               const complete = new Workflow.Complete({ exit: recorded })
-              return (options.discard ? undefined : complete) as Discard extends true
-                ? void
-                : Workflow.Result<unknown, unknown>
+              return (options.discard ? undefined : complete) as Executed<Discard>
             }
-            state = {
-              payload: options.payload,
-              execute: entry.execute,
-              instance: WorkflowEngine.WorkflowInstance.initial(workflow, options.executionId),
-              interrupted: false,
-              interruptedUnsafe: false,
-              resumeRequested: undefined,
-              fiber: undefined,
-              done: Deferred.makeUnsafe<void>(),
-              scope: Scope.makeUnsafe(),
-              parent: options.detached ? undefined : options.parent?.executionId
-            }
-            executions.set(options.executionId, state)
-            yield* resume(options.executionId, "explicit")
+            yield* start(
+              workflow,
+              options.executionId,
+              options.payload,
+              entry.execute,
+              options.detached ? undefined : options.parent?.executionId
+            )
+            state = executions.get(options.executionId)
+            if (state === undefined) return yield* Effect.die(`Workflow ${workflow._tag} did not start`)
           }
-          if (options.discard) return undefined as Discard extends true ? void : Workflow.Result<unknown, unknown>
+          if (options.discard) return undefined as Executed<Discard>
           const instance = state.instance
           const fiber = state.fiber
           if (fiber === undefined) return yield* Effect.die(`Workflow ${workflow._tag} did not start`)
           const exit = yield* Fiber.await(fiber)
           if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && instance.suspended) {
-            return new Workflow.Suspended({}) as Discard extends true ? void : Workflow.Result<unknown, unknown>
+            return new Workflow.Suspended({}) as Executed<Discard>
           }
-          return (yield* exit) as Discard extends true ? void : Workflow.Result<unknown, unknown>
+          return (yield* exit) as Executed<Discard>
         }),
       awaitComplete: (_workflow, executionId) =>
         Effect.suspend(() => {

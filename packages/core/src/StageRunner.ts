@@ -87,8 +87,7 @@ export const interrupted = (agent: AgentId, model: string, elapsedMs: number): A
  *
  * @since 0.2.0
  */
-export const isStopped = (outcome: AgentOutcome): boolean =>
-  outcome._tag === "Failed" && outcome.kind === "Interrupted"
+export const isStopped = (outcome: AgentOutcome): boolean => outcome._tag === "Failed" && outcome.kind === "Interrupted"
 
 /**
  * Calls every agent of the stage's policy concurrently. With `policy.earlyDecision` and a `settled`

@@ -1,36 +1,27 @@
 /**
- * Spike: effect/workflow on ClusterWorkflowEngine + SingleRunner over the better-sqlite3 SqlClient,
- * on a real file, across a simulated restart. Also prints (does not assert) the per-activity cost
- * on SQLite vs WorkflowEngine.layerMemory.
+ * effect/workflow on the state database's two engines (`SqlWorkflowEngine`, and ClusterWorkflowEngine
+ * + SingleRunner) over the better-sqlite3 SqlClient, on a real file, across simulated restarts:
+ * activities run once, a durable deferred completed from another process resumes the workflow, a
+ * finished execution returns its recorded result, and a durable clock survives a restart. Also prints
+ * (does not assert) the per-activity cost of each engine vs WorkflowEngine.layerMemory.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Schema } from "effect"
-import { ClusterWorkflowEngine, SingleRunner } from "effect/cluster"
-import { Digest } from "effect/crypto"
 import { SqlClient } from "effect/sql"
-import { Activity, DurableDeferred, Workflow, WorkflowEngine } from "effect/workflow"
+import { Activity, DurableClock, DurableDeferred, Workflow } from "effect/workflow"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as SqliteClient from "../src/SqliteClient.ts"
+import * as StateDatabase from "../src/StateDatabase.ts"
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "speckit-workflow-"))
 
-/** The whole stack: workflow engine on a single runner, over SQLite at `filename`. */
-const sqliteEngine = (filename: string, options?: { readonly synchronous?: "NORMAL" | "FULL" }) =>
-  ClusterWorkflowEngine.layer.pipe(
-    Layer.provideMerge(
-      SingleRunner.layer({
-        // Default 10 s: a message stored for a local entity (a deferred, a resume) waits that long.
-        shardingConfig: { entityMessagePollInterval: Duration.millis(100) },
-        runnerStorage: "sql"
-      })
-    ),
-    Layer.provide(Digest.layerWebCrypto),
-    Layer.provideMerge(
-      SqliteClient.layer({ filename, singleInstance: true, synchronous: options?.synchronous ?? "FULL" })
-    )
-  )
+const engines = ["journal", "cluster"] as const
+type Engine = (typeof engines)[number]
+
+/** The whole stack: a workflow engine over SQLite at `filename`. */
+const sqliteEngine = (filename: string, engine: Engine) => StateDatabase.layer({ filename, engine })
 
 // --- the spike workflow: A, wait for approval, B -----------------------------------------------
 
@@ -69,8 +60,8 @@ const sideTables = Layer.effectDiscard(
   })
 )
 
-const spikeStack = (filename: string) =>
-  SpikeLive.pipe(Layer.provideMerge(sideTables), Layer.provideMerge(sqliteEngine(filename)))
+const spikeStack = (filename: string, engine: Engine) =>
+  SpikeLive.pipe(Layer.provideMerge(sideTables), Layer.provideMerge(sqliteEngine(filename, engine)))
 
 const calls = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -103,7 +94,7 @@ const isSuspended = (result: Option.Option<Workflow.Result<string, never>>) =>
 const isComplete = (result: Option.Option<Workflow.Result<string, never>>) =>
   Option.isSome(result) && result.value._tag === "Complete"
 
-describe("effect/workflow on SQLite (ClusterWorkflowEngine + SingleRunner)", () => {
+describe.each(engines)("effect/workflow on SQLite (%s engine)", (engine) => {
   it.live(
     "runs activities once, suspends on a deferred, and resumes after a restart without re-running A",
     () =>
@@ -116,7 +107,7 @@ describe("effect/workflow on SQLite (ClusterWorkflowEngine + SingleRunner)", () 
           yield* pollUntil(executionId, isSuspended)
           const token = DurableDeferred.tokenFromExecutionId(Approval, { workflow: Spike, executionId })
           return { executionId, token, counts: yield* calls }
-        }).pipe(Effect.provide(spikeStack(filename)))
+        }).pipe(Effect.provide(spikeStack(filename, engine)))
         assert.deepStrictEqual(first.counts, { A: 1, replays: 1 })
 
         // Process 2: same file; complete the deferred from outside the workflow and let it finish.
@@ -125,7 +116,7 @@ describe("effect/workflow on SQLite (ClusterWorkflowEngine + SingleRunner)", () 
           yield* DurableDeferred.succeed(Approval, { token: first.token, value: "approved" })
           const result = yield* pollUntil(first.executionId, isComplete)
           return { before, result, counts: yield* calls }
-        }).pipe(Effect.provide(spikeStack(filename)))
+        }).pipe(Effect.provide(spikeStack(filename, engine)))
 
         assert.deepStrictEqual(second.before, { A: 1, replays: 1 }) // a restart alone runs nothing
         assert.isTrue(Option.isSome(second.result))
@@ -142,7 +133,7 @@ describe("effect/workflow on SQLite (ClusterWorkflowEngine + SingleRunner)", () 
         const third = yield* Effect.gen(function* () {
           const again = yield* Spike.execute({ id: "run-1" })
           return { again, counts: yield* calls }
-        }).pipe(Effect.provide(spikeStack(filename)))
+        }).pipe(Effect.provide(spikeStack(filename, engine)))
         assert.strictEqual(third.again, "A-approved-B")
         assert.deepStrictEqual(third.counts, { A: 1, B: 1, replays: 2 })
       }),
@@ -150,58 +141,57 @@ describe("effect/workflow on SQLite (ClusterWorkflowEngine + SingleRunner)", () 
   )
 })
 
-// --- cost per activity ---------------------------------------------------------------------------
+// --- a durable clock across a restart ---------------------------------------------------------------
 
-const Bench = Workflow.make("Bench", {
-  payload: { id: Schema.String, n: Schema.Number },
-  success: Schema.Number,
+const Timer = Workflow.make("Timer", {
+  payload: { id: Schema.String },
+  success: Schema.String,
   idempotencyKey: (payload) => payload.id
 })
 
-const BenchLive = Bench.toLayer(
-  Effect.fn(function* (payload) {
-    let total = 0
-    for (let i = 0; i < payload.n; i++) {
-      total += yield* Activity.make({ name: `step-${i}`, success: Schema.Number, execute: Effect.succeed(1) })
-    }
-    return total
+const TimerLive = Timer.toLayer(
+  Effect.fn(function* () {
+    const a = yield* Activity.make({ name: "A", success: Schema.String, execute: record("A") })
+    // Durable from the first millisecond (the default keeps sleeps under a minute in memory).
+    yield* DurableClock.sleep({ name: "wait", duration: Duration.millis(1500), inMemoryThreshold: Duration.zero })
+    const b = yield* Activity.make({ name: "B", success: Schema.String, execute: record("B") })
+    return `${a}-${b}`
   })
 )
 
-const timeActivities = (n: number) =>
-  Effect.gen(function* () {
-    yield* Bench.execute({ id: "warmup", n: 5 })
-    const start = performance.now()
-    const total = yield* Bench.execute({ id: "measured", n })
-    const elapsed = performance.now() - start
-    assert.strictEqual(total, n)
-    return elapsed / n
-  })
+const timerStack = (filename: string, engine: Engine) =>
+  TimerLive.pipe(Layer.provideMerge(sideTables), Layer.provideMerge(sqliteEngine(filename, engine)))
 
-describe("per-activity cost (printed, not asserted)", () => {
+describe.each(engines)("a durable clock on SQLite (%s engine)", (engine) => {
   it.live(
-    "SQLite (synchronous FULL and NORMAL) vs layerMemory",
+    "fires in a later process, at its time, without re-running what came before it",
     () =>
       Effect.gen(function* () {
-        const n = 200
-        const memory = yield* timeActivities(n).pipe(
-          Effect.provide(BenchLive.pipe(Layer.provideMerge(WorkflowEngine.layerMemory)))
-        )
-        const full = yield* timeActivities(n).pipe(
-          Effect.provide(BenchLive.pipe(Layer.provideMerge(sqliteEngine(Path.join(tempDir(), "full.db")))))
-        )
-        const normal = yield* timeActivities(n).pipe(
-          Effect.provide(
-            BenchLive.pipe(
-              Layer.provideMerge(sqliteEngine(Path.join(tempDir(), "normal.db"), { synchronous: "NORMAL" }))
-            )
-          )
-        )
-        console.log(
-          `[workflow cost] ${n} sequential activities: memory ${memory.toFixed(3)} ms/activity, ` +
-            `SQLite synchronous=FULL ${full.toFixed(3)} ms/activity, synchronous=NORMAL ${normal.toFixed(3)} ms/activity`
-        )
+        const filename = Path.join(tempDir(), ".speckit", "state.db")
+        const started = Date.now()
+        // Process 1: run A, start sleeping, then stop.
+        const executionId = yield* Effect.gen(function* () {
+          const id = yield* Timer.execute({ id: "timer-1" }, { discard: true })
+          yield* Effect.sleep(Duration.millis(300))
+          return id
+        }).pipe(Effect.provide(timerStack(filename, engine)))
+
+        // Process 2: nothing is executed; registering the workflow is enough for the clock to fire.
+        const second = yield* Effect.gen(function* () {
+          const deadline = Date.now() + 15_000
+          for (;;) {
+            const result = yield* Timer.poll(executionId)
+            if (Option.isSome(result) && result.value._tag === "Complete") return result.value
+            if (Date.now() > deadline) return yield* Effect.die(new Error("the clock never fired"))
+            yield* Effect.sleep(Duration.millis(25))
+          }
+        }).pipe(Effect.provide(timerStack(filename, engine)))
+        const counts = yield* calls.pipe(Effect.provide(SqliteClient.layer({ filename })))
+
+        assert.strictEqual(second.exit._tag, "Success")
+        assert.isAtLeast(Date.now() - started, 1500, "not before its time")
+        assert.deepStrictEqual({ A: counts.A, B: counts.B }, { A: 1, B: 1 })
       }),
-    120_000
+    60_000
   )
 })
