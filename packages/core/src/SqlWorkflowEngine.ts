@@ -241,7 +241,11 @@ export const layer: Layer.Layer<WorkflowEngine.WorkflowEngine, SqlError.SqlError
      */
     const revive = (executionId: string) =>
       Effect.gen(function* () {
-        const rows = yield* sql<{ readonly workflow: string; readonly payload: string; readonly result: string | null }>`
+        const rows = yield* sql<{
+          readonly workflow: string
+          readonly payload: string
+          readonly result: string | null
+        }>`
           SELECT workflow, payload, result FROM speckit_workflow_executions WHERE execution_id = ${executionId}`.pipe(
           Effect.orDie
         )
