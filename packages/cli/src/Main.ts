@@ -74,7 +74,7 @@ export const reportErrors = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effe
       Effect.sync(
         () =>
           void process.stderr.write(
-            "speckit: interrupted: the run is recorded as cancelled; start it again with `speckit auto <SPEC-ID>`\n"
+            "speckit: interrupted: the run is recorded as cancelled; continue it with `speckit resume <RUN-ID>` (see `speckit runs`)\n"
           )
       )
     )

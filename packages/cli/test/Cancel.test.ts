@@ -120,7 +120,7 @@ describe("cancellation", () => {
     child.kill("SIGINT")
     const result = await done
     assert.strictEqual(result.code, 130, result.stderr)
-    assert.include(result.stderr, "start it again with `speckit auto", result.stderr)
+    assert.include(result.stderr, "continue it with `speckit resume", result.stderr)
     const left = await until(() => pids.every((pid) => !alive(pid)), 2_000)
     assert.isTrue(left, `no process left: ${pids.filter(alive).join(", ")}`)
     const [runDir = ""] = runDirs(dir)

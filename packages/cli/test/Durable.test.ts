@@ -607,3 +607,44 @@ describe("retention", () => {
     assert.strictEqual(summaryOf(resumed).status, "completed")
   }, 60_000)
 })
+
+describe("Ctrl-C, then resume", () => {
+  it("an interrupted run is recorded as cancelled (exit 130); `resume` completes it without asking recorded agents again", async () => {
+    const ws = durableWorkspace({ latency: "150:250" })
+    const reference = durableWorkspace({ latency: "150:250" })
+    const uninterrupted = await runCli(["auto", "SPEC-1", "-C", reference.dir, "--json"], long)
+    assert.strictEqual(uninterrupted.code, 0, uninterrupted.stderr)
+
+    const first = startCli(["auto", "SPEC-1", "-C", ws.dir, "--json"])
+    await until(() => first.stderr().includes("[tasks] started"), 20_000)
+    first.child.kill("SIGINT")
+    const cancelled = await first.done
+    assert.strictEqual(cancelled.code, 130, cancelled.stderr)
+    assert.match(cancelled.stderr, /speckit resume/)
+    const [summary] = runsOf(await runCli(["runs", "-C", ws.dir, "--json"]))
+    assert.isDefined(summary)
+    if (summary === undefined) return
+    assert.strictEqual(summary.status, "cancelled")
+    const before = readLog(ws.log)
+    const recorded = recordedOf(await runCli(["status", summary.runId, "-C", ws.dir, "--json"]))
+    assert.includeMembers([...recorded], ["plan/a", "plan/b", "plan/c"])
+
+    const resumed = await runCli(["resume", summary.runId, "-C", ws.dir, "--json"], long)
+    assert.strictEqual(resumed.code, 0, resumed.stderr)
+    const done = summaryOf(resumed)
+    assert.strictEqual(done.status, "completed")
+    const after = readLog(ws.log).slice(before.length)
+    assert.deepStrictEqual(
+      after.filter((line) => recorded.has(`${line.stage}/${line.agent}`)),
+      [],
+      "recorded answers are not asked again"
+    )
+    assert.closeTo(done.costUsd, billedUsd(readLog(ws.log)), 1e-9)
+    for (const stage of stages) {
+      assert.strictEqual(
+        fs.readFileSync(path.join(ws.dir, "specs", "SPEC-1", `${stage}.md`), "utf8"),
+        fs.readFileSync(path.join(reference.dir, "specs", "SPEC-1", `${stage}.md`), "utf8")
+      )
+    }
+  }, 90_000)
+})

@@ -756,7 +756,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
         // A durable run suspended to wait (for a review, a budget raise) is not cancelled.
         if (execution.suspended()) return
         state.status = "cancelled"
-        state.hint = "the run was interrupted; start it again with `speckit auto`"
+        state.hint = `the run was interrupted; continue it with \`speckit resume ${runId}\``
         if (!Phase.isTerminal(state.phase)) yield* move({ _tag: "Cancelled" })
         yield* stopSequencer(false).pipe(Effect.ignore)
         yield* finish.pipe(Effect.ignore)
