@@ -126,7 +126,7 @@ describe("cancellation", () => {
     const [runDir = ""] = runDirs(dir)
     const summary = readJson(path.join(runDir, "summary.json")) as { status: string; hint?: string }
     assert.strictEqual(summary.status, "cancelled")
-    assert.include(summary.hint ?? "", "speckit auto")
+    assert.include(summary.hint ?? "", "speckit resume")
   }, 60_000)
 
   it("a second SIGINT during a slow shutdown exits at once, leaving no process behind", async () => {
