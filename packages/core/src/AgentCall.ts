@@ -9,7 +9,7 @@
 import { Clock, Effect, Result, Schedule } from "effect"
 import * as Agent from "./Agent.ts"
 import { AgentError } from "./AgentError.ts"
-import type { AgentOutcome, FailedAttempt } from "./AgentOutcome.ts"
+import type * as AgentOutcome from "./AgentOutcome.ts"
 import { Budget, type BudgetExceeded } from "./Budget.ts"
 import { FaultInjector } from "./FaultInjector.ts"
 import { PipelineEvents } from "./PipelineEvent.ts"
@@ -44,6 +44,22 @@ export interface CallContext {
 export type Services = FaultInjector | SessionMetrics | RunStore
 
 /**
+ * Options of {@link call}.
+ *
+ * @since 0.2.0
+ */
+export interface CallOptions {
+  /**
+   * Waits before a retry of at least this long are handed over to the caller instead of made: the
+   * call ends with a `Failed` outcome carrying `handOver` (when the next attempt is due), and the
+   * caller goes on with `resume` once it has waited. Default: every wait is made in the call.
+   */
+  readonly handOverWaitsFromMs?: number | undefined
+  /** A handed-over outcome of this same call, to go on from (its next attempt, counters, usage). */
+  readonly resume?: AgentOutcome.Failed | undefined
+}
+
+/**
  * Calls one agent for a stage and returns its outcome. Agent failures become a `Failed` outcome;
  * only a store failure or an exhausted budget fails the effect.
  *
@@ -66,8 +82,9 @@ export type Services = FaultInjector | SessionMetrics | RunStore
  */
 export const call = Effect.fnUntraced(function* (
   agent: Agent.Agent,
-  context: CallContext
-): Effect.fn.Return<AgentOutcome, RunStoreError | BudgetExceeded, Services> {
+  context: CallContext,
+  options: CallOptions = {}
+): Effect.fn.Return<AgentOutcome.AgentOutcome, RunStoreError | BudgetExceeded, Services> {
   const faults = yield* FaultInjector
   const metrics = yield* SessionMetrics
   const store = yield* RunStore
@@ -76,16 +93,27 @@ export const call = Effect.fnUntraced(function* (
   const resilience = yield* Resilience.AgentResilience
   const policy = resilience.policyFor(agent.id)
   const { runId, stage, spec, previous } = context
-  const started = yield* Clock.currentTimeMillis
+  const resume = options.resume
+  const resumed = resume?.handOver
+  const started = resumed?.startedAt ?? (yield* Clock.currentTimeMillis)
   const deadline = started + policy.maxElapsedMs
   const state = {
-    attempt: 0,
-    repairNote: undefined as string | undefined,
-    history: [] as Array<FailedAttempt>,
-    usage: TokenUsage.empty,
-    costUsd: 0,
-    model: agent.model
+    attempt: resume?.attempts ?? 0,
+    repairNote: resumed?.repairNote,
+    history: (resume === undefined
+      ? []
+      : [
+          ...resume.history,
+          { attempt: resume.attempts, kind: resume.kind, detail: resume.detail, waitedMs: resumed?.delayMs ?? 0 }
+        ]) as Array<AgentOutcome.FailedAttempt>,
+    usage: resume?.usage ?? TokenUsage.empty,
+    costUsd: resume?.costUsd ?? 0,
+    model: resume?.model ?? agent.model
   }
+  /** The retry this call handed over to its caller, with the counters after it. */
+  let handedOver:
+    | { readonly retry: Resilience.Retrying; readonly retries: number; readonly malformed: number }
+    | undefined
 
   const attemptOnce = Effect.gen(function* () {
     const attempt = ++state.attempt
@@ -173,9 +201,22 @@ export const call = Effect.fnUntraced(function* (
 
   // The schedule starts with the first failure: a first attempt that succeeds pays for none.
   const retried = Resilience.retry(attemptOnce, () =>
-    Resilience.schedule(policy, { startedAt: started }).pipe(
-      Schedule.tap(({ output }) => (output === undefined ? Effect.void : onRetry(output)))
-    )
+    Resilience.schedule(policy, {
+      startedAt: started,
+      used:
+        resumed === undefined
+          ? undefined
+          : { attempts: state.attempt, retries: resumed.retries, malformed: resumed.malformed },
+      handOver:
+        options.handOverWaitsFromMs === undefined
+          ? undefined
+          : {
+              fromMs: options.handOverWaitsFromMs,
+              onHandOver: (retry, used) => {
+                handedOver = { retry, ...used }
+              }
+            }
+    }).pipe(Schedule.tap(({ output }) => (output === undefined ? Effect.void : onRetry(output))))
   )
   const guarded = resilience.guard(
     agent.id,
@@ -199,6 +240,23 @@ export const call = Effect.fnUntraced(function* (
   }
   if (Result.isSuccess(final)) return { _tag: "Succeeded", ...common, result: final.success }
   const error = final.failure
+  if (handedOver !== undefined && handedOver.retry.attempt === state.attempt) {
+    const { retry } = handedOver
+    return {
+      _tag: "Failed",
+      ...common,
+      kind: error.kind,
+      detail: error.detail,
+      handOver: {
+        resumeAt: retry.resumeAt,
+        delayMs: retry.delayMs,
+        startedAt: started,
+        retries: handedOver.retries,
+        malformed: handedOver.malformed,
+        ...(retry.repairNote === undefined ? {} : { repairNote: retry.repairNote })
+      }
+    }
+  }
   const reset =
     error.kind === "RateLimited" && error.resetAt !== undefined && !error.detail.includes("resets at")
       ? ` (resets at ${new Date(error.resetAt).toISOString()}${error.resetAt > deadline ? `, after this call's ${policy.maxElapsedMs} ms time budget` : ""})`

@@ -29,6 +29,36 @@ export const FailedAttempt = Schema.Struct({
  */
 export type FailedAttempt = typeof FailedAttempt.Type
 
+/**
+ * Where a call that handed a long wait over to its caller stands (see `Failed`'s `handOver`).
+ *
+ * @example
+ * ```ts
+ * import type { AgentOutcome } from "@speckit/core"
+ *
+ * const handOver: AgentOutcome.HandOver = { resumeAt: 1_700_000_060_000, delayMs: 60_000, startedAt: 1_700_000_000_000, retries: 1, malformed: 0 }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const HandOver = Schema.Struct({
+  /** When the next attempt is due (epoch ms). */
+  resumeAt: Schema.Number,
+  /** The wait before it. */
+  delayMs: Schema.Number,
+  /** When the call started (its `maxElapsedMs` counts from there). */
+  startedAt: Schema.Number,
+  /** Retries and malformed-answer retries used so far, this one included. */
+  retries: Schema.Int,
+  malformed: Schema.Int,
+  repairNote: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * @since 0.2.0
+ */
+export type HandOver = typeof HandOver.Type
+
 const common = {
   agent: AgentId,
   model: Schema.String,
@@ -59,7 +89,20 @@ export type Succeeded = typeof Succeeded.Type
  *
  * @since 0.1.0
  */
-export const Failed = Schema.TaggedStruct("Failed", { ...common, kind: AgentErrorKind, detail: Schema.String })
+export const Failed = Schema.TaggedStruct("Failed", {
+  ...common,
+  kind: AgentErrorKind,
+  detail: Schema.String,
+  /**
+   * Set when the call is not over: its next attempt is due at `resumeAt`, after a wait long enough
+   * that the call handed it over to its caller (a durable run waits in a journaled step, so that a
+   * restart neither forgets the wait nor calls the agent before its time). `AgentCall.call` with
+   * `resume` goes on from here.
+   *
+   * @since 0.2.0
+   */
+  handOver: Schema.optionalKey(HandOver)
+})
 
 /**
  * An agent did not produce a valid stage result.

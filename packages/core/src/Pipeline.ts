@@ -9,7 +9,7 @@ import type * as Agent from "./Agent.ts"
 import * as AgentCall from "./AgentCall.ts"
 import { AgentError } from "./AgentError.ts"
 import type { AgentId } from "./AgentId.ts"
-import { AgentOutcome } from "./AgentOutcome.ts"
+import { AgentOutcome, type Failed } from "./AgentOutcome.ts"
 import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
 import { Budget, BudgetExceeded } from "./Budget.ts"
 import { type Aggregation, Consensus, type StageConsensus } from "./Consensus.ts"
@@ -102,6 +102,14 @@ export const renderStage = (spec: Spec, consensus: StageConsensus): string => {
 }
 
 const isoOf = (millis: number) => new Date(millis).toISOString()
+
+/**
+ * Retry waits at least this long are waited out, in a durable run, in a journaled step of their own
+ * rather than inside the agent's call: a restart then waits only what is left.
+ *
+ * @since 0.2.0
+ */
+export const durableWaitMs = 5_000
 
 /**
  * Checks that every agent a configuration assigns to a stage exists, before anything runs.
@@ -381,28 +389,73 @@ export const run = Effect.fn("Pipeline.run")(function* (
       const agent = yield* registry.get(agentId)
       const outer = yield* PipelineEvents
       const started = yield* Clock.currentTimeMillis
-      const stopped = Effect.andThen(stop, () =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => stoppedOutcome(stage)(agentId, now - started))
-      )
-      const call = AgentCall.call(agent, { runId, stage, spec, previous }).pipe(
-        Effect.provideService(PipelineEvents, {
-          emit: (event) => Effect.andThen(outer.emit(event), trackRecovery(stage, event))
+      const stopNow = Effect.flatMap(Clock.currentTimeMillis, (now) => stoppedOutcome(stage)(agentId, now - started))
+      const stopped = Effect.andThen(stop, stopNow)
+      const recovering = {
+        emit: (event: PipelineEvent) => Effect.andThen(outer.emit(event), trackRecovery(stage, event))
+      }
+      // A call made again after a budget raise is another step.
+      const name = `agent/${stage}/${agentId}${generation > 1 ? `#${generation}` : ""}`
+      // A durable run waits out long retry waits in steps of their own (see below).
+      const handOverWaitsFromMs = execution.durable ? durableWaitMs : undefined
+      const part = (index: number, resume: Failed | undefined) =>
+        step({
+          name: index === 0 ? name : `${name}@${index}`,
+          success: AgentOutcome,
+          error: BudgetExceeded,
+          execute: Effect.raceFirst(
+            AgentCall.call(agent, { runId, stage, spec, previous }, { handOverWaitsFromMs, resume }).pipe(
+              Effect.provideService(PipelineEvents, recovering)
+            ),
+            stopped
+          )
         })
-      )
-      const done = yield* step({
-        // A call made again after a budget raise is another step.
-        name: `agent/${stage}/${agentId}${generation > 1 ? `#${generation}` : ""}`,
-        success: AgentOutcome,
-        error: BudgetExceeded,
-        execute: Effect.raceFirst(call, stopped)
-      })
+      let done = yield* part(0, undefined)
+      const replayed = done.replayed
+      // Each part's outcome carries the whole call so far: the metrics get the replayed prefix once.
+      let unrecorded = done.replayed ? done.value : undefined
+      // A wait the call handed over: journaled with its end time (in the outcome), so that after a
+      // restart the run waits only what is left and never calls the agent early; an early decision
+      // still stops it. Then the call goes on where it stood.
+      for (let index = 1; done.value._tag === "Failed" && done.value.handOver !== undefined; index++) {
+        const waiting = done.value
+        const { resumeAt } = done.value.handOver
+        yield* recovering.emit({
+          _tag: "AgentRetrying",
+          stage,
+          agent: agentId,
+          attempt: waiting.attempts + 1,
+          kind: waiting.kind,
+          detail: waiting.detail,
+          resumeAt
+        })
+        if (!replaying) yield* SessionMetrics.count({ kind: "retry", stage, agent: agentId })
+        const waited = yield* step({
+          name: `wait/${stage}/${agentId}${generation > 1 ? `#${generation}` : ""}@${index}`,
+          success: Schema.Literals(["elapsed", "stopped"]),
+          execute: Effect.raceFirst(
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.as(Effect.sleep(Math.max(0, resumeAt - now)), "elapsed" as const)
+            ),
+            Effect.as(stop, "stopped" as const)
+          )
+        })
+        if (waited.value === "stopped") {
+          const stoppedNow = yield* stopNow
+          const spent = { usage: waiting.usage, costUsd: waiting.costUsd, attempts: waiting.attempts }
+          done = { value: { ...stoppedNow, ...spent }, replayed: waited.replayed }
+          break
+        }
+        done = yield* part(index, waiting)
+        if (done.replayed) unrecorded = done.value
+        else if (unrecorded !== undefined) {
+          yield* rerecord(stage, unrecorded)
+          unrecorded = undefined
+        }
+      }
+      if (unrecorded !== undefined) yield* rerecord(stage, unrecorded)
       const outcome = done.value
-      if (done.replayed) yield* rerecord(stage, outcome)
-      yield* submit(
-        { runId, stage, agent: agentId, attempt: outcome.attempts },
-        { _tag: "Answer", outcome },
-        done.replayed
-      )
+      yield* submit({ runId, stage, agent: agentId, attempt: outcome.attempts }, { _tag: "Answer", outcome }, replayed)
       // A stopped agent's end is reported with the stage's `AgentsStopped`.
       if (!StageRunner.isStopped(outcome)) yield* emit({ _tag: "AgentFinished", stage, outcome })
       return outcome

@@ -212,13 +212,35 @@ export const repairNote = (error: AgentError): string => `It was not a valid res
  */
 export const schedule = (
   policy: Policy,
-  options: { readonly startedAt: number }
+  options: {
+    readonly startedAt: number
+    /**
+     * What an earlier part of the same call used up (see `AgentCall`'s `handOverWaitsFromMs`):
+     * attempts made, retries and malformed-answer retries. Default none.
+     *
+     * @since 0.2.0
+     */
+    readonly used?: { readonly attempts: number; readonly retries: number; readonly malformed: number } | undefined
+    /**
+     * Waits of at least `fromMs` are not made: the schedule stops instead, after telling
+     * `onHandOver` the retry it would have made (and the counters with it), so that the caller can
+     * wait durably and go on later.
+     *
+     * @since 0.2.0
+     */
+    readonly handOver?:
+      | {
+          readonly fromMs: number
+          readonly onHandOver: (retry: Retrying, used: { readonly retries: number; readonly malformed: number }) => void
+        }
+      | undefined
+  }
 ): Schedule.Schedule<Retrying | undefined, unknown> =>
   Schedule.fromStepWithMetadata(
     Effect.sync(() => {
-      let retries = 0
-      let malformed = 0
-      let attempt = 0
+      let retries = options.used?.retries ?? 0
+      let malformed = options.used?.malformed ?? 0
+      let attempt = options.used?.attempts ?? 0
       const deadline = options.startedAt + policy.maxElapsedMs
       return (meta: Schedule.InputMetadata<unknown>) =>
         Effect.gen(function* () {
@@ -251,6 +273,10 @@ export const schedule = (
             delayMs,
             resumeAt: meta.now + delayMs,
             repairNote: note
+          }
+          if (options.handOver !== undefined && delayMs >= options.handOver.fromMs) {
+            options.handOver.onHandOver(decision, { retries, malformed })
+            return yield* Cause.done(undefined)
           }
           return [decision, Duration.millis(delayMs)] as [Retrying, Duration.Duration]
         })

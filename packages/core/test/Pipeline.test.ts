@@ -10,6 +10,7 @@ import {
   FaultInjector,
   Pipeline,
   PipelineEvent,
+  Resilience,
   RunId,
   RunStore,
   Sequencer,
@@ -415,4 +416,76 @@ describe("DurableRun", () => {
       60_000
     )
   }
+})
+
+describe("DurableRun: long retry waits", () => {
+  it.live(
+    "a rate-limit wait survives a restart: the resumed run waits only what is left and never calls the agent early",
+    () =>
+      Effect.gen(function* () {
+        const workspace = makeWorkspace()
+        const filename = path.join(workspace, ".speckit", "state.db")
+        const engine = StateDatabase.layer({ filename })
+        const runId = yield* RunId.make
+        const config: SpeckitConfig.SpeckitConfig = {
+          ...SpeckitConfig.defaultConfig,
+          retry: { maxRetries: 2, maxElapsedMs: 60_000, jitter: 0 }
+        }
+        // alpha's first plan attempt is rate limited until `resetAt`; every call is timed.
+        const calls: Array<{ readonly stage: string; readonly attempt: number; readonly at: number }> = []
+        let resetAt = 0
+        const agents = sims().map(
+          (agent): Agent.Agent =>
+            agent.id !== "alpha"
+              ? agent
+              : {
+                  ...agent,
+                  call: (request) =>
+                    Effect.suspend(() => {
+                      calls.push({ stage: request.stage, attempt: request.attempt, at: Date.now() })
+                      if (request.stage === "plan" && request.attempt === 1) {
+                        resetAt = Date.now() + 6_000
+                        return Effect.fail(
+                          new AgentError.AgentError({ agent: "alpha", kind: "RateLimited", detail: "429", resetAt })
+                        )
+                      }
+                      return agent.call(request)
+                    })
+                }
+        )
+        const withRetries = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          effect.pipe(Effect.provide(Resilience.layer(config)))
+
+        // Process 1: stopped two seconds into the six-second wait.
+        const fiber = yield* Effect.forkChild(withRetries(durableRun(workspace, agents, engine, runId, { config })))
+        yield* Effect.sleep(2_000)
+        const early = fiber.pollUnsafe()
+        assert.isUndefined(early, `the run is still waiting: ${JSON.stringify(early)}`)
+        yield* Fiber.interrupt(fiber)
+        assert.deepStrictEqual(
+          calls.map((c) => `${c.stage}/${c.attempt}`),
+          ["plan/1"]
+        )
+
+        // Process 2: waits out the rest, then goes on with attempt 2.
+        const resumedAt = Date.now()
+        const outcome = yield* withRetries(durableRun(workspace, agents, engine, runId, { config }))
+        assert.strictEqual(outcome._tag, "Finished")
+        if (outcome._tag !== "Finished") return
+        assert.strictEqual(outcome.summary.status, "completed")
+        const second = calls.find((c) => c.stage === "plan" && c.attempt === 2)
+        assert.isDefined(second)
+        assert.isAtLeast(second?.at ?? 0, resetAt, "not called before the reset")
+        assert.isBelow((second?.at ?? 0) - resumedAt, 5_500, "only the rest of the wait")
+        const plan = outcome.summary.stages.find((s) => s.stage === "plan")
+        const alpha = plan?.agents.find((a) => a.agent === "alpha")
+        assert.strictEqual(alpha?.status, "succeeded")
+        assert.strictEqual(alpha?.attempts, 2)
+        assert.deepStrictEqual(
+          alpha?.retries.map((r) => r.kind),
+          ["RateLimited"]
+        )
+      }),
+    60_000
+  )
 })
