@@ -208,8 +208,9 @@ describe("help", () => {
     const result = await runCli(["--help"])
     assert.strictEqual(result.code, 0)
     assert.include(result.stdout, "speckit <subcommand>")
-    assert.include(result.stdout, "auto")
-    assert.include(result.stdout, "demo")
+    for (const command of ["auto", "resume", "approve", "reject", "budget", "demo", "estimate", "runs", "status"]) {
+      assert.include(result.stdout, command)
+    }
     assert.include(
       result.stdout,
       "Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted"
@@ -227,6 +228,25 @@ describe("help", () => {
       result.stdout,
       "Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted"
     )
+  })
+
+  it("speckit resume, approve, reject and budget --help explain their arguments, flags and exit codes", async () => {
+    const resume = await runCli(["resume", "--help"])
+    assert.strictEqual(resume.code, 0)
+    assert.include(resume.stdout, "speckit resume [flags] <RUN-ID>")
+    assert.include(resume.stdout, "--force")
+    assert.include(resume.stdout, "not called again")
+    for (const command of ["approve", "reject"]) {
+      const help = await runCli([command, "--help"])
+      assert.strictEqual(help.code, 0)
+      assert.include(help.stdout, `speckit ${command} [flags] <RUN-ID>`)
+      assert.include(help.stdout, "--note")
+      assert.include(help.stdout, "speckit resume RUN-ID")
+    }
+    const budget = await runCli(["budget", "--help"])
+    assert.strictEqual(budget.code, 0)
+    assert.include(budget.stdout, "--usd")
+    assert.include(budget.stdout, "budget.onExceed: pause")
   })
 
   it("speckit demo --help explains DIR and what it creates", async () => {
