@@ -244,7 +244,6 @@ const execute = Effect.fnUntraced(function* (
     Effect.mapError((error) => new InputError({ message: error.message }))
   )
   for (const warning of priceCheck.warnings) warn.write(`speckit: warning: ${warning}\n`)
-  const report = options.report ?? process.stdout
   const progressOut = options.progress ?? (options.json ? process.stderr : process.stdout)
   const display = progressOut.isTTY ? Progress.live(progressOut) : Progress.plain(progressOut)
   const telemetry = yield* telemetryOf({ root, config, spec, display, plain: !progressOut.isTTY, progressOut, warn })
@@ -308,12 +307,21 @@ const execute = Effect.fnUntraced(function* (
     return yield* telemetry.otlp ? run.pipe(Effect.provide(telemetry.otlp)) : run
   }).pipe(Effect.provideService(Metric.MetricRegistry, Export.freshRegistry()))
   const summary = outcome._tag === "AlreadyFinished" ? yield* Runs.summaryOf(root, options.runId) : outcome.summary
-  report.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary))
-  if (summary.status !== "completed") {
-    return yield* new RunNotCompleted({ status: summary.status, exitCode: exitCodeOf(summary.status) })
-  }
-  return summary
+  return yield* reportSummary(summary, options)
 })
+
+/** Prints a run's summary (JSON or for people); fails with {@link RunNotCompleted} unless it completed. */
+const reportSummary = (
+  summary: RunSummary.RunSummary,
+  options: { readonly json: boolean; readonly report?: Progress.Output | undefined }
+) =>
+  Effect.suspend(() => {
+    const report = options.report ?? process.stdout
+    report.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary))
+    return summary.status === "completed"
+      ? Effect.succeed(summary)
+      : Effect.fail(new RunNotCompleted({ status: summary.status, exitCode: exitCodeOf(summary.status) }))
+  })
 
 /** The engine chosen with `SPECKIT_ENGINE` (`journal`, the default, or `cluster`). */
 const engineOf = (value: string | undefined) =>
@@ -414,13 +422,8 @@ export const resume = Effect.fn("Run.resume")(function* (
   const path = yield* Path.Path
   const root = path.resolve(options.workspace)
   const run = yield* Runs.find(root, options.runId)
-  const report = options.report ?? process.stdout
-  if (run.summary !== undefined && isFinished(run)) {
-    // Nothing to go on with: the run's report, and its exit code.
-    report.write(options.json ? `${JSON.stringify(run.summary, null, 2)}\n` : formatSummary(run.summary))
-    if (run.summary.status === "completed") return run.summary
-    return yield* new RunNotCompleted({ status: run.summary.status, exitCode: exitCodeOf(run.summary.status) })
-  }
+  // Nothing to go on with: the run's report, and its exit code.
+  if (run.summary !== undefined && isFinished(run)) return yield* reportSummary(run.summary, options)
   const record = yield* Runs.record(root, run.runId)
   const git = Option.getOrUndefined(yield* Git.state(root))
   if (!options.force && record.git?.branch !== git?.branch) {
@@ -432,10 +435,8 @@ export const resume = Effect.fn("Run.resume")(function* (
   let answer: DurableRun.Options["answer"]
   if (run.summary !== undefined && pause !== undefined && run.status !== "cancelled") {
     const given = yield* Runs.answerOf(root, run.runId)
-    if (given === undefined || given.name !== pause.name) {
-      report.write(options.json ? `${JSON.stringify(run.summary, null, 2)}\n` : formatSummary(run.summary))
-      return yield* new RunNotCompleted({ status: run.summary.status, exitCode: exitCodeOf(run.summary.status) })
-    }
+    // Not answered yet: the pause is reported again (exit 3).
+    if (given === undefined || given.name !== pause.name) return yield* reportSummary(run.summary, options)
     answer =
       given.kind === "review"
         ? { _tag: "Review", name: given.name, answer: reviewAnswer(given) }

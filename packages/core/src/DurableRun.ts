@@ -5,9 +5,10 @@
  * instead of calling the agents again. A review pause is a `DurableDeferred`: the process exits, and
  * the run goes on when the answer is given and the run is resumed.
  *
- * The engine is a layer: `WorkflowEngine.layerMemory` (in memory, for tests), or
- * `@speckit/core/StateDatabase` (the embedded default: `ClusterWorkflowEngine` on a single runner
- * over SQLite), or a cluster of runners sharing PostgreSQL.
+ * The engine is a layer: `WorkflowEngine.layerMemory` (in memory, for tests),
+ * `@speckit/core/StateDatabase` (the embedded one over SQLite: `SqlWorkflowEngine` by default, or
+ * `ClusterWorkflowEngine` on a single runner), or `ClusterWorkflowEngine` on runners sharing
+ * PostgreSQL.
  *
  * @since 0.2.0
  */
@@ -120,8 +121,8 @@ export const execution = (
 }
 
 /**
- * How a durable run left off in this process: `Finished` (completed, halted, cancelled: the
- * summary says), `Paused` (it waits for an answer; the summary's `pause` says which), or
+ * How a durable run left off in this process: `Finished` (completed or halted: the summary
+ * says), `Paused` (it waits for an answer; the summary's `pause` says which), or
  * `AlreadyFinished` (the run had finished before: nothing ran).
  *
  * @since 0.2.0
