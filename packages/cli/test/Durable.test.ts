@@ -236,8 +236,16 @@ const until = async (condition: () => boolean, timeoutMs: number): Promise<boole
 }
 
 /** Runs a command and SIGKILLs it after `delayMs` (if it is still running then). */
-const killAfter = async (args: ReadonlyArray<string>, delayMs: number) => {
+/** Whether the CLI's progress (stderr with `--json`) shows that its run has started. */
+const runStarted = (stderr: string) => /^run run-[\w-]+:/m.test(stderr)
+
+/**
+ * Starts the CLI and SIGKILLs it `delayMs` after its run started (its progress names the run), or
+ * `delayMs` after the process started with `fromStart` (a kill during start-up).
+ */
+const killAfter = async (args: ReadonlyArray<string>, delayMs: number, fromStart = false) => {
   const started = startCli(args)
+  if (!fromStart) await until(() => runStarted(started.stderr()) || started.child.exitCode !== null, 30_000)
   const timer = setTimeout(() => started.child.kill("SIGKILL"), delayMs)
   const result = await started.done
   clearTimeout(timer)
@@ -281,14 +289,19 @@ const long = { timeoutMs: 60_000 }
 describe("crash and resume", () => {
   it("SIGKILL at a seeded random moment, then resume: completes, same artifacts, cost = billed, recorded answers never asked again", async () => {
     const reference = durableWorkspace()
+    const running = startCli(["auto", "SPEC-1", "-C", reference.dir, "--json"], long)
+    await until(() => runStarted(running.stderr()) || running.child.exitCode !== null, 30_000)
     const startedAt = Date.now()
-    const uninterrupted = await runCli(["auto", "SPEC-1", "-C", reference.dir, "--json"], long)
+    const uninterrupted = await running.done
+    // How long the run itself takes (start-up excluded): kills land in that window.
     const wallMs = Date.now() - startedAt
     assert.strictEqual(uninterrupted.code, 0, uninterrupted.stderr)
     assertCompleted(summaryOf(uninterrupted), reference, "reference run")
     const expected = artifacts(reference.dir)
     assert.notInclude(Object.values(expected), null, "the reference run wrote every artifact")
-    console.log(`uninterrupted run: ${wallMs} ms; kills land in [50, ${wallMs}) ms`)
+    console.log(
+      `uninterrupted run: ${wallMs} ms after its start; kills land in [0, ${wallMs}) ms after the run started (every fifth seed: in [0, 1000) ms after the process started)`
+    )
 
     const crashAndResume = async (seed: number): Promise<void> => {
       const random = prng(seed)
@@ -299,12 +312,15 @@ describe("crash and resume", () => {
       let runId: string | undefined
       let finished: Summary | undefined
       for (let crash = 0; crash < crashes && finished === undefined; crash++) {
-        const delayMs = Math.floor(50 + random() * Math.max(1, wallMs - 50))
+        const fromStart = seed % 5 === 0
+        const delayMs = Math.floor(random() * (fromStart ? 1000 : wallMs))
         const args =
           runId === undefined ? ["auto", "SPEC-1", "-C", ws.dir, "--json"] : ["resume", runId, "-C", ws.dir, "--json"]
-        const result = await killAfter(args, delayMs)
+        const result = await killAfter(args, delayMs, fromStart)
         if (result.signal !== "SIGKILL") {
-          console.log(`seed ${seed}: ${args[0]} ended with exit ${result.code} before its SIGKILL at ${delayMs} ms`)
+          console.log(
+            `seed ${seed}: ${args[0]} ended with exit ${result.code} before its SIGKILL at ${delayMs} ms${fromStart ? " (from the start)" : ""}`
+          )
           assert.strictEqual(result.code, 0, `seed ${seed}: ${result.stderr}`)
           finished = summaryOf(result)
           runId = finished.runId
@@ -315,7 +331,7 @@ describe("crash and resume", () => {
         if (runId === undefined) {
           const logLength = readLog(ws.log).length
           console.log(
-            `seed ${seed}: ${args[0]} SIGKILLed at ${delayMs} ms, before any run was listed (${logLength} invocations logged)`
+            `seed ${seed}: ${args[0]} SIGKILLed at ${delayMs} ms${fromStart ? " from the start" : ""}, before any run was listed (${logLength} invocations logged)`
           )
           assert.strictEqual(logLength, 0, `seed ${seed}: agents were called for a run that \`runs\` does not list`)
           windows.push({ logLength, recorded: new Set() })
@@ -325,7 +341,7 @@ describe("crash and resume", () => {
         const logLength = readLog(ws.log).length
         windows.push({ logLength, recorded })
         console.log(
-          `seed ${seed}: ${args[0]} SIGKILLed at ${delayMs} ms; ${runId} has ${recorded.size} answers recorded, ${logLength} invocations logged`
+          `seed ${seed}: ${args[0]} SIGKILLed at ${delayMs} ms${fromStart ? " from the start" : " into the run"}; ${runId} has ${recorded.size} answers recorded, ${logLength} invocations logged`
         )
       }
 
