@@ -220,7 +220,13 @@ export const demo = Command.make(
     const note = `speckit demo: sample workspace in ${target} (spec ${Demo.specId})\n`
     if (json) process.stderr.write(note)
     else process.stdout.write(note)
-    yield* Run.auto({ specId: Demo.specId, workspace: target, json, metricsFile: optionalPath(metricsFile) })
+    yield* Run.auto({
+      specId: Demo.specId,
+      workspace: target,
+      json,
+      metricsFile: optionalPath(metricsFile),
+      fresh: true
+    })
   })
 ).pipe(
   Command.withDescription(
