@@ -8,12 +8,12 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import {
   type CliResult,
   ensureBuilt,
+  git,
   makeWorkspace,
   removeTempDirs,
   repoRoot,
@@ -547,20 +547,6 @@ describe("corrupt state", () => {
 })
 
 describe("runs and git branches", () => {
-  const git = (cwd: string, ...args: Array<string>) =>
-    execFileSync("git", args, {
-      cwd,
-      env: {
-        ...process.env,
-        GIT_AUTHOR_NAME: "t",
-        GIT_AUTHOR_EMAIL: "t@t",
-        GIT_COMMITTER_NAME: "t",
-        GIT_COMMITTER_EMAIL: "t@t"
-      }
-    })
-      .toString()
-      .trim()
-
   it("resume refuses a run of another branch (exit 2) unless --force", async () => {
     const ws = durableWorkspace({ latency: "100:200" })
     git(ws.dir, "init", "-q", "-b", "feature/durable-start")

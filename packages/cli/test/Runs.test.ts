@@ -1,8 +1,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ensureBuilt, makeWorkspace, readJson, removeTempDirs, runCli, tempDir } from "./helpers.ts"
+import { ensureBuilt, git, makeWorkspace, readJson, removeTempDirs, runCli, tempDir } from "./helpers.ts"
 
 beforeAll(ensureBuilt, 120_000)
 afterAll(removeTempDirs)
@@ -13,20 +12,6 @@ const fastSims = {
     beta: { provider: "sim", model: "sim-small", latencyMs: 5, seed: 2 }
   }
 }
-
-const git = (cwd: string, ...args: Array<string>) =>
-  execFileSync("git", args, {
-    cwd,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@t",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@t"
-    }
-  })
-    .toString()
-    .trim()
 
 describe("speckit runs and status", () => {
   it("records the git branch and commit and lists the runs newest first", async () => {

@@ -2,7 +2,7 @@
  * Helpers for the CLI tests: run the built `speckit` binary as a real subprocess in temporary
  * workspaces.
  */
-import { execSync, spawn } from "node:child_process"
+import { execFileSync, execSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -203,3 +203,18 @@ export const startCli = (args: ReadonlyArray<string>, options: RunOptions = {}):
   })
   return { child, done, stderr: () => stderr }
 }
+
+/** Runs git in `cwd` with a fixed author (tests make repositories of their own); returns its trimmed stdout. */
+export const git = (cwd: string, ...args: Array<string>): string =>
+  execFileSync("git", args, {
+    cwd,
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@t",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@t"
+    }
+  })
+    .toString()
+    .trim()

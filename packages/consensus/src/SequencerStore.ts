@@ -10,7 +10,8 @@
  *                                      value TEXT NOT NULL, PRIMARY KEY (run_id, key), UNIQUE (run_id, seq));
  * ```
  *
- * `accept` is one transaction (insert the key row, update the state row); `acknowledge` and `stop`
+ * `accept` inserts the key row (a store may also update the state row, or derive the next `seq`
+ * from the highest key on load, as `DecisionSequencer` does); `acknowledge` and `stop`
  * update the state row (`save`). Pending decisions are the key rows with `seq > acked_through`;
  * acknowledged ones, those with `seq <= acked_through`.
  *

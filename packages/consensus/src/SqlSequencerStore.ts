@@ -13,10 +13,10 @@
  *                                      value TEXT NOT NULL, PRIMARY KEY (run_id, key), UNIQUE (run_id, seq));
  * ```
  *
- * `accept` is one transaction (insert the key row, upsert the state row); `save` upserts the state
- * row. Values are stored as text, JSON by default. The positions only move forward: `accept` raises
- * `next_seq` and leaves `acked_through` alone, `save` raises `acked_through` and leaves `next_seq`
- * alone, so writes that overlap (an ACK while an accept is being written) never undo each other.
+ * `accept` inserts the key row (one statement; the next `seq` is derived on load from the highest
+ * stored key); `save` upserts the state row. Values are stored as text, JSON by default. The
+ * positions only move forward: `save` raises `acked_through` and never lowers it, so writes that
+ * overlap (an ACK while an accept is being written) never undo each other.
  * Store errors after `make` are defects (see {@link SequencerStore}).
  *
  * @since 0.2.0
@@ -150,14 +150,12 @@ export const make = <A>(
           next_seq = excluded.next_seq, acked_through = excluded.acked_through, stopped = excluded.stopped`
       ).pipe(sql.withTransaction)
 
+    // One statement, atomic on its own: the state row exists from `reset`, and the next `seq` is
+    // derived on load from the highest stored key (`DecisionSequencer` takes the larger of the two),
+    // so the state row need not be written on every accept.
     const accept = (state: SequencerStore.State, entry: SequencerStore.Entry<A>) =>
-      Effect.andThen(
-        sql`INSERT INTO speckit_sequencer_keys (run_id, key, seq, value)
-          VALUES (${state.runId}, ${entry.key}, ${entry.seq}, ${codec.encode(entry.value)})`,
-        sql`${insertState(state)} ON CONFLICT (run_id) DO UPDATE SET branch = excluded.branch,
-          next_seq = CASE WHEN excluded.next_seq > speckit_sequencer_state.next_seq
-            THEN excluded.next_seq ELSE speckit_sequencer_state.next_seq END`
-      ).pipe(sql.withTransaction)
+      sql`INSERT INTO speckit_sequencer_keys (run_id, key, seq, value)
+        VALUES (${state.runId}, ${entry.key}, ${entry.seq}, ${codec.encode(entry.value)})`
 
     const save = (state: SequencerStore.State) =>
       sql`${insertState(state)} ON CONFLICT (run_id) DO UPDATE SET branch = excluded.branch,
