@@ -305,7 +305,18 @@ const execute = Effect.fnUntraced(function* (
       )
     )
     return yield* telemetry.otlp ? run.pipe(Effect.provide(telemetry.otlp)) : run
-  }).pipe(Effect.provideService(Metric.MetricRegistry, Export.freshRegistry()))
+  }).pipe(
+    Effect.provideService(Metric.MetricRegistry, Export.freshRegistry()),
+    // Interrupted (Ctrl-C): the run recorded itself as cancelled; scripts still get its summary.
+    Effect.onInterrupt(() =>
+      options.json
+        ? Runs.summaryOf(root, options.runId).pipe(
+            Effect.flatMap((summary) => reportSummary(summary, options)),
+            Effect.ignore
+          )
+        : Effect.void
+    )
+  )
   const summary = outcome._tag === "AlreadyFinished" ? yield* Runs.summaryOf(root, options.runId) : outcome.summary
   return yield* reportSummary(summary, options)
 })

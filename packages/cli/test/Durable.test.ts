@@ -623,10 +623,13 @@ describe("Ctrl-C, then resume", () => {
     const cancelled = await first.done
     assert.strictEqual(cancelled.code, 130, cancelled.stderr)
     assert.match(cancelled.stderr, /speckit resume/)
-    const [summary] = runsOf(await runCli(["runs", "-C", ws.dir, "--json"]))
-    assert.isDefined(summary)
-    if (summary === undefined) return
+    // With --json, the cancelled run's summary is still printed.
+    const summary = summaryOf(cancelled)
     assert.strictEqual(summary.status, "cancelled")
+    assert.deepStrictEqual(
+      runsOf(await runCli(["runs", "-C", ws.dir, "--json"])).map((run) => [run.runId, run.status]),
+      [[summary.runId, "cancelled"]]
+    )
     const before = readLog(ws.log)
     const recorded = recordedOf(await runCli(["status", summary.runId, "-C", ws.dir, "--json"]))
     assert.includeMembers([...recorded], ["plan/a", "plan/b", "plan/c"])
