@@ -76,3 +76,11 @@ export const sample = async (options: {
 
 /** Rounds to 2 decimals, for printing and JSON. */
 export const round2 = (value: number): number => Math.round(value * 100) / 100
+
+/** A figure in milliseconds: the median of `samples`, with the samples (rounded to 0.01 ms). */
+export const ms = (label: string, samples: ReadonlyArray<number>): Measurement => ({
+  label,
+  value: round2(median(samples)),
+  unit: "ms",
+  samples: samples.map(round2)
+})

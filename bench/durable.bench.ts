@@ -34,7 +34,7 @@ import { Activity, Workflow, WorkflowEngine } from "effect/workflow"
 import { SqlSequencerStore } from "../packages/consensus/dist/index.js"
 import { DurableRun, FaultInjector, RunId, type Sequencer } from "../packages/core/dist/index.js"
 import * as StateDatabase from "../packages/core/dist/StateDatabase.js"
-import { type Benchmark, type Measurement, median, round2 } from "./Bench.ts"
+import { type Benchmark, type Measurement, median, ms, round2 } from "./Bench.ts"
 import { Demo, MemorySequencer, NodeServices, Run, type Spec, type SpeckitConfig } from "./deps.ts"
 
 const latencyMs = 50
@@ -230,13 +230,6 @@ const program = Effect.gen(function* () {
 // -------------------------------------------------------------------------------------------------
 
 const round3 = (value: number) => Math.round(value * 1000) / 1000
-
-const ms = (label: string, samples: ReadonlyArray<number>): Measurement => ({
-  label,
-  value: round2(median(samples)),
-  unit: "ms",
-  samples: samples.map(round2)
-})
 
 const benchmark: Benchmark = {
   name: "durable",

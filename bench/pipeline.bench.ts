@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, FileSystem, Layer } from "effect"
-import { type Benchmark, type Measurement, median, round2 } from "./Bench.ts"
+import { type Benchmark, median, ms, round2 } from "./Bench.ts"
 import {
   Demo,
   NodeServices,
@@ -213,13 +213,6 @@ const program = Effect.gen(function* () {
       )
     )
   )
-})
-
-const ms = (label: string, samples: ReadonlyArray<number>): Measurement => ({
-  label,
-  value: round2(median(samples)),
-  unit: "ms",
-  samples: samples.map(round2)
 })
 
 const benchmark: Benchmark = {

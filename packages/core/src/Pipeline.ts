@@ -389,7 +389,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
       const agent = yield* registry.get(agentId)
       const outer = yield* PipelineEvents
       const started = yield* Clock.currentTimeMillis
-      const stopNow = Effect.flatMap(Clock.currentTimeMillis, (now) => stoppedOutcome(stage)(agentId, now - started))
+      const stopNow = Effect.flatMap(Clock.currentTimeMillis, (now) => stoppedOutcome(stage, agent, now - started))
       const stopped = Effect.andThen(stop, stopNow)
       const recovering = {
         emit: (event: PipelineEvent) => Effect.andThen(outer.emit(event), trackRecovery(stage, event))
@@ -462,13 +462,12 @@ export const run = Effect.fn("Pipeline.run")(function* (
     })
 
   /** The outcome of an agent stopped by an early decision; its (possibly partial) usage is recorded. */
-  const stoppedOutcome = (stage: Stage.Stage) => (agentId: AgentId, elapsedMs: number) =>
+  const stoppedOutcome = (stage: Stage.Stage, agent: Agent.Agent, elapsedMs: number) =>
     Effect.gen(function* () {
-      const agent = yield* registry.get(agentId)
-      const outcome = StageRunner.interrupted(agentId, agent.model, elapsedMs)
+      const outcome = StageRunner.interrupted(agent.id, agent.model, elapsedMs)
       const cost = yield* metrics.record({
         stage,
-        agent: agentId,
+        agent: agent.id,
         attempt: outcome.attempts,
         model: agent.model,
         usage: outcome.usage,
@@ -608,7 +607,17 @@ export const run = Effect.fn("Pipeline.run")(function* (
         yield* endRecovery(stage)
         const [first] = refused.values()
         if (first === undefined) break
-        const usd = first.action === "pause" ? yield* awaitBudget(stage, generation, first) : undefined
+        const name = `budget/${stage}/${generation}`
+        const usd =
+          first.action === "pause" && execution.durable
+            ? yield* pauseFor(
+                stage,
+                { kind: "budget", name },
+                "budget exceeded: waiting for a raise",
+                `${first.message}; raise it with \`speckit budget ${runId} --usd <total>\`, then \`speckit resume ${runId}\``,
+                execution.awaitBudget(name)
+              )
+            : undefined
         if (usd === undefined) {
           state.status = "halted"
           state.hint = `${first.message}; raise budget.usd in speckit.config.json to go on`
@@ -710,7 +719,14 @@ export const run = Effect.fn("Pipeline.run")(function* (
           state.hint = `stage ${stage} needs a review: ${reason}`
           yield* move({ _tag: "AwaitingReview", stage, reason })
           if (!execution.durable) return
-          const answer = yield* awaitReview(stage, reason)
+          const name = `review/${stage}`
+          const answer = (yield* pauseFor(
+            stage,
+            { kind: "review", name },
+            reason,
+            `stage ${stage} needs a review: ${reason}; answer with \`speckit approve ${runId}\` or \`speckit reject ${runId}\`, then \`speckit resume ${runId}\``,
+            execution.awaitReview(name)
+          )) ?? { approved: false, note: "nobody can answer a review in this execution" }
           if (!answer.approved) {
             const note = answer.note === undefined ? "" : `: ${answer.note}`
             state.status = "halted"
@@ -718,8 +734,6 @@ export const run = Effect.fn("Pipeline.run")(function* (
             return yield* move({ _tag: "Halted", stage, reason: `rejected in review${note}` })
           }
           // Approved: the run goes on with the next stage.
-          state.status = "failed"
-          state.hint = undefined
         } else {
           state.status = "halted"
           state.hint = `stage ${stage} ended in conflict: ${reason}; review ${artifact}, adjust the spec and run again`
@@ -732,50 +746,38 @@ export const run = Effect.fn("Pipeline.run")(function* (
     yield* move({ _tag: "Completed" })
   })
 
-  /** Tells the caller the run pauses, once the wait suspends the run (not when the answer is there). */
-  const paused = (summary: RunSummary) =>
-    execution.suspended() && options.onPause ? options.onPause(summary) : Effect.void
-
   /**
-   * A durable run's review pause: records the paused summary (so `speckit status` and the caller see
-   * why the run stopped), then waits (durably: the process may exit) for the reviewer's answer.
+   * A durable run's pause (for a review, a budget raise): the run is `awaiting-review` in `stage`;
+   * its summary, naming the pause, is recorded (so `speckit status` and `speckit resume` see why the
+   * run stopped), then `wait` waits durably for the answer (the process may exit meanwhile: the
+   * caller hears of the pause once the wait suspends the run, not when the answer is there).
    */
-  const awaitReview = (stage: Stage.Stage, reason: string) =>
+  const pauseFor = <A>(
+    stage: Stage.Stage,
+    pause: Pick<Pause, "kind" | "name">,
+    reason: string,
+    hint: string,
+    wait: Effect.Effect<A>
+  ) =>
     Effect.gen(function* () {
-      const name = `review/${stage}`
-      state.pause = { kind: "review", stage, name }
-      state.hint = `stage ${stage} needs a review: ${reason}; answer with \`speckit approve ${runId}\` or \`speckit reject ${runId}\`, then \`speckit resume ${runId}\``
+      state.status = "awaiting-review"
+      state.pause = { ...pause, stage }
+      state.hint = hint
+      if (state.phase._tag !== "AwaitingReview") yield* move({ _tag: "AwaitingReview", stage, reason })
       const summary = yield* summarize
       yield* step({
-        name: `pause/${stage}`,
+        name: `pause/${pause.name}`,
         success: Schema.Void,
         error: RunStoreError,
         execute: store.finish(summary)
       })
-      const answer = yield* execution.awaitReview(name).pipe(Effect.onInterrupt(() => paused(summary)))
-      state.pause = undefined
-      return answer ?? { approved: false, note: "nobody can answer a review in this execution" }
-    })
-
-  /**
-   * A durable run's budget pause: like a review pause, waiting for a raised budget (USD). Returns
-   * `undefined` (the run halts) when nobody can raise it in this execution.
-   */
-  const awaitBudget = (stage: Stage.Stage, generation: number, error: BudgetExceeded) =>
-    Effect.gen(function* () {
-      if (!execution.durable) return undefined
-      const name = `budget/${stage}/${generation}`
-      state.status = "awaiting-review"
-      state.pause = { kind: "budget", stage, name }
-      state.hint = `${error.message}; raise it with \`speckit budget ${runId} --usd <total>\`, then \`speckit resume ${runId}\``
-      yield* move({ _tag: "AwaitingReview", stage, reason: "budget exceeded: waiting for a raise" })
-      const summary = yield* summarize
-      yield* step({ name: `pause/${name}`, success: Schema.Void, error: RunStoreError, execute: store.finish(summary) })
-      const usd = yield* execution.awaitBudget(name).pipe(Effect.onInterrupt(() => paused(summary)))
-      state.pause = undefined
+      const answer = yield* wait.pipe(
+        Effect.onInterrupt(() => (execution.suspended() && options.onPause ? options.onPause(summary) : Effect.void))
+      )
       state.status = "failed"
+      state.pause = undefined
       state.hint = undefined
-      return usd
+      return answer
     })
 
   const stopSequencer = (drain: boolean) =>
