@@ -4,9 +4,11 @@
  * @since 0.1.0
  */
 import type { AgentId } from "./AgentId.ts"
-import type { StageStatus } from "./Consensus.ts"
-import type { Breakdown } from "./SessionMetrics.ts"
+import type { AgentOutcome } from "./AgentOutcome.ts"
+import type { StageConsensus, StageStatus } from "./Consensus.ts"
+import type { Breakdown, MetricsSnapshot } from "./SessionMetrics.ts"
 import type { Stage } from "./Stage.ts"
+import * as StageResult from "./StageResult.ts"
 import type { TokenUsage } from "./TokenUsage.ts"
 
 /**
@@ -115,3 +117,114 @@ export interface Pause {
   readonly stage: string
   readonly name: string
 }
+
+/**
+ * One agent's part in a stage, from its outcome: `stopped` when an early decision stopped it.
+ *
+ * @example
+ * ```ts
+ * import { RunSummary } from "@speckit/core"
+ *
+ * declare const outcome: import("@speckit/core").AgentOutcome.AgentOutcome
+ * const summary = RunSummary.agentSummary(outcome, [])
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const agentSummary = (outcome: AgentOutcome, stopped: ReadonlyArray<AgentId>): AgentSummary => ({
+  agent: outcome.agent,
+  model: outcome.model,
+  status: outcome._tag === "Succeeded" ? "succeeded" : stopped.includes(outcome.agent) ? "stopped" : "failed",
+  attempts: outcome.attempts,
+  durationMs: outcome.durationMs,
+  usage: outcome.usage,
+  costUsd: outcome.costUsd,
+  error: outcome._tag === "Failed" ? { kind: outcome.kind, detail: outcome.detail } : undefined,
+  retries: outcome.history,
+  vote: outcome._tag === "Succeeded" ? StageResult.voteOf(outcome.result) : undefined
+})
+
+/**
+ * A stage's summary, from its decided consensus and the outcomes it was decided on.
+ *
+ * @example
+ * ```ts
+ * import { RunSummary } from "@speckit/core"
+ *
+ * declare const consensus: import("@speckit/core").Consensus.StageConsensus
+ * const summary = RunSummary.stageSummary({ consensus, outcomes: [], stopped: [], durationMs: 0, costUsd: 0, artifact: "specs/S/plan.md" })
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const stageSummary = (input: {
+  readonly consensus: StageConsensus
+  readonly outcomes: ReadonlyArray<AgentOutcome>
+  readonly stopped: ReadonlyArray<AgentId>
+  readonly durationMs: number
+  readonly costUsd: number
+  readonly artifact: string
+}): StageSummary => ({
+  stage: input.consensus.stage,
+  status: input.consensus.status,
+  verdict: input.consensus.verdict,
+  reason: input.consensus.reason,
+  required: input.consensus.required,
+  dissent: input.consensus.dissent,
+  agents: input.outcomes.map((outcome) => agentSummary(outcome, input.stopped)),
+  durationMs: input.durationMs,
+  costUsd: input.costUsd,
+  artifact: input.artifact
+})
+
+/**
+ * What a run's summary is made of, besides the session metrics.
+ *
+ * @since 0.3.0
+ */
+export interface RunState {
+  readonly runId: string
+  readonly specId: string
+  readonly status: RunStatus
+  readonly phase: string
+  readonly startedAt: number
+  readonly stages: ReadonlyArray<StageSummary>
+  readonly decisions: number
+  readonly runDir: string
+  readonly hint?: string | undefined
+  readonly pause?: Pause | undefined
+}
+
+/**
+ * A run's summary at `finishedAt`, from its state and the session metrics' snapshot.
+ *
+ * @example
+ * ```ts
+ * import { RunSummary } from "@speckit/core"
+ *
+ * declare const state: RunSummary.RunState
+ * declare const snapshot: import("@speckit/core").SessionMetrics.MetricsSnapshot
+ * const summary = RunSummary.make(state, snapshot, Date.now())
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const make = (state: RunState, snapshot: MetricsSnapshot, finishedAt: number): RunSummary => ({
+  runId: state.runId,
+  specId: state.specId,
+  status: state.status,
+  phase: state.phase,
+  startedAt: new Date(state.startedAt).toISOString(),
+  finishedAt: new Date(finishedAt).toISOString(),
+  durationMs: finishedAt - state.startedAt,
+  stages: state.stages,
+  usage: snapshot.usage,
+  costUsd: snapshot.costUsd,
+  unpriced: snapshot.unpriced,
+  byAgent: snapshot.byAgent,
+  byStage: snapshot.byStage,
+  decisions: state.decisions,
+  runDir: state.runDir,
+  hint: state.hint,
+  pause: state.pause
+})

@@ -17,10 +17,18 @@ export * as AgentId from "./AgentId.ts"
 export * as AgentOutcome from "./AgentOutcome.ts"
 /** @since 0.1.0 */
 export * as AgentRegistry from "./AgentRegistry.ts"
+/** @since 0.3.0 */
+export * as AgentStep from "./AgentStep.ts"
+/** @since 0.3.0 */
+export * as AggregatorStep from "./AggregatorStep.ts"
+/** @since 0.3.0 */
+export * as AnswerStage from "./AnswerStage.ts"
 /** @since 0.1.0 */
 export * as Budget from "./Budget.ts"
 /** @since 0.1.0 */
 export * as Consensus from "./Consensus.ts"
+/** @since 0.3.0 */
+export * as DecisionLoop from "./DecisionLoop.ts"
 /** @since 0.2.0 */
 export * as DurableRun from "./DurableRun.ts"
 /** @since 0.1.0 */
@@ -51,8 +59,12 @@ export * as Providers from "./Providers.ts"
 export * as RateLimit from "./RateLimit.ts"
 /** @since 0.1.0 */
 export * as Resilience from "./Resilience.ts"
+/** @since 0.3.0 */
+export * as RunContext from "./RunContext.ts"
 /** @since 0.1.0 */
 export * as RunId from "./RunId.ts"
+/** @since 0.3.0 */
+export * as RunPhase from "./RunPhase.ts"
 /** @since 0.1.0 */
 export * as RunStore from "./RunStore.ts"
 /** @since 0.1.0 */
@@ -71,9 +83,17 @@ export * as SpeckitConfig from "./SpeckitConfig.ts"
 export * as SqlWorkflowEngine from "./SqlWorkflowEngine.ts"
 /** @since 0.1.0 */
 export * as Stage from "./Stage.ts"
+/** @since 0.3.0 */
+export * as StageAgents from "./StageAgents.ts"
+/** @since 0.3.0 */
+export * as StageArtifact from "./StageArtifact.ts"
+/** @since 0.3.0 */
+export * as StageDefinition from "./StageDefinition.ts"
 /** @since 0.1.0 */
 export * as StageResult from "./StageResult.ts"
 /** @since 0.1.0 */
 export * as StageRunner from "./StageRunner.ts"
+/** @since 0.3.0 */
+export * as StageVerdict from "./StageVerdict.ts"
 /** @since 0.1.0 */
 export * as TokenUsage from "./TokenUsage.ts"

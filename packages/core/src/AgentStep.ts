@@ -1,0 +1,218 @@
+/**
+ * One agent's work in a stage, as steps of the run: the call with its retries ({@link AgentCall.call})
+ * raced against the stage's stop signal, so that the step always ends with an outcome (a `stopped` one
+ * once the stage is settled by the others' answers) and a replay sees exactly what happened. A retry
+ * wait of {@link durableWaitMs} or more that the call hands over is waited out in a journaled step of
+ * its own, and the call goes on in a next step. The outcome is submitted to the run's decision loop.
+ *
+ * @since 0.3.0
+ */
+import { Clock, Effect, Schema } from "effect"
+import type * as Agent from "./Agent.ts"
+import * as AgentCall from "./AgentCall.ts"
+import type { AgentId } from "./AgentId.ts"
+import { AgentOutcome, type Failed } from "./AgentOutcome.ts"
+import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
+import { BudgetExceeded } from "./Budget.ts"
+import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
+import type { RunContext } from "./RunContext.ts"
+import type { RunStoreError } from "./RunStore.ts"
+import * as SessionMetrics from "./SessionMetrics.ts"
+import type { Stage } from "./Stage.ts"
+import * as StageRunner from "./StageRunner.ts"
+
+/**
+ * Retry waits at least this long are waited out, in a durable run, in a journaled step of their own
+ * rather than inside the agent's call: a restart then waits only what is left.
+ *
+ * @since 0.2.0
+ */
+export const durableWaitMs = 5_000
+
+/**
+ * Where an agent's step runs: its stage, the previous stage's artifact, the stage's stop signal and the
+ * generation of the call (a call made again after a budget raise is another step).
+ *
+ * @since 0.3.0
+ */
+export interface StepInput {
+  readonly stage: Stage
+  readonly agent: AgentId
+  readonly previous: string
+  /** Completes once the stage is settled: the agent is then stopped. */
+  readonly stop: Effect.Effect<void>
+  readonly generation: number
+}
+
+/**
+ * The services an agent's step uses.
+ *
+ * @since 0.3.0
+ */
+export type Services = AgentRegistry | AgentCall.Services | SessionMetrics.SessionMetrics
+
+/**
+ * Records a replayed step's outcome in the metrics again (the process that ran it is gone).
+ *
+ * @example
+ * ```ts
+ * import { AgentStep } from "@speckit/core"
+ *
+ * declare const outcome: import("@speckit/core").AgentOutcome.AgentOutcome
+ * const program = AgentStep.rerecord("plan", outcome)
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const rerecord = (stage: Stage, outcome: AgentOutcome) =>
+  SessionMetrics.SessionMetrics.use((metrics) =>
+    Effect.asVoid(
+      metrics.record({
+        stage,
+        agent: outcome.agent,
+        attempt: outcome.attempts,
+        model: outcome.model,
+        usage: outcome.usage,
+        reportedCostUsd: outcome.costUsd,
+        ok: outcome._tag === "Succeeded",
+        interrupted: StageRunner.isStopped(outcome)
+      })
+    )
+  )
+
+/** The outcome of an agent stopped by an early decision; its (possibly partial) usage is recorded. */
+const stoppedOutcome = (stage: Stage, agent: Agent.Agent, elapsedMs: number) =>
+  SessionMetrics.SessionMetrics.use((metrics) =>
+    Effect.gen(function* () {
+      const outcome = StageRunner.interrupted(agent.id, agent.model, elapsedMs)
+      const cost = yield* metrics.record({
+        stage,
+        agent: agent.id,
+        attempt: outcome.attempts,
+        model: agent.model,
+        usage: outcome.usage,
+        ok: false,
+        interrupted: true
+      })
+      return { ...outcome, costUsd: cost.costUsd }
+    })
+  ).pipe(Effect.orDie)
+
+/**
+ * Runs an agent's call in a stage as steps of the run and submits its outcome (see the module). The
+ * call's events also move the run's phase (`TransientRecovery` while it waits to retry).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AgentId, AgentStep } from "@speckit/core"
+ *
+ * declare const run: import("@speckit/core").RunContext.RunContext
+ * const program = AgentStep.call(run, {
+ *   stage: "plan",
+ *   agent: AgentId.make("alpha"),
+ *   previous: "",
+ *   stop: Effect.never,
+ *   generation: 1
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const call = (
+  run: RunContext,
+  input: StepInput
+): Effect.Effect<AgentOutcome, RunStoreError | BudgetExceeded | UnknownAgent, Services> =>
+  Effect.gen(function* () {
+    const { stage, previous, stop, generation } = input
+    const agent = yield* AgentRegistry.use((registry) => registry.get(input.agent))
+    const outer = yield* PipelineEvents
+    const started = yield* Clock.currentTimeMillis
+    const stopNow = Effect.flatMap(Clock.currentTimeMillis, (now) => stoppedOutcome(stage, agent, now - started))
+    const stopped = Effect.andThen(stop, stopNow)
+    const recovering = {
+      emit: (event: PipelineEvent) => Effect.andThen(outer.emit(event), run.phase.track(stage, event))
+    }
+    const name = `agent/${stage}/${agent.id}${generation > 1 ? `#${generation}` : ""}`
+    // A durable run waits out long retry waits in steps of their own.
+    const handOverWaitsFromMs = run.durable ? durableWaitMs : undefined
+    const context = { runId: run.runId, stage, spec: run.spec, previous }
+    const part = (index: number, resume: Failed | undefined) =>
+      run.step({
+        name: index === 0 ? name : `${name}@${index}`,
+        success: AgentOutcome,
+        error: BudgetExceeded,
+        execute: Effect.raceFirst(
+          AgentCall.call(agent, context, { handOverWaitsFromMs, resume }).pipe(
+            Effect.provideService(PipelineEvents, recovering)
+          ),
+          stopped
+        )
+      })
+    let done = yield* part(0, undefined)
+    const replayed = done.replayed
+    // Each part's outcome carries the whole call so far: the metrics get the replayed prefix once.
+    let unrecorded = done.replayed ? done.value : undefined
+    for (let index = 1; done.value._tag === "Failed" && done.value.handOver !== undefined; index++) {
+      const waiting = done.value
+      const waited = yield* waitHandedOver(run, input, waiting, index, recovering)
+      if (waited.value === "stopped") {
+        const stoppedNow = yield* stopNow
+        const spent = { usage: waiting.usage, costUsd: waiting.costUsd, attempts: waiting.attempts }
+        done = { value: { ...stoppedNow, ...spent }, replayed: waited.replayed }
+        break
+      }
+      done = yield* part(index, waiting)
+      if (done.replayed) unrecorded = done.value
+      else if (unrecorded !== undefined) {
+        yield* rerecord(stage, unrecorded)
+        unrecorded = undefined
+      }
+    }
+    if (unrecorded !== undefined) yield* rerecord(stage, unrecorded)
+    const outcome = done.value
+    yield* run.decisions.submit(
+      { runId: run.runId, stage, agent: agent.id, attempt: outcome.attempts },
+      { _tag: "Answer", outcome },
+      replayed
+    )
+    // A stopped agent's end is reported with the stage's `AgentsStopped`.
+    if (!StageRunner.isStopped(outcome)) yield* run.emit({ _tag: "AgentFinished", stage, outcome })
+    return outcome
+  })
+
+/**
+ * A wait the call handed over: journaled with its end time (in the outcome), so that after a restart
+ * the run waits only what is left and never calls the agent early; an early decision still stops it.
+ */
+const waitHandedOver = (
+  run: RunContext,
+  input: StepInput,
+  waiting: Failed,
+  index: number,
+  recovering: { readonly emit: (event: PipelineEvent) => Effect.Effect<void> }
+) =>
+  Effect.gen(function* () {
+    const { stage, agent, stop, generation } = input
+    const resumeAt = waiting.handOver?.resumeAt ?? 0
+    yield* recovering.emit({
+      _tag: "AgentRetrying",
+      stage,
+      agent,
+      attempt: waiting.attempts + 1,
+      kind: waiting.kind,
+      detail: waiting.detail,
+      resumeAt
+    })
+    if (!run.replaying()) yield* SessionMetrics.count({ kind: "retry", stage, agent })
+    return yield* run.step({
+      name: `wait/${stage}/${agent}${generation > 1 ? `#${generation}` : ""}@${index}`,
+      success: Schema.Literals(["elapsed", "stopped"]),
+      execute: Effect.raceFirst(
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.as(Effect.sleep(Math.max(0, resumeAt - now)), "elapsed" as const)
+        ),
+        Effect.as(stop, "stopped" as const)
+      )
+    })
+  })

@@ -1,0 +1,128 @@
+/**
+ * What every part of a running pipeline shares: the run's identity and inputs, how its events are
+ * emitted and logged, how its side effects run as steps (journaled in a durable run), its phase and its
+ * decision loop. The pipeline makes one per run and hands it to each stage.
+ *
+ * @since 0.3.0
+ */
+import { Effect } from "effect"
+import * as DecisionLoop from "./DecisionLoop.ts"
+import * as Execution from "./Execution.ts"
+import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
+import type { RunId } from "./RunId.ts"
+import * as RunPhase from "./RunPhase.ts"
+import { type RunRecord, RunStore } from "./RunStore.ts"
+import type * as Sequencer from "./Sequencer.ts"
+import type { Spec } from "./Spec.ts"
+import type * as SpeckitConfig from "./SpeckitConfig.ts"
+
+/**
+ * A running pipeline's shared context (see the module).
+ *
+ * @since 0.3.0
+ */
+export interface RunContext {
+  readonly runId: RunId
+  readonly spec: Spec
+  readonly config: SpeckitConfig.SpeckitConfig
+  /** The run's record (as written to `run.json`), once the run has begun. */
+  readonly record: RunRecord
+  /** Whether side effects are journaled (a durable run) rather than just run. */
+  readonly durable: boolean
+  /** Emits an event to the display and appends it to the run's event log (see {@link Logger.emit}). */
+  readonly emit: (event: PipelineEvent) => Effect.Effect<void>
+  /** Runs a side effect as a step of the run (see {@link Execution.Service.step}). */
+  readonly step: <A, E = never, R = never>(
+    options: Execution.StepOptions<A, E, R>
+  ) => Effect.Effect<Execution.Step<A>, E, R>
+  /** Whether the run still replays its journal (no step has really run again yet). */
+  readonly replaying: () => boolean
+  readonly phase: RunPhase.RunPhase
+  readonly decisions: DecisionLoop.DecisionLoop
+}
+
+/**
+ * How a run emits and steps before its record exists: the part of the context {@link make} starts from.
+ *
+ * @since 0.3.0
+ */
+export interface Logger {
+  /** Emits to the display and to `events.jsonl` (not logged again while the run replays its journal). */
+  readonly emit: (event: PipelineEvent) => Effect.Effect<void>
+  /** Appends to `events.jsonl` only (the display is not told). */
+  readonly log: (event: PipelineEvent) => Effect.Effect<void>
+  readonly step: RunContext["step"]
+  readonly replaying: () => boolean
+  readonly durable: boolean
+}
+
+/**
+ * Makes the logger of run `runId`: a durable run replays its journal on resume, and until a step
+ * really runs again everything it does was done before, so its events are shown but not logged a
+ * second time.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RunContext, RunId } from "@speckit/core"
+ *
+ * const program = Effect.gen(function* () {
+ *   const logger = yield* RunContext.logger(RunId.RunId.make("run-1"))
+ *   yield* logger.emit({ _tag: "PhaseChanged", phase: { _tag: "Idle" } })
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const logger = (runId: RunId) =>
+  Effect.gen(function* () {
+    const execution = yield* Execution.Execution
+    const events = yield* PipelineEvents
+    const store = yield* RunStore
+    let replaying = true
+    const appendEvent = store.appendEvent
+    const log = (event: PipelineEvent) => (appendEvent && !replaying ? appendEvent(runId, event) : Effect.void)
+    const result: Logger = {
+      durable: execution.durable,
+      emit: (event) => Effect.andThen(events.emit(event), log(event)),
+      log,
+      step: (options) =>
+        Effect.tap(execution.step(options), (done) =>
+          Effect.sync(() => {
+            if (!done.replayed) replaying = false
+          })
+        ),
+      replaying: () => replaying
+    }
+    return result
+  })
+
+/**
+ * Makes a run's context from its logger and record: a phase tracker at `Idle` and a decision loop
+ * (not started).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RunContext } from "@speckit/core"
+ *
+ * declare const logger: RunContext.Logger
+ * declare const inputs: Pick<RunContext.RunContext, "runId" | "spec" | "config" | "record">
+ * const program = RunContext.make(logger, inputs)
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const make = (
+  logger: Logger,
+  inputs: Pick<RunContext, "runId" | "spec" | "config" | "record">
+): Effect.Effect<RunContext, never, Sequencer.Sequencer> =>
+  Effect.map(DecisionLoop.make(inputs.runId, logger.emit), (decisions) => ({
+    ...inputs,
+    durable: logger.durable,
+    emit: logger.emit,
+    step: logger.step,
+    replaying: logger.replaying,
+    phase: RunPhase.make(logger.emit),
+    decisions
+  }))
