@@ -36,6 +36,15 @@ export interface AgentRequest {
    * is then `Prompt.synthesis`, and the answer must be a `StageResult.Synthesis`).
    */
   readonly synthesisOf?: ReadonlyArray<StageResult> | undefined
+  /**
+   * Set in a stage that makes real changes (the implement stage in `changes` mode): the directory the
+   * agent works in, a git worktree of the repository at the run's base commit. An agent that edits
+   * files ({@link Agent.edits}) edits them there; the others answer with the files' new contents
+   * (see `ChangePrompt`), which speckit writes there.
+   *
+   * @since 0.3.0
+   */
+  readonly workdir?: string | undefined
 }
 
 /**
@@ -77,6 +86,13 @@ export interface Agent {
   readonly provider: string
   /** The configured model name. */
   readonly model: string
+  /**
+   * Whether the agent edits files itself in `AgentRequest.workdir` (coding CLIs, the `sim` agent);
+   * an agent that cannot (an HTTP API) answers with the files' contents instead. Default: `false`.
+   *
+   * @since 0.3.0
+   */
+  readonly edits?: boolean | undefined
   readonly call: (request: AgentRequest) => Effect.Effect<AgentResponse, AgentError>
 }
 

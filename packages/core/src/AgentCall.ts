@@ -34,6 +34,31 @@ export interface CallContext {
   readonly spec: Spec
   /** The previous stage's consensus, as Markdown. */
   readonly previous: string
+  /**
+   * The directory the agent works in (a worktree, in a stage that makes real changes): given to the
+   * agent as `AgentRequest.workdir`.
+   *
+   * @since 0.3.0
+   */
+  readonly workdir?: string | undefined
+  /**
+   * How the agent is asked and its answer read, when not the stage's own prompt (`Prompt.make`) and
+   * result (`StageResult.parse`).
+   *
+   * @since 0.3.0
+   */
+  readonly ask?: Ask | undefined
+}
+
+/**
+ * A prompt and the reading of its answer.
+ *
+ * @since 0.3.0
+ */
+export interface Ask {
+  /** The prompt; `repairNote` says why the previous answer was rejected. */
+  readonly prompt: (repairNote: string | undefined) => string
+  readonly parse: (text: string) => Effect.Effect<StageResult.StageResult, StageResult.MalformedResult>
 }
 
 /**
@@ -122,10 +147,13 @@ export const call = Effect.fnUntraced(function* (
       stage,
       agent: agent.id,
       attempt,
-      prompt: Prompt.make({ stage, agent: agent.id, spec, previous, repairNote: state.repairNote }),
+      prompt:
+        context.ask?.prompt(state.repairNote) ??
+        Prompt.make({ stage, agent: agent.id, spec, previous, repairNote: state.repairNote }),
       spec,
       previous,
-      idempotencyKey: Agent.idempotencyKey({ runId, stage, agent: agent.id, attempt })
+      idempotencyKey: Agent.idempotencyKey({ runId, stage, agent: agent.id, attempt }),
+      ...(context.workdir === undefined ? {} : { workdir: context.workdir })
     }
     yield* budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt })
     yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })
@@ -141,7 +169,9 @@ export const call = Effect.fnUntraced(function* (
         : `no answer within ${policy.timeoutMs} ms`
     ).pipe(Effect.result)
     const parsed = Result.isSuccess(response)
-      ? yield* StageResult.parse(stage, agent.id, response.success.text).pipe(
+      ? yield* (context.ask?.parse ?? ((text: string) => StageResult.parse(stage, agent.id, text)))(
+          response.success.text
+        ).pipe(
           Effect.mapError((error) => new AgentError({ agent: agent.id, kind: "Malformed", detail: error.reason })),
           Effect.result
         )

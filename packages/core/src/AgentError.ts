@@ -15,6 +15,9 @@ import { TokenUsage } from "./TokenUsage.ts"
  * - `AuthFailed`, `QuotaExhausted`, `InvalidRequest`, `ModelNotFound`: permanent, never retried.
  * - `CircuitOpen`: the agent's circuit breaker is open; the call was not made.
  * - `Interrupted`: the call was cancelled.
+ * - `Rejected`: the agent's work was refused (a candidate change breaking a rule: see `Candidate.judge`);
+ *   permanent.
+ * - `Workspace`: the agent's workspace (its git worktree) could not be made, written or read; permanent.
  *
  * @since 0.1.0
  */
@@ -31,7 +34,9 @@ export const AgentErrorKind = Schema.Literals([
   "Malformed",
   "Empty",
   "CircuitOpen",
-  "Interrupted"
+  "Interrupted",
+  "Rejected",
+  "Workspace"
 ])
 
 /**
@@ -85,7 +90,9 @@ const permanent: ReadonlySet<AgentErrorKind> = new Set([
   "InvalidRequest",
   "ModelNotFound",
   "CircuitOpen",
-  "Interrupted"
+  "Interrupted",
+  "Rejected",
+  "Workspace"
 ])
 
 /**

@@ -7,6 +7,7 @@
 import { Schema } from "effect"
 import { AgentErrorKind } from "./AgentError.ts"
 import { AgentId } from "./AgentId.ts"
+import { Candidate } from "./Candidate.ts"
 import { StageResult } from "./StageResult.ts"
 import { TokenUsage } from "./TokenUsage.ts"
 
@@ -67,7 +68,14 @@ const common = {
   history: Schema.Array(FailedAttempt),
   usage: TokenUsage,
   costUsd: Schema.Number,
-  durationMs: Schema.Number
+  durationMs: Schema.Number,
+  /**
+   * In a stage that makes real changes: the agent's candidate (a rejected one on a `Rejected`
+   * failure).
+   *
+   * @since 0.3.0
+   */
+  candidate: Schema.optionalKey(Candidate)
 }
 
 /**

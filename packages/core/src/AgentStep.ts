@@ -42,7 +42,34 @@ export interface StepInput {
   /** Completes once the stage is settled: the agent is then stopped. */
   readonly stop: Effect.Effect<void>
   readonly generation: number
+  /**
+   * How each part of the call runs (default: the call as is). A stage that makes real changes opens a
+   * worktree around the call, gives the call its directory and prompt, and collects the candidate.
+   *
+   * @since 0.3.0
+   */
+  readonly work?: Work | undefined
 }
+
+/**
+ * A part of an agent's call, given what the stage adds to the call's context (its directory, how it
+ * is asked), as run by {@link StepInput.work}.
+ *
+ * @since 0.3.0
+ */
+export type Part = (
+  extras: Pick<AgentCall.CallContext, "workdir" | "ask">
+) => Effect.Effect<AgentOutcome, RunStoreError | BudgetExceeded, AgentCall.Services>
+
+/**
+ * Runs one part of an agent's call, with whatever the stage puts around it.
+ *
+ * @since 0.3.0
+ */
+export type Work = (
+  agent: Agent.Agent,
+  part: Part
+) => Effect.Effect<AgentOutcome, RunStoreError | BudgetExceeded, AgentCall.Services>
 
 /**
  * The services an agent's step uses.
@@ -137,17 +164,21 @@ export const call = (
     // A durable run waits out long retry waits in steps of their own.
     const handOverWaitsFromMs = run.durable ? durableWaitMs : undefined
     const context = { runId: run.runId, stage, spec: run.spec, previous }
+    const callPart =
+      (resume: Failed | undefined): Part =>
+      (extras) =>
+        Effect.raceFirst(
+          AgentCall.call(agent, { ...context, ...extras }, { handOverWaitsFromMs, resume }).pipe(
+            Effect.provideService(PipelineEvents, recovering)
+          ),
+          stopped
+        )
     const part = (index: number, resume: Failed | undefined) =>
       run.step({
         name: index === 0 ? name : `${name}@${index}`,
         success: AgentOutcome,
         error: BudgetExceeded,
-        execute: Effect.raceFirst(
-          AgentCall.call(agent, context, { handOverWaitsFromMs, resume }).pipe(
-            Effect.provideService(PipelineEvents, recovering)
-          ),
-          stopped
-        )
+        execute: input.work ? input.work(agent, callPart(resume)) : callPart(resume)({})
       })
     let done = yield* part(0, undefined)
     const replayed = done.replayed

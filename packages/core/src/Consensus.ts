@@ -6,6 +6,7 @@
  */
 import { Context, type Effect } from "effect"
 import type { AgentOutcome } from "./AgentOutcome.ts"
+import type { CandidateRow } from "./Candidate.ts"
 import type { AgentId } from "./AgentId.ts"
 import type { StagePolicy } from "./SpeckitConfig.ts"
 import type { Stage } from "./Stage.ts"
@@ -52,6 +53,12 @@ export interface StageConsensus {
   readonly reason?: string | undefined
   /** The aggregator agent whose synthesis is the merged result (absent for the deterministic merge). */
   readonly aggregator?: AgentId | undefined
+  /**
+   * In a stage that makes real changes: every agent's candidate, accepted or not.
+   *
+   * @since 0.3.0
+   */
+  readonly candidates?: ReadonlyArray<CandidateRow> | undefined
 }
 
 /**

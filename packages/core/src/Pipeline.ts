@@ -9,6 +9,7 @@
 import { Clock, Effect, Schema } from "effect"
 import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
 import * as AnswerStage from "./AnswerStage.ts"
+import * as ChangeStage from "./ChangeStage.ts"
 import type { StageConsensus } from "./Consensus.ts"
 import * as Execution from "./Execution.ts"
 import type { GitState } from "./Git.ts"
@@ -39,7 +40,7 @@ export interface RunOptions {
   /** The workspace's git branch and commit, recorded with the run (see `Git.state`). */
   readonly git?: GitState | undefined
   /**
-   * The stages to run, in the order of `Stage.all` (default: {@link standardStages}).
+   * The stages to run, in the order of `Stage.all` (default: {@link stagesFor} the configuration).
    *
    * @since 0.3.0
    */
@@ -68,6 +69,25 @@ export type Services = StageDefinition.Services | Sequencer.Sequencer | SessionM
 export const standardStages: ReadonlyArray<StageDefinition.StageDefinition> = Stage.all.map((stage) =>
   AnswerStage.make({ stage })
 )
+
+/**
+ * The stages of a run of `config`: the standard ones, with the implement stage making real changes
+ * (`ChangeStage.implement`) when `implement.mode` is `changes`. (The CLI records the effective mode in
+ * the run's configuration: `changes` by default in a git repository.)
+ *
+ * @example
+ * ```ts
+ * import { Pipeline, SpeckitConfig } from "@speckit/core"
+ *
+ * const stages = Pipeline.stagesFor({ ...SpeckitConfig.defaultConfig, implement: { mode: "changes" } })
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const stagesFor = (config: SpeckitConfig.SpeckitConfig): ReadonlyArray<StageDefinition.StageDefinition> =>
+  config.implement?.mode === "changes"
+    ? standardStages.map((stage) => (stage.stage === "implement" ? ChangeStage.implement : stage))
+    : standardStages
 
 /**
  * Renders a stage's consensus as its Markdown artifact (now `StageArtifact.render`).
@@ -203,7 +223,7 @@ export const run = Effect.fn("Pipeline.run")(function* (
   options: RunOptions
 ): Effect.fn.Return<RunSummary.RunSummary, RunStoreError | UnknownAgent, Services> {
   const { spec, config } = options
-  const stages = options.stages ?? standardStages
+  const stages = options.stages ?? stagesFor(config)
   const store = yield* RunStore
   const execution = yield* Execution.Execution
   // The display, before the run's own events (which also go to `events.jsonl`) are provided.

@@ -55,7 +55,17 @@ export const sim: Provider.ProviderDefinition = {
   name: "sim",
   make: (id, config) =>
     isSim(config)
-      ? Effect.succeed(SimAgent.make({ id, model: config.model, latencyMs: config.latencyMs, seed: config.seed }))
+      ? Effect.gen(function* () {
+          const files = { fs: yield* FileSystem.FileSystem, path: yield* Path.Path }
+          return SimAgent.make({
+            id,
+            model: config.model,
+            latencyMs: config.latencyMs,
+            seed: config.seed,
+            flawRate: config.flawRate,
+            files
+          })
+        })
       : mismatch(id, "sim")
 }
 

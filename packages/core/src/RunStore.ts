@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Fiber, FileSystem, Layer, Path, Schema } from "effect"
+import type { Candidate } from "./Candidate.ts"
 import type { StageConsensus } from "./Consensus.ts"
 import type { GitState } from "./Git.ts"
 import type { RunId } from "./RunId.ts"
@@ -83,6 +84,16 @@ export class RunStore extends Context.Service<
      * @since 0.2.0
      */
     readonly flush?: Effect.Effect<void, RunStoreError> | undefined
+    /**
+     * Saves an agent's candidate patch as `candidates/<agent>.patch` (and its files and stats as
+     * `candidates/<agent>.json`); returns the patch's path, relative to the workspace. Written before
+     * it returns.
+     *
+     * @since 0.3.0
+     */
+    readonly saveCandidate?:
+      | ((runId: RunId, agent: string, candidate: Candidate) => Effect.Effect<string, RunStoreError>)
+      | undefined
     /**
      * Appends an event to the run's event log (`events.jsonl`, one JSON object a line), in call order.
      * Cheap: lines are buffered and written in the background in batches; `finish` waits for them.
@@ -182,6 +193,14 @@ export class RunStore extends Context.Service<
           finish: (summary) =>
             flush.pipe(Effect.andThen(write(path.join(summary.runDir, "summary.json"), json(summary)))),
           flush,
+          saveCandidate: (runId, agent, candidate) => {
+            const patch = path.join(runDir(runId), "candidates", `${agent}.patch`)
+            const { patch: text, ...meta } = candidate
+            return Effect.all(
+              [write(patch, text), write(path.join(runDir(runId), "candidates", `${agent}.json`), json(meta))],
+              { concurrency: 2, discard: true }
+            ).pipe(Effect.as(patch))
+          },
           appendEvent: (runId, event) =>
             Effect.suspend(() => {
               const file = path.resolve(root, runDir(runId), "events.jsonl")

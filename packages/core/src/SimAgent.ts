@@ -5,9 +5,11 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect } from "effect"
+import { Duration, Effect, type FileSystem, type Path } from "effect"
+import { AgentError } from "./AgentError.ts"
 import type * as Agent from "./Agent.ts"
 import type { AgentId } from "./AgentId.ts"
+import * as SimChanges from "./internal/simChanges.ts"
 import { outline, prng, slug } from "./internal/specText.ts"
 import type { Stage } from "./Stage.ts"
 import * as StageResult from "./StageResult.ts"
@@ -23,6 +25,20 @@ export interface SimAgentOptions {
   readonly model?: string | undefined
   readonly latencyMs?: number | undefined
   readonly seed?: number | undefined
+  /**
+   * The share of its changes (0 to 1, default 0) in which the agent writes a flawed variant: a failing
+   * test, a weakened or a deleted existing test (deterministic per seed and spec).
+   *
+   * @since 0.3.0
+   */
+  readonly flawRate?: number | undefined
+  /**
+   * The file system it edits worktrees with (given a `workdir`, it writes real files); without one it
+   * does not edit and only describes its changes.
+   *
+   * @since 0.3.0
+   */
+  readonly files?: { readonly fs: FileSystem.FileSystem; readonly path: Path.Path } | undefined
 }
 
 /**
@@ -178,10 +194,25 @@ export const make = (options: SimAgentOptions): Agent.Agent => {
   const model = options.model ?? "sim-large"
   const latency = Duration.millis(options.latencyMs ?? 100)
   const seed = options.seed ?? 0
+  const files = options.files
+  const edit = (request: Agent.AgentRequest) =>
+    files === undefined || request.workdir === undefined
+      ? Effect.void
+      : editWorktree(files, request.workdir, request, seed, options.flawRate ?? 0).pipe(
+          Effect.mapError(
+            (error) =>
+              new AgentError({
+                agent: options.id,
+                kind: "ServerError",
+                detail: `the simulated agent could not edit its worktree: ${error.message}`
+              })
+          )
+        )
   return {
     id: options.id,
     provider: "sim",
     model,
+    edits: files !== undefined,
     // The answer is worked out first, then delivered after the latency: the latency is the whole call.
     call: (request) =>
       Effect.suspend(() => {
@@ -190,11 +221,62 @@ export const make = (options: SimAgentOptions): Agent.Agent => {
         const output = estimateTokens(text)
         const cachedInput = request.stage === "plan" ? 0 : Math.min(input, estimateTokens(request.spec.text))
         const reasoning = model === "sim-large" ? Math.floor(output / 4) : 0
-        return Effect.as(Effect.sleep(latency), {
-          text,
-          model,
-          usage: TokenUsage.make({ input, cachedInput, output, reasoning })
-        })
+        return Effect.sleep(latency).pipe(
+          Effect.andThen(edit(request)),
+          Effect.as({ text, model, usage: TokenUsage.make({ input, cachedInput, output, reasoning }) })
+        )
       })
   }
 }
+
+/** The files of a worktree, repository-relative, without `.git` and `node_modules`. */
+const listFiles = (files: NonNullable<SimAgentOptions["files"]>, root: string) =>
+  Effect.gen(function* () {
+    const found: Array<string> = []
+    const walk = (relative: string): Effect.Effect<void, Error> =>
+      Effect.gen(function* () {
+        const entries = yield* files.fs.readDirectory(files.path.join(root, relative))
+        for (const entry of entries.sort()) {
+          if (entry === ".git" || entry === "node_modules" || entry === ".speckit") continue
+          const child = relative === "" ? entry : `${relative}/${entry}`
+          const info = yield* files.fs.lstat(files.path.join(root, child))
+          if (info.type === "Directory") yield* walk(child)
+          else if (info.type === "File") found.push(child)
+        }
+      })
+    yield* walk("")
+    return found
+  })
+
+/** Writes the changes the agent plans for the spec into its worktree (see `internal/simChanges`). */
+const editWorktree = (
+  files: NonNullable<SimAgentOptions["files"]>,
+  root: string,
+  request: Agent.AgentRequest,
+  seed: number,
+  flawRate: number
+) =>
+  Effect.gen(function* () {
+    const listed = yield* listFiles(files, root)
+    const texts = new Map<string, string>()
+    for (const file of listed) {
+      if (file === "package.json" || /^(src|lib|test|tests)\//.test(file)) {
+        texts.set(file, yield* files.fs.readFileString(files.path.join(root, file)))
+      }
+    }
+    const planned = SimChanges.plan({
+      title: request.spec.title,
+      text: request.spec.text,
+      repo: { files: listed, read: (file) => texts.get(file) },
+      seed,
+      flawRate
+    })
+    for (const change of planned.changes) {
+      const target = files.path.join(root, change.path)
+      if (change._tag === "Delete") yield* files.fs.remove(target, { force: true })
+      else {
+        yield* files.fs.makeDirectory(files.path.dirname(target), { recursive: true })
+        yield* files.fs.writeFileString(target, change.text)
+      }
+    }
+  })

@@ -92,7 +92,8 @@ export const SimAgentConfig = Schema.Struct({
   provider: Schema.Literal("sim"),
   ...callPolicy,
   latencyMs: Schema.optionalKey(NonNegative),
-  seed: Schema.optionalKey(Schema.Int)
+  seed: Schema.optionalKey(Schema.Int),
+  flawRate: Schema.optionalKey(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })))
 })
 
 /**
@@ -195,6 +196,46 @@ export const StageConfig = Schema.Struct({
 })
 
 /**
+ * How the implement stage works: `changes` (each agent edits its own git worktree; its work comes back
+ * as a patch) or `describe` (agents only describe the changes).
+ *
+ * @since 0.3.0
+ */
+export const ImplementMode = Schema.Literals(["changes", "describe"])
+
+/**
+ * @since 0.3.0
+ */
+export type ImplementMode = typeof ImplementMode.Type
+
+/**
+ * The `implement` section: the mode (default `changes` in a git repository, else `describe`), what
+ * each worktree gets from the checkout (`setup.files`: files or folders copied, or linked with
+ * `setup.link`, e.g. `.env`, `node_modules`; `setup.command`: an argv run in each worktree), and the
+ * limits a candidate must keep (`protect` globs, `maxFileBytes`).
+ *
+ * @since 0.3.0
+ */
+export const ImplementConfig = Schema.Struct({
+  mode: Schema.optionalKey(ImplementMode),
+  setup: Schema.optionalKey(
+    Schema.Struct({
+      files: Schema.optionalKey(Schema.Array(Schema.String)),
+      link: Schema.optionalKey(Schema.Boolean),
+      command: Schema.optionalKey(Schema.NonEmptyArray(Schema.String)),
+      timeoutMs: Schema.optionalKey(PositiveInt)
+    })
+  ),
+  protect: Schema.optionalKey(Schema.Array(Schema.String)),
+  maxFileBytes: Schema.optionalKey(PositiveInt)
+})
+
+/**
+ * @since 0.3.0
+ */
+export type ImplementConfig = typeof ImplementConfig.Type
+
+/**
  * Schema of `speckit.config.json`. Unknown keys are errors.
  *
  * @example
@@ -237,6 +278,8 @@ export const SpeckitConfig = Schema.Struct({
       models: Schema.optionalKey(Schema.Record(Schema.String, Price))
     })
   ),
+  /** How the implement stage makes its changes (see {@link ImplementConfig}). */
+  implement: Schema.optionalKey(ImplementConfig),
   budget: Schema.optionalKey(
     Schema.Struct({
       usd: Schema.Number.check(Schema.isGreaterThan(0)),
@@ -404,6 +447,22 @@ export const policyFor = (config: SpeckitConfig, stage: Stage.Stage): StagePolic
     aggregator: aggregatorOf(own?.aggregator ?? config.defaults?.aggregator)
   }
 }
+
+/**
+ * The implement stage's mode: as configured, else `changes` in a git repository and `describe`
+ * outside one.
+ *
+ * @example
+ * ```ts
+ * import { SpeckitConfig } from "@speckit/core"
+ *
+ * SpeckitConfig.implementMode(SpeckitConfig.defaultConfig, true) // "changes"
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const implementMode = (config: SpeckitConfig, inGitRepository: boolean): ImplementMode =>
+  config.implement?.mode ?? (inGitRepository ? "changes" : "describe")
 
 /**
  * Loads `speckit.config.json` from a workspace, or {@link defaultConfig} when there is none.

@@ -80,6 +80,10 @@ export const decide = (
     readonly policy: StagePolicy
     readonly stopped: ReadonlyArray<AgentId>
     readonly previous: string
+    /** Adds to the consensus before it is sequenced (e.g. the stage's candidates). */
+    readonly annotate?:
+      | ((consensus: StageConsensus, outcomes: ReadonlyArray<AgentOutcome>) => StageConsensus)
+      | undefined
   }
 ): Effect.Effect<Verdict | Stopped, RunStoreError | UnknownAgent, AgentStep.Services | Consensus | FaultInjector> =>
   Effect.gen(function* () {
@@ -105,9 +109,10 @@ export const decide = (
       agreed = yield* consensus.decide(policy, outcomes, { stopped, aggregation: aggregated.aggregation })
     }
     yield* faults.crashPoint("before_consensus")
+    const annotated = input.annotate ? input.annotate(agreed, outcomes) : agreed
     const injected: StageConsensus = (yield* faults.consensusFault(stage))
-      ? { ...agreed, status: "failed", result: undefined, reason: "injected fault: consensus_fail" }
-      : agreed
+      ? { ...annotated, status: "failed", result: undefined, reason: "injected fault: consensus_fail" }
+      : annotated
     yield* run.decisions.submit(Sequencer.verdictKey(run.runId, stage), { _tag: "Verdict", consensus: injected })
     return { consensus: run.decisions.verdict(stage) ?? injected, outcomes, aggregatorCostUsd }
   })

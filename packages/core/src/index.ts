@@ -25,6 +25,12 @@ export * as AggregatorStep from "./AggregatorStep.ts"
 export * as AnswerStage from "./AnswerStage.ts"
 /** @since 0.1.0 */
 export * as Budget from "./Budget.ts"
+/** @since 0.3.0 */
+export * as Candidate from "./Candidate.ts"
+/** @since 0.3.0 */
+export * as ChangePrompt from "./ChangePrompt.ts"
+/** @since 0.3.0 */
+export * as ChangeStage from "./ChangeStage.ts"
 /** @since 0.1.0 */
 export * as Consensus from "./Consensus.ts"
 /** @since 0.3.0 */
@@ -37,6 +43,8 @@ export * as ExecAgent from "./ExecAgent.ts"
 export * as Execution from "./Execution.ts"
 /** @since 0.1.0 */
 export * as FaultInjector from "./FaultInjector.ts"
+/** @since 0.3.0 */
+export * as FileAnswer from "./FileAnswer.ts"
 /** @since 0.1.0 */
 export * as Git from "./Git.ts"
 /** @since 0.1.0 */
@@ -65,6 +73,8 @@ export * as RunContext from "./RunContext.ts"
 export * as RunId from "./RunId.ts"
 /** @since 0.3.0 */
 export * as RunPhase from "./RunPhase.ts"
+/** @since 0.3.0 */
+export * as RunState from "./RunState.ts"
 /** @since 0.1.0 */
 export * as RunStore from "./RunStore.ts"
 /** @since 0.1.0 */
@@ -97,3 +107,5 @@ export * as StageRunner from "./StageRunner.ts"
 export * as StageVerdict from "./StageVerdict.ts"
 /** @since 0.1.0 */
 export * as TokenUsage from "./TokenUsage.ts"
+/** @since 0.3.0 */
+export * as Worktrees from "./Worktrees.ts"
