@@ -1,6 +1,6 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { AgentId, ChangePrompt, FileAnswer, type Spec } from "@speckit/core"
+import { AgentId, ChangePrompt, FileAnswer, Spec } from "@speckit/core"
 import { Effect, FileSystem, Path } from "effect"
 
 const agent = AgentId.make("gpt")
