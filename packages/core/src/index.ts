@@ -79,6 +79,8 @@ export * as RunState from "./RunState.ts"
 export * as RunStore from "./RunStore.ts"
 /** @since 0.1.0 */
 export * as RunSummary from "./RunSummary.ts"
+/** @since 0.3.0 */
+export * as Selection from "./Selection.ts"
 /** @since 0.1.0 */
 export * as Sequencer from "./Sequencer.ts"
 /** @since 0.1.0 */
