@@ -6,12 +6,14 @@
  * @since 0.3.0
  */
 import { Clock, Effect } from "effect"
+import type * as Agent from "./Agent.ts"
+import type * as AgentCall from "./AgentCall.ts"
+import type { AgentOutcome } from "./AgentOutcome.ts"
+import type { RunStoreError } from "./RunStore.ts"
 import * as AgentStep from "./AgentStep.ts"
 import type { Spec } from "./Spec.ts"
 import type { StageConsensus } from "./Consensus.ts"
-import { FaultInjector } from "./FaultInjector.ts"
 import type { RunContext } from "./RunContext.ts"
-import * as RunSummary from "./RunSummary.ts"
 import * as SpeckitConfig from "./SpeckitConfig.ts"
 import type * as Stage from "./Stage.ts"
 import * as StageAgents from "./StageAgents.ts"
@@ -24,51 +26,90 @@ import * as StageVerdict from "./StageVerdict.ts"
  *
  * @since 0.3.0
  */
-export interface Options {
+export interface Options<R = never> {
   readonly stage: Stage.Stage
   /** Renders the decided consensus as the artifact (default: {@link StageArtifact.render}). */
   readonly render?: ((spec: Spec, consensus: StageConsensus) => string) | undefined
+  /**
+   * How each agent is asked and its answer read (default: the stage's own prompt and result).
+   *
+   * @since 0.3.0
+   */
+  readonly ask?: ((run: RunContext, input: StageDefinition.StageInput, agent: Agent.Agent) => AgentCall.Ask) | undefined
+  /**
+   * Adds to the consensus before it is sequenced.
+   *
+   * @since 0.3.0
+   */
+  readonly annotate?:
+    | ((
+        consensus: StageConsensus,
+        outcomes: ReadonlyArray<AgentOutcome>,
+        input: StageDefinition.StageInput
+      ) => StageConsensus)
+    | undefined
+  /**
+   * What the stage does once decided, before it writes its artifact (e.g. delivering the change); it
+   * may complete the consensus.
+   *
+   * @since 0.3.0
+   */
+  readonly settle?:
+    | ((
+        run: RunContext,
+        consensus: StageConsensus,
+        input: StageDefinition.StageInput
+      ) => Effect.Effect<StageConsensus, RunStoreError, R>)
+    | undefined
 }
 
 /**
  * Runs one answer stage: agents, verdict, artifact, summary.
  */
-const runStage = (
-  options: Options,
+const runStage = <R>(
+  options: Options<R>,
   run: RunContext,
   input: StageDefinition.StageInput,
   pauses: StageDefinition.Pauses
 ) =>
   Effect.gen(function* () {
     const { stage } = options
-    const faults = yield* FaultInjector
     const policy = SpeckitConfig.policyFor(run.config, stage)
     const started = yield* Clock.currentTimeMillis
     yield* run.emit({ _tag: "StageStarted", stage, agents: policy.agents })
+    const ask = options.ask
+    const work: AgentStep.Work | undefined = ask && ((agent, part) => part({ ask: ask(run, input, agent) }))
     const ran = yield* StageAgents.run(run, stage, policy, pauses, (agent, stop, generation) =>
-      AgentStep.call(run, { stage, agent, previous: input.previous, stop, generation })
+      AgentStep.call(run, { stage, agent, previous: input.previous, stop, generation, work })
     )
     if (StageAgents.isStopped(ran)) return ran
-    const decided = yield* StageVerdict.decide(run, { stage, policy, stopped: ran.stopped, previous: input.previous })
+    const annotate = options.annotate
+    const decided = yield* StageVerdict.decide(run, {
+      stage,
+      policy,
+      stopped: ran.stopped,
+      previous: input.previous,
+      annotate: annotate && ((consensus, outcomes) => annotate(consensus, outcomes, input))
+    })
     if (!("consensus" in decided)) return decided
-    const { consensus, outcomes } = decided
-    const markdown = (options.render ?? StageArtifact.render)(run.spec, consensus)
-    const artifact = yield* StageArtifact.write(run, consensus, markdown)
-    yield* faults.crashPoint("after_consensus")
-    const costUsd = outcomes.reduce((sum, outcome) => sum + outcome.costUsd, decided.aggregatorCostUsd)
-    const summary = RunSummary.stageSummary({
+    const { outcomes } = decided
+    const consensus = options.settle ? yield* options.settle(run, decided.consensus, input) : decided.consensus
+    return yield* StageArtifact.finish(run, {
       consensus,
       outcomes,
       stopped: ran.stopped,
-      durationMs: (yield* Clock.currentTimeMillis) - started,
-      costUsd,
-      artifact
+      startedAt: started,
+      markdown: (options.render ?? defaultRender)(run.spec, consensus),
+      extraCostUsd: decided.aggregatorCostUsd
     })
-    yield* run.emit({ _tag: "StageFinished", stage, consensus, costUsd, artifact })
-    yield* faults.crashPoint("after_stage")
-    const end: StageDefinition.Decided = { _tag: "Decided", consensus, markdown, summary, outcomes }
-    return end
   })
+
+/**
+ * How an answer stage renders its consensus by default (`StageArtifact.render`).
+ *
+ * @since 0.3.0
+ */
+export const defaultRender: (spec: Spec, consensus: StageConsensus) => string = StageArtifact.render
 
 /**
  * Makes an answer stage.
@@ -82,7 +123,7 @@ const runStage = (
  *
  * @since 0.3.0
  */
-export const make = (options: Options): StageDefinition.StageDefinition =>
+export const make = <R = never>(options: Options<R>): StageDefinition.StageDefinition<R> =>
   StageDefinition.make({
     stage: options.stage,
     kind: "answers",

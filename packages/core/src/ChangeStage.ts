@@ -21,11 +21,9 @@ import * as AgentStep from "./AgentStep.ts"
 import * as Candidate from "./Candidate.ts"
 import * as ChangePrompt from "./ChangePrompt.ts"
 import type { StageConsensus } from "./Consensus.ts"
-import { FaultInjector } from "./FaultInjector.ts"
 import * as FileAnswer from "./FileAnswer.ts"
 import type { RunContext } from "./RunContext.ts"
 import { RunStore } from "./RunStore.ts"
-import * as RunSummary from "./RunSummary.ts"
 import type { Spec } from "./Spec.ts"
 import * as SpeckitConfig from "./SpeckitConfig.ts"
 import * as StageAgents from "./StageAgents.ts"
@@ -262,7 +260,6 @@ export const render = (spec: Spec, consensus: StageConsensus): string => {
 const runStage = (run: RunContext, input: StageDefinition.StageInput, pauses: StageDefinition.Pauses) =>
   Effect.gen(function* () {
     const stage = "implement" as const
-    const faults = yield* FaultInjector
     const store = yield* RunStore
     const base = run.record.git?.commit
     if (base === undefined) {
@@ -292,22 +289,13 @@ const runStage = (run: RunContext, input: StageDefinition.StageInput, pauses: St
     })
     if (!("consensus" in decided)) return decided
     const { consensus, outcomes } = decided
-    const markdown = render(run.spec, consensus)
-    const artifact = yield* StageArtifact.write(run, consensus, markdown)
-    yield* faults.crashPoint("after_consensus")
-    const costUsd = outcomes.reduce((sum, outcome) => sum + outcome.costUsd, 0)
-    const summary = RunSummary.stageSummary({
+    return yield* StageArtifact.finish(run, {
       consensus,
       outcomes,
       stopped: ran.stopped,
-      durationMs: (yield* Clock.currentTimeMillis) - started,
-      costUsd,
-      artifact
+      startedAt: started,
+      markdown: render(run.spec, consensus)
     })
-    yield* run.emit({ _tag: "StageFinished", stage, consensus, costUsd, artifact })
-    yield* faults.crashPoint("after_stage")
-    const end: StageDefinition.Decided = { _tag: "Decided", consensus, markdown, summary, outcomes }
-    return end
   })
 
 /**

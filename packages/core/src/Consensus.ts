@@ -7,6 +7,8 @@
 import { Context, type Effect } from "effect"
 import type { AgentOutcome } from "./AgentOutcome.ts"
 import type { CandidateRow } from "./Candidate.ts"
+import type { CheckResult } from "./Checks.ts"
+import type { Ranked } from "./Selection.ts"
 import type { AgentId } from "./AgentId.ts"
 import type { StagePolicy } from "./SpeckitConfig.ts"
 import type { Stage } from "./Stage.ts"
@@ -59,6 +61,62 @@ export interface StageConsensus {
    * @since 0.3.0
    */
   readonly candidates?: ReadonlyArray<CandidateRow> | undefined
+  /**
+   * In a stage that checks candidates: every check result, the base's (`candidate: "base"`) first.
+   *
+   * @since 0.3.0
+   */
+  readonly checks?: ReadonlyArray<CheckResult> | undefined
+  /**
+   * In a stage that chooses among candidates: what was chosen and why (see `Selection`).
+   *
+   * @since 0.3.0
+   */
+  readonly selection?: SelectionRecord | undefined
+  /**
+   * In an audit of real changes: the high or critical findings confirmed by the stage's quorum, which
+   * block the release.
+   *
+   * @since 0.3.0
+   */
+  readonly blocking?: ReadonlyArray<string> | undefined
+  /**
+   * In the stage that delivers the change: the branch and commit it was delivered to.
+   *
+   * @since 0.3.0
+   */
+  readonly delivery?: Delivery | undefined
+}
+
+/**
+ * A selection as recorded in a stage's consensus.
+ *
+ * @since 0.3.0
+ */
+export interface SelectionRecord {
+  /** The chosen candidate's agent (absent when none survived). */
+  readonly winner?: string | undefined
+  readonly mode: "agents" | "checks-only"
+  readonly order: ReadonlyArray<Ranked>
+  readonly out: ReadonlyArray<Ranked>
+  readonly reason: string
+  /** Candidates that change tests existing on the base: agent and the tests. */
+  readonly flagged: ReadonlyArray<{ readonly agent: string; readonly tests: ReadonlyArray<string> }>
+  /** How the candidates were anonymised in the prompt: id → agent. */
+  readonly ids: Readonly<Record<string, string>>
+}
+
+/**
+ * Where a change was delivered.
+ *
+ * @since 0.3.0
+ */
+export interface Delivery {
+  readonly branch: string
+  readonly commit: string
+  readonly base: string
+  /** The candidate's agent. */
+  readonly candidate: string
 }
 
 /**

@@ -10,6 +10,8 @@ import { Clock, Effect, Schema } from "effect"
 import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
 import * as AnswerStage from "./AnswerStage.ts"
 import * as ChangeStage from "./ChangeStage.ts"
+import * as ReleaseStages from "./ReleaseStages.ts"
+import * as SelectionStage from "./SelectionStage.ts"
 import type { StageConsensus } from "./Consensus.ts"
 import * as Execution from "./Execution.ts"
 import type { GitState } from "./Git.ts"
@@ -71,9 +73,9 @@ export const standardStages: ReadonlyArray<StageDefinition.StageDefinition> = St
 )
 
 /**
- * The stages of a run of `config`: the standard ones, with the implement stage making real changes
- * (`ChangeStage.implement`) when `implement.mode` is `changes`. (The CLI records the effective mode in
- * the run's configuration: `changes` by default in a git repository.)
+ * The stages of a run of `config`: {@link changeStages} when `implement.mode` is `changes`, else
+ * {@link standardStages}. (The CLI records the effective mode in the run's configuration: `changes` by
+ * default in a git repository.)
  *
  * @example
  * ```ts
@@ -85,9 +87,29 @@ export const standardStages: ReadonlyArray<StageDefinition.StageDefinition> = St
  * @since 0.3.0
  */
 export const stagesFor = (config: SpeckitConfig.SpeckitConfig): ReadonlyArray<StageDefinition.StageDefinition> =>
-  config.implement?.mode === "changes"
-    ? standardStages.map((stage) => (stage.stage === "implement" ? ChangeStage.implement : stage))
-    : standardStages
+  config.implement?.mode === "changes" ? changeStages : standardStages
+
+/**
+ * The stages of a run that makes real changes: plan and tasks as usual; implement in worktrees
+ * (`ChangeStage`); validate grounded in the project's checks (`SelectionStage`); audit of the chosen
+ * diff and unlock with delivery (`ReleaseStages`).
+ *
+ * @since 0.3.0
+ */
+export const changeStages: ReadonlyArray<StageDefinition.StageDefinition> = standardStages.map((stage) => {
+  switch (stage.stage) {
+    case "implement":
+      return ChangeStage.implement
+    case "validate":
+      return SelectionStage.validate
+    case "audit":
+      return ReleaseStages.audit
+    case "unlock":
+      return ReleaseStages.unlock
+    default:
+      return stage
+  }
+})
 
 /**
  * Renders a stage's consensus as its Markdown artifact (now `StageArtifact.render`).

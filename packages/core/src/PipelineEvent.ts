@@ -6,6 +6,7 @@
 import { Context, Effect } from "effect"
 import type { AgentErrorKind } from "./AgentError.ts"
 import type { AgentOutcome } from "./AgentOutcome.ts"
+import type { CheckResult } from "./Checks.ts"
 import type { AgentId } from "./AgentId.ts"
 import type { StageConsensus } from "./Consensus.ts"
 import type { Phase } from "./Phase.ts"
@@ -89,6 +90,21 @@ export type PipelineEvent =
       readonly artifact: string
     }
   | { readonly _tag: "RunFinished"; readonly summary: RunSummary }
+  | {
+      readonly _tag: "CheckStarted"
+      readonly stage: Stage
+      readonly check: string
+      /** The candidate's agent, or `base`. */
+      readonly candidate: string
+    }
+  | { readonly _tag: "CheckFinished"; readonly stage: Stage; readonly result: CheckResult }
+  | {
+      readonly _tag: "Delivered"
+      readonly branch: string
+      readonly commit: string
+      /** The candidate's agent. */
+      readonly candidate: string
+    }
 
 /**
  * Where a run sends its events. The default drops them.

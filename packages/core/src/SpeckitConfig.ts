@@ -5,6 +5,7 @@
  */
 import { Effect, FileSystem, Path, Result, Schema, SchemaIssue } from "effect"
 import { AgentId } from "./AgentId.ts"
+import { Check } from "./Checks.ts"
 import * as Stage from "./Stage.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
@@ -236,6 +237,48 @@ export const ImplementConfig = Schema.Struct({
 export type ImplementConfig = typeof ImplementConfig.Type
 
 /**
+ * The `checks` section: the project's checks (a list), or `{ commands, concurrency }` to also bound
+ * how many run at a time (default: the number of cores).
+ *
+ * @since 0.3.0
+ */
+export const ChecksConfig = Schema.Union([
+  Schema.Array(Check),
+  Schema.Struct({
+    commands: Schema.Array(Check),
+    concurrency: Schema.optionalKey(PositiveInt)
+  })
+])
+
+/**
+ * @since 0.3.0
+ */
+export type ChecksConfig = typeof ChecksConfig.Type
+
+/**
+ * The configured checks and how many may run at once.
+ *
+ * @example
+ * ```ts
+ * import { SpeckitConfig } from "@speckit/core"
+ *
+ * SpeckitConfig.checksOf({ checks: [{ name: "test", command: ["npm", "test"] }] }, 2)
+ * // { commands: [{ name: "test", command: ["npm", "test"] }], concurrency: 2 }
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const checksOf = (
+  config: SpeckitConfig,
+  cores: number
+): { readonly commands: ReadonlyArray<Check>; readonly concurrency: number } => {
+  const checks = config.checks
+  if (checks === undefined) return { commands: [], concurrency: cores }
+  if ("commands" in checks) return { commands: checks.commands, concurrency: checks.concurrency ?? cores }
+  return { commands: checks, concurrency: cores }
+}
+
+/**
  * Schema of `speckit.config.json`. Unknown keys are errors.
  *
  * @example
@@ -280,6 +323,13 @@ export const SpeckitConfig = Schema.Struct({
   ),
   /** How the implement stage makes its changes (see {@link ImplementConfig}). */
   implement: Schema.optionalKey(ImplementConfig),
+  /** The project's checks, run on the base commit and on every candidate (see {@link ChecksConfig}). */
+  checks: Schema.optionalKey(ChecksConfig),
+  /**
+   * How validate chooses among candidates: `agents` (checks first, then the validate agents'
+   * rankings; the default) or `checks-only` (the first candidate by the checks; no validate agents).
+   */
+  selection: Schema.optionalKey(Schema.Literals(["agents", "checks-only"])),
   budget: Schema.optionalKey(
     Schema.Struct({
       usd: Schema.Number.check(Schema.isGreaterThan(0)),

@@ -1,13 +1,19 @@
 /**
- * What a stage writes: its consensus rendered as Markdown (`specs/<SPEC-ID>/<stage>.md`, the next
- * stage's input) and as JSON (`consensus/<stage>.json`), as one step of the run.
+ * What a stage writes when it has decided: its consensus rendered as Markdown
+ * (`specs/<SPEC-ID>/<stage>.md`, the next stage's input) and as JSON (`consensus/<stage>.json`), as one
+ * step of the run; and how it ends (its summary, `StageFinished`).
  *
  * @since 0.3.0
  */
-import { Effect, Schema } from "effect"
+import { Clock, Effect, Schema } from "effect"
+import type { AgentId } from "./AgentId.ts"
+import type { AgentOutcome } from "./AgentOutcome.ts"
 import type { StageConsensus } from "./Consensus.ts"
+import { FaultInjector } from "./FaultInjector.ts"
 import type { RunContext } from "./RunContext.ts"
 import { RunStore, RunStoreError } from "./RunStore.ts"
+import * as RunSummary from "./RunSummary.ts"
+import type { Decided } from "./StageDefinition.ts"
 import type { Spec } from "./Spec.ts"
 import type * as Stage from "./Stage.ts"
 import * as StageResult from "./StageResult.ts"
@@ -79,4 +85,57 @@ export const write = (
       execute: run.durable && store.flush ? Effect.tap(saved, () => store.flush ?? Effect.void) : saved
     })
     return done.value
+  })
+
+/**
+ * Ends a decided stage: writes its artifact (`markdown`), makes its summary (its cost: its outcomes'
+ * plus `extraCostUsd`, e.g. an aggregator's) and emits `StageFinished`, with the `after_consensus` and
+ * `after_stage` crash points around.
+ *
+ * @example
+ * ```ts
+ * import { StageArtifact } from "@speckit/core"
+ *
+ * declare const run: import("@speckit/core").RunContext.RunContext
+ * declare const consensus: import("@speckit/core").Consensus.StageConsensus
+ * const program = StageArtifact.finish(run, {
+ *   consensus,
+ *   outcomes: [],
+ *   stopped: [],
+ *   startedAt: Date.now(),
+ *   markdown: StageArtifact.render(run.spec, consensus)
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const finish = (
+  run: RunContext,
+  input: {
+    readonly consensus: StageConsensus
+    readonly outcomes: ReadonlyArray<AgentOutcome>
+    readonly stopped: ReadonlyArray<AgentId>
+    readonly startedAt: number
+    readonly markdown: string
+    readonly extraCostUsd?: number | undefined
+  }
+): Effect.Effect<Decided, RunStoreError, RunStore | FaultInjector> =>
+  Effect.gen(function* () {
+    const faults = yield* FaultInjector
+    const { consensus, outcomes, markdown } = input
+    const stage = consensus.stage
+    const artifact = yield* write(run, consensus, markdown)
+    yield* faults.crashPoint("after_consensus")
+    const costUsd = outcomes.reduce((sum, outcome) => sum + outcome.costUsd, input.extraCostUsd ?? 0)
+    const summary = RunSummary.stageSummary({
+      consensus,
+      outcomes,
+      stopped: input.stopped,
+      durationMs: (yield* Clock.currentTimeMillis) - input.startedAt,
+      costUsd,
+      artifact
+    })
+    yield* run.emit({ _tag: "StageFinished", stage, consensus, costUsd, artifact })
+    yield* faults.crashPoint("after_stage")
+    return { _tag: "Decided", consensus, markdown, summary, outcomes }
   })

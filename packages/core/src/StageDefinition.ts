@@ -95,7 +95,7 @@ export type Services = AgentStep.Services | Consensus | FaultInjector
  *
  * @since 0.3.0
  */
-export interface StageDefinition {
+export interface StageDefinition<R = never> {
   readonly stage: Stage
   /** The kind of work (e.g. `answers`), for reports and docs. */
   readonly kind: string
@@ -105,7 +105,7 @@ export interface StageDefinition {
     run: RunContext,
     input: StageInput,
     pauses: Pauses
-  ) => Effect.Effect<StageEnd, RunStoreError | UnknownAgent, Services>
+  ) => Effect.Effect<StageEnd, RunStoreError | UnknownAgent, Services | R>
 }
 
 /**
@@ -126,4 +126,4 @@ export interface StageDefinition {
  *
  * @since 0.3.0
  */
-export const make = (definition: StageDefinition): StageDefinition => definition
+export const make = <R = never>(definition: StageDefinition<NoInfer<R>>): StageDefinition<R> => definition

@@ -61,7 +61,11 @@ export const Change = Schema.Struct({
 export const Finding = Schema.Struct({
   severity: Schema.Literals(["info", "low", "medium", "high", "critical"]),
   title: Text,
-  detail: Schema.String
+  detail: Schema.String,
+  /** The file it concerns (in an audit of real changes), repository-relative. */
+  file: Schema.optionalKey(Schema.String),
+  /** The line it concerns in that file. */
+  line: Schema.optionalKey(Schema.Int)
 })
 
 const common = { agent: AgentId, summary: Text }
@@ -109,7 +113,13 @@ export const ValidateResult = Schema.Struct({
   stage: Schema.Literal("validate"),
   ...common,
   test_strategy: Schema.NonEmptyArray(Text),
-  verdict: Verdict
+  verdict: Verdict,
+  /** When validating real candidates (anonymised `C1`…`Cn`): a verdict per candidate. */
+  candidates: Schema.optionalKey(
+    Schema.Array(Schema.Struct({ id: Text, verdict: Verdict, reason: Schema.optionalKey(Schema.String) }))
+  ),
+  /** When validating real candidates: their ranking, best first. */
+  ranking: Schema.optionalKey(Schema.Array(Text))
 })
 
 /**

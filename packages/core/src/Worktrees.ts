@@ -23,6 +23,7 @@ import type { FileAnswer } from "./FileAnswer.ts"
  */
 export class WorktreeError extends Schema.TaggedError<WorktreeError>()("WorktreeError", {
   kind: Schema.Literals([
+    "Refused",
     "NotARepository",
     "GitMissing",
     "GitTooOld",
@@ -66,6 +67,33 @@ export interface OpenOptions {
 }
 
 /**
+ * What to deliver (see {@link Service.deliver}).
+ *
+ * @since 0.3.0
+ */
+export interface DeliverOptions {
+  readonly runId: string
+  readonly base: string
+  readonly patch: string
+  readonly branch: string
+  readonly message: string
+  /** Files to add to the commit (absolute paths, or relative to the workspace), with their text. */
+  readonly files: ReadonlyArray<{ readonly path: string; readonly text: string }>
+  /** The commit's author and committer date (epoch ms). */
+  readonly at: number
+}
+
+/**
+ * Where a change was delivered.
+ *
+ * @since 0.3.0
+ */
+export interface Delivered {
+  readonly branch: string
+  readonly commit: string
+}
+
+/**
  * The port (see the module).
  *
  * @since 0.3.0
@@ -99,6 +127,19 @@ export interface Service {
    * that leaves it). Its paths were checked when it was read (`FileAnswer.parse`).
    */
   readonly write: (path: string, answer: Pick<FileAnswer, "files" | "deleted">) => Effect.Effect<void, WorktreeError>
+  /**
+   * Delivers a change: commits `patch` (and `files`, e.g. the spec's artifacts) on top of `base` in a
+   * worktree of its own, with `message` and the dates of `at` (so that delivering again makes the very
+   * same commit), onto a new branch named `branch` (or `branch-2`, `-3`... when taken by another
+   * commit; a branch already holding that commit is reused). Never touches the user's checkout.
+   */
+  readonly deliver: (options: DeliverOptions) => Effect.Effect<Delivered, WorktreeError>
+  /**
+   * Fast-forwards the user's current branch to `commit` (`speckit auto --apply`): only when `HEAD` is
+   * still `base` and nothing tracked is modified; untracked files the commit would overwrite are
+   * removed only when identical to the commit's. Refuses with the reason otherwise.
+   */
+  readonly apply: (options: { readonly base: string; readonly commit: string }) => Effect.Effect<void, WorktreeError>
   /** The speckit worktrees of the repository (of one run, or all). */
   readonly leftovers: (runId?: string | undefined) => Effect.Effect<ReadonlyArray<Leftover>, WorktreeError>
   /** Removes the speckit worktrees of one run (or all) and prunes; returns what it removed. */
@@ -121,6 +162,8 @@ export const none: Service = {
   collect: () => Effect.fail(unavailable),
   files: () => Effect.fail(unavailable),
   write: () => Effect.fail(unavailable),
+  deliver: () => Effect.fail(unavailable),
+  apply: () => Effect.fail(unavailable),
   leftovers: () => Effect.succeed([]),
   clean: () => Effect.succeed([])
 }

@@ -31,10 +31,16 @@ export * as Candidate from "./Candidate.ts"
 export * as ChangePrompt from "./ChangePrompt.ts"
 /** @since 0.3.0 */
 export * as ChangeStage from "./ChangeStage.ts"
+/** @since 0.3.0 */
+export * as CheckPhase from "./CheckPhase.ts"
+/** @since 0.3.0 */
+export * as Checks from "./Checks.ts"
 /** @since 0.1.0 */
 export * as Consensus from "./Consensus.ts"
 /** @since 0.3.0 */
 export * as DecisionLoop from "./DecisionLoop.ts"
+/** @since 0.3.0 */
+export * as Diff from "./Diff.ts"
 /** @since 0.2.0 */
 export * as DurableRun from "./DurableRun.ts"
 /** @since 0.1.0 */
@@ -65,6 +71,8 @@ export * as Provider from "./Provider.ts"
 export * as Providers from "./Providers.ts"
 /** @since 0.1.0 */
 export * as RateLimit from "./RateLimit.ts"
+/** @since 0.3.0 */
+export * as ReleaseStages from "./ReleaseStages.ts"
 /** @since 0.1.0 */
 export * as Resilience from "./Resilience.ts"
 /** @since 0.3.0 */
@@ -81,6 +89,10 @@ export * as RunStore from "./RunStore.ts"
 export * as RunSummary from "./RunSummary.ts"
 /** @since 0.3.0 */
 export * as Selection from "./Selection.ts"
+/** @since 0.3.0 */
+export * as SelectionPrompt from "./SelectionPrompt.ts"
+/** @since 0.3.0 */
+export * as SelectionStage from "./SelectionStage.ts"
 /** @since 0.1.0 */
 export * as Sequencer from "./Sequencer.ts"
 /** @since 0.1.0 */
