@@ -3,12 +3,15 @@
  *
  * @since 0.1.0
  */
-import { Git } from "@speckit/core"
+import { Git, Worktrees } from "@speckit/core"
+import * as SqliteClient from "@speckit/core/SqliteClient"
+import * as StateDatabase from "@speckit/core/StateDatabase"
 import { Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Demo from "./Demo.ts"
 import { InputError } from "./Errors.ts"
 import * as Estimate from "./Estimate.ts"
+import * as GitWorktrees from "./GitWorktrees.ts"
 import * as Run from "./Run.ts"
 import * as Runs from "./Runs.ts"
 
@@ -31,6 +34,13 @@ const metricsFile = Flag.String("metrics-file").pipe(
   Flag.optional
 )
 
+const apply = Flag.Boolean("apply").pipe(
+  Flag.withDescription(
+    "Once the run delivered its change to its branch speckit/<SPEC-ID>/<run-id>, also fast-forward the current branch to it: only when HEAD is still the run's base commit and no tracked file is modified (else exit 1 with the reason; the branch stays)."
+  ),
+  Flag.withDefault(false)
+)
+
 const optionalPath = (value: { readonly _tag: "Some"; readonly value: string } | { readonly _tag: "None" }) =>
   value._tag === "Some" ? value.value : undefined
 
@@ -51,7 +61,8 @@ export const auto = Command.make(
     fresh: Flag.Boolean("new").pipe(
       Flag.withDescription("Start a new run even when the spec has an unfinished run on this branch."),
       Flag.withDefault(false)
-    )
+    ),
+    apply
   },
   (options) => Run.auto({ ...options, metricsFile: optionalPath(options.metricsFile) }).pipe(Effect.asVoid)
 ).pipe(
@@ -59,7 +70,7 @@ export const auto = Command.make(
     "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. The run is durable (journaled in .speckit/state.db): after a crash, Ctrl-C or a pause, `speckit resume <RUN-ID>` goes on where it stopped without calling again the agents whose answers were recorded. A spec with an unfinished run on the current branch is refused (resume it, or pass --new). One speckit process at a time per workspace. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted (2 also when the workspace's state database is in use by another process, corrupt or foreign; after a 3, answer with `speckit approve` or `speckit reject`, then `speckit resume`)."
   ),
   Command.withExamples([
-    { command: "speckit auto SPEC-001-password-reset", description: "Run a spec in the current workspace" },
+    { command: "speckit auto SPEC-001-slugify", description: "Run a spec in the current workspace" },
     { command: "speckit auto SPEC-7 -C ~/work/shop --json", description: "Run in another workspace, print JSON" }
   ])
 )
@@ -81,7 +92,8 @@ export const resume = Command.make(
     workspace,
     json,
     metricsFile,
-    force: force("Resume even though the workspace is on another git branch than the run.")
+    force: force("Resume even though the workspace is on another git branch than the run."),
+    apply
   },
   (options) => Run.resume({ ...options, metricsFile: optionalPath(options.metricsFile) }).pipe(Effect.asVoid)
 ).pipe(
@@ -216,8 +228,8 @@ export const demo = Command.make(
       directory._tag === "Some"
         ? path.resolve(directory.value)
         : yield* fs.makeTempDirectory({ prefix: "speckit-demo-" })
-    yield* Demo.create(target)
-    const note = `speckit demo: sample workspace in ${target} (spec ${Demo.specId})\n`
+    const repository = yield* Demo.create(target)
+    const note = `speckit demo: sample workspace in ${target} (spec ${Demo.specId}${repository ? ", a git repository: the agents make real changes" : "; git is missing, so the agents only describe their changes"})\n`
     if (json) process.stderr.write(note)
     else process.stdout.write(note)
     yield* Run.auto({
@@ -230,7 +242,7 @@ export const demo = Command.make(
   })
 ).pipe(
   Command.withDescription(
-    "Create a sample workspace (a realistic spec and three simulated agents) and run `speckit auto` on it. Files that already exist in DIR are kept. Exit codes: as for `speckit auto` (0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted)."
+    "Create a sample workspace and run `speckit auto` on it: a small git repository (a JavaScript module with a node --test suite), a spec asking for one more function, and three simulated agents that each change the code in a worktree of their own (one of them writes a flawed variant). The suite runs on every candidate, the best is chosen and delivered to a branch speckit/<SPEC-ID>/<run-id>; the summary says how to look at it. Files that already exist in DIR are kept. Exit codes: as for `speckit auto` (0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted)."
   ),
   Command.withExamples([
     { command: "speckit demo", description: "Run the demo in a temporary directory" },
@@ -256,7 +268,7 @@ export const estimate = Command.make(
     "Predict what `speckit auto` will cost before anything is spent: tokens and USD per stage and agent and in total, with a low-high range. The first stage's prompt is counted; later prompts and all outputs come from earlier runs in this workspace (.speckit/runs/*/summary.json) when there are any, else from documented defaults; every figure says which. Exit codes: 0, 2 bad input or an unpriced model."
   ),
   Command.withExamples([
-    { command: "speckit estimate SPEC-001-password-reset", description: "Estimate a spec in the current workspace" },
+    { command: "speckit estimate SPEC-001-slugify", description: "Estimate a spec in the current workspace" },
     { command: "speckit estimate SPEC-7 -C ~/work/shop --json", description: "Machine-readable estimate" }
   ])
 )
@@ -310,8 +322,14 @@ export const status = Command.make(
     const run = yield* Runs.find(workspace, runId._tag === "Some" ? runId.value : undefined)
     // A run without a summary (running, or killed): what its event log says was recorded.
     const stages = run.summary === undefined ? yield* Runs.recorded(workspace, run.runId) : undefined
+    const leftovers = yield* withWorktrees(workspace, (worktrees) => worktrees.leftovers(run.runId)).pipe(
+      Effect.orElseSucceed(() => [] as ReadonlyArray<Worktrees.Leftover>)
+    )
+    const shown = run.summary ?? { ...run, stages }
     process.stdout.write(
-      json ? `${JSON.stringify(run.summary ?? { ...run, stages }, null, 2)}\n` : Runs.formatStatus(run, stages)
+      json
+        ? `${JSON.stringify(leftovers.length > 0 ? { ...shown, leftovers } : shown, null, 2)}\n`
+        : `${Runs.formatStatus(run, stages)}${leftovers.length > 0 ? `  leftovers ${leftovers.length} worktree(s) from a crash: ${leftovers.map((l) => `${l.name}${l.dirty ? " (held changes)" : ""}`).join(", ")}; remove them with \`speckit clean ${run.runId}\`\n` : ""}`
     )
   })
 ).pipe(
@@ -324,6 +342,65 @@ export const status = Command.make(
   ])
 )
 
+/** The repository's worktrees, for `clean` and `status`. */
+const withWorktrees = <A, E, R>(workspace: string, use: (worktrees: Worktrees.Service) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const root = path.resolve(workspace)
+    const inRepository = Option.isSome(yield* Git.state(root))
+    if (!inRepository) return yield* use(Worktrees.none)
+    const provided = Effect.gen(function* () {
+      return yield* use(yield* Worktrees.Worktrees)
+    })
+    return yield* provided.pipe(Effect.provide(GitWorktrees.layer({ workspace: root })))
+  })
+
+/**
+ * `speckit clean [RUN-ID]`: remove the worktrees a crash left.
+ *
+ * @since 0.3.0
+ */
+export const clean = Command.make(
+  "clean",
+  {
+    runId: Argument.String("RUN-ID").pipe(
+      Argument.withDescription("Only this run's worktrees (default: every speckit worktree of the workspace)."),
+      Argument.optional
+    ),
+    workspace,
+    json: jsonFlag("Print what was removed as a JSON array.")
+  },
+  Effect.fn(function* ({ runId, workspace, json }) {
+    const path = yield* Path.Path
+    const root = path.resolve(workspace)
+    // Refused while a speckit process works in the workspace: its worktrees are in use.
+    yield* Effect.scoped(SqliteClient.acquireLock(path.join(root, StateDatabase.path))).pipe(
+      Effect.catchTag("StateLocked", (error) =>
+        Effect.fail(new InputError({ message: `${error.message}; clean when it is done` }))
+      ),
+      Effect.catchTag("SqlError", () => Effect.void)
+    )
+    const removed = yield* withWorktrees(workspace, (worktrees) =>
+      worktrees.clean(runId._tag === "Some" ? runId.value : undefined)
+    ).pipe(Effect.mapError((error) => new InputError({ message: error.message })))
+    process.stdout.write(
+      json
+        ? `${JSON.stringify(removed, null, 2)}\n`
+        : removed.length === 0
+          ? "nothing to clean: no speckit worktree is left\n"
+          : `removed ${removed.length} worktree(s):\n${removed.map((l) => `  ${path.relative(root, l.path)}${l.dirty ? " (held changes)" : ""}`).join("\n")}\n`
+    )
+  })
+).pipe(
+  Command.withDescription(
+    "Remove the git worktrees (.speckit/worktrees/<run-id>/<name>) that a crashed or killed run left behind, and prune git's records of them; say what was removed. A run removes its own worktrees when it ends, halts, pauses or is cancelled; `speckit status` lists leftovers. Refused while another speckit process works in the workspace. Exit codes: 0, 2 bad input or the workspace in use."
+  ),
+  Command.withExamples([
+    { command: "speckit clean", description: "Remove every leftover worktree" },
+    { command: "speckit clean run-20261125-093012-k3f9 --json", description: "One run's, as JSON" }
+  ])
+)
+
 /**
  * The root command.
  *
@@ -333,7 +410,7 @@ export const speckit = Command.make("speckit").pipe(
   Command.withDescription(
     "speckit runs spec-driven, multi-agent LLM pipelines reliably: several agents answer every stage, their answers are sequenced exactly once and merged into a consensus."
   ),
-  Command.withSubcommands([auto, resume, approve, reject, budget, demo, estimate, runs, status])
+  Command.withSubcommands([auto, resume, approve, reject, budget, demo, estimate, runs, status, clean])
 )
 
 /**

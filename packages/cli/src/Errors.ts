@@ -39,3 +39,17 @@ export const ExitCode = {
   /** Interrupted (Ctrl-C or SIGTERM). */
   Interrupted: 130
 } as const
+
+/**
+ * `--apply` refused to move the current branch (the run itself completed and delivered its branch).
+ *
+ * @since 0.3.0
+ */
+export class ApplyRefused extends Schema.TaggedError<ApplyRefused>()("ApplyRefused", {
+  branch: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `the change was delivered to branch ${this.branch}, but --apply refused: ${this.reason}; merge it yourself with \`git merge ${this.branch}\``
+  }
+}

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { AgentOutcome, PipelineEvent, Stage } from "@speckit/core"
+import type { AgentOutcome, Checks, PipelineEvent, Stage } from "@speckit/core"
 import { Effect } from "effect"
 
 /**
@@ -40,6 +40,8 @@ const outcomeText = (outcome: AgentOutcome.AgentOutcome, stopped: boolean) =>
       ? "stopped early: the stage was already decided"
       : `failed (${outcome.kind}: ${outcome.detail})${retriesText(outcome)}`
 const at = (millis: number) => new Date(millis).toISOString().slice(11, 19)
+const checkText = (result: Checks.CheckResult) =>
+  `${result.check} on ${result.candidate}: ${result.status}${result.exitCode === undefined ? "" : ` (exit ${result.exitCode})`} in ${(result.durationMs / 1000).toFixed(1)}s${result.detail ? ` (${result.detail})` : ""}`
 const seconds = (millis: number) => `${Math.max(0, Math.ceil(millis / 1000))}s`
 
 /**
@@ -86,6 +88,12 @@ export const plain = (out: Output): Display => {
           return line(
             `[${event.stage}] ${event.outcome.agent}: ${outcomeText(event.outcome, stopped.has(`${event.stage}/${event.outcome.agent}`))}`
           )
+        case "CheckFinished":
+          return line(`[${event.stage}] check ${checkText(event.result)}`)
+        case "Delivered":
+          return line(
+            `delivered: ${event.candidate}'s change to branch ${event.branch} (commit ${event.commit.slice(0, 12)})`
+          )
         case "StageFinished":
           return line(
             `[${event.stage}] ${event.consensus.status}${event.consensus.verdict ? ` (${event.consensus.verdict})` : ""}${
@@ -126,6 +134,7 @@ export const live = (out: Output): Display => {
   let stages: ReadonlyArray<Stage.Stage> = []
   const stageStatus = new Map<string, string>()
   const agents = new Map<string, Map<string, AgentState>>()
+  const checks = new Map<string, { started: number; done: number; failed: number }>()
   let cost = 0
   let total = 0
   let drawn = 0
@@ -146,6 +155,12 @@ export const live = (out: Output): Display => {
                 : color(31, "✖")
       lines.push(`${mark} ${stage.padEnd(10)} ${status && status !== "running" ? status : ""}`)
       if (status === "running") {
+        const ran = checks.get(stage)
+        if (ran !== undefined) {
+          lines.push(
+            `    ${"checks".padEnd(12)} ${ran.done}/${ran.started} done${ran.failed > 0 ? `, ${ran.failed} not passing` : ""}`
+          )
+        }
         for (const [agent, state] of agents.get(stage) ?? []) {
           const elapsed = state.status === "running" ? ` ${((Date.now() - state.started) / 1000).toFixed(1)}s` : ""
           lines.push(`    ${agent.padEnd(12)} ${state.status}${elapsed} ${state.detail}`)
@@ -228,6 +243,19 @@ export const live = (out: Output): Display => {
           case "StageFinished":
             stageStatus.set(event.stage, event.consensus.status)
             break
+          case "CheckStarted": {
+            const ran = checks.get(event.stage) ?? { started: 0, done: 0, failed: 0 }
+            ran.started++
+            checks.set(event.stage, ran)
+            break
+          }
+          case "CheckFinished": {
+            const ran = checks.get(event.stage) ?? { started: 1, done: 0, failed: 0 }
+            ran.done++
+            if (event.result.status !== "pass") ran.failed++
+            checks.set(event.stage, ran)
+            break
+          }
           default:
             return
         }

@@ -21,14 +21,19 @@ import {
   SessionMetrics,
   Spec,
   SqlWorkflowEngine,
-  SpeckitConfig
+  SpeckitConfig,
+  Checks,
+  Worktrees
 } from "@speckit/core"
 import { Faults } from "@speckit/faults"
 import { Alert, BudgetGuard, Estimate, Export, History, Metrics, Pricing, Tracing } from "@speckit/telemetry"
 import * as StateDatabase from "@speckit/core/StateDatabase"
 import { Effect, FileSystem, Layer, Metric, Option, Path } from "effect"
+import * as Os from "node:os"
 import type { ChildProcessSpawner } from "effect/process"
-import { ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
+import { ApplyRefused, ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
+import * as GitWorktrees from "./GitWorktrees.ts"
+import * as ProcessChecks from "./ProcessChecks.ts"
 import * as Progress from "./Progress.ts"
 import * as Runs from "./Runs.ts"
 
@@ -51,6 +56,13 @@ export interface AutoOptions {
   readonly warnings?: Progress.Output | undefined
   /** Start a new run even when the spec has an unfinished one on this branch (`--new`). */
   readonly fresh?: boolean | undefined
+  /**
+   * Once the run delivered its change to a branch, fast-forward the current branch to it (`--apply`),
+   * when `HEAD` is still the base commit and nothing tracked is modified.
+   *
+   * @since 0.3.0
+   */
+  readonly apply?: boolean | undefined
 }
 
 const pricesOf = (config: SpeckitConfig.SpeckitConfig): Record<string, Pricing.Price> => {
@@ -111,6 +123,34 @@ const stoppedText = (stage: RunSummary.StageSummary) => {
   return stopped > 0 ? ` (${stopped} stopped early)` : ""
 }
 
+/** The candidates, the checks' verdict, the selection and the delivery of a run that made real changes. */
+const changeLines = (summary: RunSummary.RunSummary): Array<string> => {
+  const lines: Array<string> = []
+  for (const stage of summary.stages) {
+    for (const row of stage.candidates ?? []) {
+      lines.push(
+        `  candidate ${row.agent.padEnd(10)} ${row.status.padEnd(8)} ${row.files} file(s) +${row.added} −${row.removed}${row.tests.length > 0 ? ` (tests: ${row.tests.join(", ")})` : ""}${row.reason ? `  ${row.reason}` : ""}`
+      )
+    }
+    if (stage.selection) {
+      for (const flagged of stage.selection.flagged) {
+        lines.push(`  flagged   ${flagged.agent} changes existing tests: ${flagged.tests.join(", ")}`)
+      }
+      lines.push(`  selected  ${stage.selection.winner ?? "none"}: ${stage.selection.reason}`)
+    }
+    for (const blocking of stage.blocking ?? []) lines.push(`  blocking  ${blocking}`)
+  }
+  const delivery = summary.delivery
+  if (delivery) {
+    lines.push(
+      `  branch    ${delivery.branch} (commit ${delivery.commit.slice(0, 12)}, the change of ${delivery.candidate})`,
+      `  see it    git log -p ${delivery.base.slice(0, 12)}..${delivery.branch}`,
+      `  merge it  git merge ${delivery.branch}`
+    )
+  }
+  return lines
+}
+
 /**
  * Renders a summary for people.
  *
@@ -128,6 +168,7 @@ export const formatSummary = (summary: RunSummary.RunSummary): string => {
     `  cost     $${summary.costUsd.toFixed(4)}${summary.unpriced.length > 0 ? `  (unpriced: ${summary.unpriced.join(", ")})` : ""}`,
     `  records  ${summary.runDir}/`
   ]
+  lines.push(...changeLines(summary))
   const last = summary.stages.at(-1)
   if (last?.artifact) lines.push(`  output   ${last.artifact}`)
   if (summary.hint) lines.push(`  next     ${summary.hint}`)
@@ -221,6 +262,58 @@ const telemetryOf = (input: {
     return { pricer, estimate, guard, alert, otlp, events, path, runId: () => runId }
   })
 
+/**
+ * The configuration a new run records: `implement.mode` resolved (`changes` in a git repository with
+ * a commit, else `describe`) and the checks' concurrency (default: the number of cores). Refuses
+ * `changes` outside a git repository.
+ *
+ * @since 0.3.0
+ */
+export const effectiveConfig = (
+  config: SpeckitConfig.SpeckitConfig,
+  git: Git.GitState | undefined
+): Effect.Effect<SpeckitConfig.SpeckitConfig, InputError> => {
+  const mode = SpeckitConfig.implementMode(config, git !== undefined)
+  if (mode === "changes" && git === undefined) {
+    return Effect.fail(
+      new InputError({
+        message:
+          "implement.mode changes needs a git repository with at least one commit; this workspace has none (set implement.mode to describe, or run git init and commit)"
+      })
+    )
+  }
+  const checks = SpeckitConfig.checksOf(config, Os.availableParallelism())
+  return Effect.succeed({
+    ...config,
+    implement: { ...config.implement, mode },
+    ...(config.checks === undefined ? {} : { checks })
+  })
+}
+
+/**
+ * Checks, before anything is spent, what a run that makes real changes needs: git and the run's base
+ * commit, and every check's program. Each problem is one line (exit 2).
+ */
+const preflight = (config: SpeckitConfig.SpeckitConfig, root: string, git: Git.GitState | undefined) =>
+  Effect.gen(function* () {
+    if (config.implement?.mode !== "changes") return
+    const worktrees = yield* Worktrees.Worktrees
+    const checks = yield* Checks.Checks
+    if (git === undefined) {
+      return yield* new InputError({
+        message: "implement.mode changes needs a git repository with at least one commit"
+      })
+    }
+    yield* worktrees.check(git.commit).pipe(Effect.mapError((error) => new InputError({ message: error.message })))
+    yield* checks
+      .resolve(SpeckitConfig.checksOf(config, 1).commands, root)
+      .pipe(Effect.mapError((error) => new InputError({ message: error.message })))
+  })
+
+/** The layers of the user's repository: git worktrees for real changes, and the project's checks. */
+const repositoryLayer = (config: SpeckitConfig.SpeckitConfig, root: string) =>
+  Layer.mergeAll(GitWorktrees.layer({ workspace: root, setup: config.implement?.setup }), ProcessChecks.layer)
+
 /** A loaded workspace, ready to run (see {@link prepare}). */
 type Prepared = Effect.Success<ReturnType<typeof prepare>>
 
@@ -244,6 +337,8 @@ const execute = Effect.fnUntraced(function* (
     Effect.mapError((error) => new InputError({ message: error.message }))
   )
   for (const warning of priceCheck.warnings) warn.write(`speckit: warning: ${warning}\n`)
+  const repository = repositoryLayer(config, root)
+  yield* preflight(config, root, options.git).pipe(Effect.provide(repository))
   const progressOut = options.progress ?? (options.json ? process.stderr : process.stdout)
   const display = progressOut.isTTY ? Progress.live(progressOut) : Progress.plain(progressOut)
   const telemetry = yield* telemetryOf({ root, config, spec, display, plain: !progressOut.isTTY, progressOut, warn })
@@ -272,7 +367,7 @@ const execute = Effect.fnUntraced(function* (
             traced: telemetry.otlp !== undefined
           },
           SqlSequencerStore.layerSequencer()
-        ).pipe(Layer.provideMerge(state))
+        ).pipe(Layer.provideMerge(state), Layer.merge(repository))
       ),
       Effect.catchTags({
         // The state database: in use by another process, corrupt, foreign or newer (nothing is touched).
@@ -318,8 +413,28 @@ const execute = Effect.fnUntraced(function* (
     )
   )
   const summary = outcome._tag === "AlreadyFinished" ? yield* Runs.summaryOf(root, options.runId) : outcome.summary
-  return yield* reportSummary(summary, options)
+  const reported = yield* reportSummary(summary, options)
+  if (options.apply === true) yield* applyDelivery(summary, options).pipe(Effect.provide(repository))
+  return reported
 })
+
+/**
+ * `--apply`: fast-forwards the current branch to the delivered commit, or fails with why not.
+ */
+const applyDelivery = (summary: RunSummary.RunSummary, options: { readonly json: boolean }) =>
+  Effect.gen(function* () {
+    const delivery = summary.delivery
+    const say = (line: string) => void (options.json ? process.stderr : process.stdout).write(`${line}\n`)
+    if (delivery === undefined) {
+      say("speckit: --apply: the run delivered nothing to apply")
+      return
+    }
+    const worktrees = yield* Worktrees.Worktrees
+    yield* worktrees
+      .apply({ base: delivery.base, commit: delivery.commit })
+      .pipe(Effect.mapError((error) => new ApplyRefused({ branch: delivery.branch, reason: error.reason })))
+    say(`applied: the current branch now holds ${delivery.branch} (commit ${delivery.commit.slice(0, 12)})`)
+  })
 
 /** Prints a run's summary (JSON or for people); fails with {@link RunNotCompleted} unless it completed. */
 const reportSummary = (
@@ -385,7 +500,7 @@ export const auto = Effect.fn("Run.auto")(function* (
   options: AutoOptions
 ): Effect.fn.Return<
   RunSummary.RunSummary,
-  InputError | RunNotCompleted,
+  InputError | RunNotCompleted | ApplyRefused,
   FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
 > {
   const prepared = yield* prepare(options.specId, options.workspace)
@@ -401,8 +516,9 @@ export const auto = Effect.fn("Run.auto")(function* (
       })
     }
   }
+  const config = yield* effectiveConfig(prepared.config, git)
   const runId = yield* RunId.make
-  return yield* execute(prepared, { ...options, runId, git })
+  return yield* execute({ ...prepared, config }, { ...options, runId, git })
 })
 
 /**
@@ -427,7 +543,7 @@ export const resume = Effect.fn("Run.resume")(function* (
   options: ResumeOptions
 ): Effect.fn.Return<
   RunSummary.RunSummary,
-  InputError | RunNotCompleted,
+  InputError | RunNotCompleted | ApplyRefused,
   FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
 > {
   const path = yield* Path.Path
@@ -459,7 +575,8 @@ export const resume = Effect.fn("Run.resume")(function* (
   const prepared = yield* prepare(record.specId, root)
   return yield* execute(
     { ...prepared, config },
-    { ...options, specId: record.specId, runId: record.runId, git, answer }
+    // The run goes on from its recorded base commit, whatever the checkout holds now.
+    { ...options, specId: record.specId, runId: record.runId, git: record.git, answer }
   )
 })
 

@@ -22,3 +22,5 @@ export * as Run from "./Run.ts"
 export * as Runs from "./Runs.ts"
 /** @since 0.3.0 */
 export * as GitWorktrees from "./GitWorktrees.ts"
+/** @since 0.3.0 */
+export * as ProcessChecks from "./ProcessChecks.ts"

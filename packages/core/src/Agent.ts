@@ -45,6 +45,31 @@ export interface AgentRequest {
    * @since 0.3.0
    */
   readonly workdir?: string | undefined
+  /**
+   * Set when the agent judges real candidates (the validate stage over candidates): what the prompt
+   * shows of each, as data, for providers that use it (the `sim` agent ranks by it).
+   *
+   * @since 0.3.0
+   */
+  readonly candidates?: ReadonlyArray<CandidateView> | undefined
+}
+
+/**
+ * A candidate as a validate agent is shown it (anonymised).
+ *
+ * @since 0.3.0
+ */
+export interface CandidateView {
+  /** `C1`…`Cn`. */
+  readonly id: string
+  /** How many checks it passes. */
+  readonly passed: number
+  /** The checks that pass on the base and not on it. */
+  readonly regressions: ReadonlyArray<string>
+  /** Lines added + removed. */
+  readonly lines: number
+  /** The existing tests it changes. */
+  readonly changedTests: ReadonlyArray<string>
 }
 
 /**

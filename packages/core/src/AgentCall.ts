@@ -59,6 +59,8 @@ export interface Ask {
   /** The prompt; `repairNote` says why the previous answer was rejected. */
   readonly prompt: (repairNote: string | undefined) => string
   readonly parse: (text: string) => Effect.Effect<StageResult.StageResult, StageResult.MalformedResult>
+  /** The candidates the agent judges, as data (see `AgentRequest.candidates`). */
+  readonly candidates?: ReadonlyArray<Agent.CandidateView> | undefined
 }
 
 /**
@@ -153,7 +155,8 @@ export const call = Effect.fnUntraced(function* (
       spec,
       previous,
       idempotencyKey: Agent.idempotencyKey({ runId, stage, agent: agent.id, attempt }),
-      ...(context.workdir === undefined ? {} : { workdir: context.workdir })
+      ...(context.workdir === undefined ? {} : { workdir: context.workdir }),
+      ...(context.ask?.candidates === undefined ? {} : { candidates: context.ask.candidates })
     }
     yield* budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt })
     yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })

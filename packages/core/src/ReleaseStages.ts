@@ -141,7 +141,7 @@ const commitMessage = (run: RunContext, input: StageInput, agent: string): strin
     "",
     `Delivered by speckit run ${run.runId} from the candidate of agent ${agent}.`,
     `Implementing agents: ${(implement?.candidates ?? []).map((c) => `${c.agent} (${c.status})`).join(", ") || "none"}.`,
-    `Selection: ${validate?.selection?.reason ?? "none"}.`,
+    `Selection: ${validate?.selection ? `${validate.selection.winner}, ${validate.selection.reason}` : "none"}.`,
     "",
     "Checks:",
     ...[...byTarget.entries()].map(([target, results]) => `  ${target}: ${results.join(", ")}`),

@@ -5,7 +5,9 @@
  */
 import type { AgentId } from "./AgentId.ts"
 import type { AgentOutcome } from "./AgentOutcome.ts"
-import type { StageConsensus, StageStatus } from "./Consensus.ts"
+import type { CandidateRow } from "./Candidate.ts"
+import type { CheckResult } from "./Checks.ts"
+import type { Delivery, SelectionRecord, StageConsensus, StageStatus } from "./Consensus.ts"
 import type { Breakdown, MetricsSnapshot } from "./SessionMetrics.ts"
 import type { Stage } from "./Stage.ts"
 import * as StageResult from "./StageResult.ts"
@@ -66,6 +68,36 @@ export interface StageSummary {
   readonly costUsd: number
   /** The stage artifact, relative to the workspace. */
   readonly artifact?: string | undefined
+  /**
+   * In a stage that makes real changes: every candidate.
+   *
+   * @since 0.3.0
+   */
+  readonly candidates?: ReadonlyArray<CandidateRow> | undefined
+  /**
+   * In a stage that checks candidates: every check result (the base's too).
+   *
+   * @since 0.3.0
+   */
+  readonly checks?: ReadonlyArray<CheckResult> | undefined
+  /**
+   * In a stage that chose among candidates: the choice and why.
+   *
+   * @since 0.3.0
+   */
+  readonly selection?: SelectionRecord | undefined
+  /**
+   * In an audit of real changes: the confirmed findings that block the release.
+   *
+   * @since 0.3.0
+   */
+  readonly blocking?: ReadonlyArray<string> | undefined
+  /**
+   * In the stage that delivered the change: where.
+   *
+   * @since 0.3.0
+   */
+  readonly delivery?: Delivery | undefined
 }
 
 /**
@@ -98,6 +130,12 @@ export interface RunSummary {
    * waits for and the name of its durable wait, which `speckit resume` answers.
    */
   readonly pause?: Pause | undefined
+  /**
+   * Where the run delivered its change (a run that made real changes and unlocked).
+   *
+   * @since 0.3.0
+   */
+  readonly delivery?: Delivery | undefined
 }
 
 /**
@@ -174,7 +212,12 @@ export const stageSummary = (input: {
   agents: input.outcomes.map((outcome) => agentSummary(outcome, input.stopped)),
   durationMs: input.durationMs,
   costUsd: input.costUsd,
-  artifact: input.artifact
+  artifact: input.artifact,
+  ...(input.consensus.candidates === undefined ? {} : { candidates: input.consensus.candidates }),
+  ...(input.consensus.checks === undefined ? {} : { checks: input.consensus.checks }),
+  ...(input.consensus.selection === undefined ? {} : { selection: input.consensus.selection }),
+  ...(input.consensus.blocking === undefined ? {} : { blocking: input.consensus.blocking }),
+  ...(input.consensus.delivery === undefined ? {} : { delivery: input.consensus.delivery })
 })
 
 /**
@@ -226,5 +269,6 @@ export const make = (state: RunState, snapshot: MetricsSnapshot, finishedAt: num
   decisions: state.decisions,
   runDir: state.runDir,
   hint: state.hint,
-  pause: state.pause
+  pause: state.pause,
+  delivery: state.stages.find((stage) => stage.delivery !== undefined)?.delivery
 })

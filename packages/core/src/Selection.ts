@@ -78,7 +78,7 @@ export type Selected =
       readonly order: ReadonlyArray<Ranked>
       /** The candidates out for a regression. */
       readonly out: ReadonlyArray<Ranked>
-      /** Why the winner won, in one sentence. */
+      /** Why the winner won, in one sentence (without its name). */
       readonly reason: string
     }
   | { readonly _tag: "NoSurvivor"; readonly out: ReadonlyArray<Ranked>; readonly reason: string }
@@ -191,6 +191,6 @@ export const select = (
     winner: winner.agent,
     order,
     out,
-    reason: `${winner.agent}: ${why}${out.length > 0 ? `; out for a regression: ${out.map((r) => `${r.agent} (${r.regressions.join(", ")})`).join(", ")}` : ""}`
+    reason: `${why}${out.length > 0 ? `; out for a regression: ${out.map((r) => `${r.agent} (${r.regressions.join(", ")})`).join(", ")}` : ""}`
   }
 }

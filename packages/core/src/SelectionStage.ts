@@ -77,7 +77,11 @@ const selected = (
     ...consensus,
     status: noSurvivor || agentsFailed ? "failed" : record.mode === "checks-only" ? "ok" : consensus.status,
     verdict: noSurvivor ? "fail" : agentsFailed ? consensus.verdict : "pass",
-    reason: noSurvivor ? choice.reason : agentsFailed ? consensus.reason : `selected ${choice.reason}`,
+    reason: noSurvivor
+      ? choice.reason
+      : agentsFailed
+        ? consensus.reason
+        : `selected ${choice._tag === "Selected" ? choice.winner : ""}: ${choice.reason}`,
     result: noSurvivor ? undefined : consensus.result,
     checks,
     selection
@@ -129,7 +133,9 @@ export const render = (spec: Spec, consensus: StageConsensus): string => {
     "",
     "## Selection",
     "",
-    selection ? `- ${selection.reason}` : "- no selection",
+    selection
+      ? `- ${selection.winner ? `Selected **${selection.winner}**: ` : ""}${selection.reason}`
+      : "- no selection",
     ...(selection?.order ?? []).map(
       (r, index) => `- ${index + 1}. ${r.agent}: ${r.passed} check(s) passed, Borda ${r.borda}, ${r.lines} line(s)`
     ),
@@ -175,6 +181,16 @@ const runStage = (run: RunContext, input: StageDefinition.StageInput, pauses: St
             }
           ]
     })
+    const baseStatuses = statusesOf(results, CheckPhase.base)
+    const views = shown.map((view) => ({
+      id: view.id,
+      passed: view.checks.filter((r) => r.status === "pass").length,
+      regressions: view.checks
+        .filter((r) => baseStatuses[r.check] === "pass" && r.status !== "pass")
+        .map((r) => r.check),
+      lines: view.candidate.stats.added + view.candidate.stats.removed,
+      changedTests: view.changedTests
+    }))
     const ask = (agent: Parameters<AgentStep.Work>[0]) => ({
       prompt: (repairNote: string | undefined) =>
         SelectionPrompt.make({
@@ -185,7 +201,8 @@ const runStage = (run: RunContext, input: StageDefinition.StageInput, pauses: St
           candidates: shown,
           repairNote
         }),
-      parse: (text: string) => SelectionPrompt.parse(agent.id, [...ids.keys()], text)
+      parse: (text: string) => SelectionPrompt.parse(agent.id, [...ids.keys()], text),
+      candidates: views
     })
     const ran = yield* StageAgents.run(run, stage, policy, pauses, (agent, stop, generation) =>
       AgentStep.call(run, {

@@ -64,6 +64,38 @@ const pick = <A>(random: () => number, items: ReadonlyArray<A>): A => items[Math
  *
  * @since 0.1.0
  */
+/**
+ * A validate answer over candidates: those with a regression or changing existing tests fail; the rest
+ * pass; ranked by checks passed, then the fewest lines.
+ */
+const judgeCandidates = (
+  base: { readonly stage: Stage; readonly agent: AgentId },
+  candidates: ReadonlyArray<Agent.CandidateView>
+): Record<string, unknown> => {
+  const bad = (c: Agent.CandidateView) => c.regressions.length > 0 || c.changedTests.length > 0
+  const ranking = [...candidates].sort(
+    (a, b) => Number(bad(a)) - Number(bad(b)) || b.passed - a.passed || a.lines - b.lines || a.id.localeCompare(b.id)
+  )
+  const verdicts = candidates.map((c) => ({
+    id: c.id,
+    verdict: bad(c) ? "fail" : "pass",
+    reason:
+      c.regressions.length > 0
+        ? `fails ${c.regressions.join(", ")}, which pass on the base`
+        : c.changedTests.length > 0
+          ? `changes existing tests: ${c.changedTests.join(", ")}`
+          : `passes ${c.passed} check(s) with ${c.lines} line(s) changed`
+  }))
+  return {
+    ...base,
+    summary: `${verdicts.filter((v) => v.verdict === "pass").length} of ${candidates.length} candidates pass; ${ranking[0]?.id ?? "none"} is the best.`,
+    test_strategy: ["Run the project's checks on the base and on every candidate; compare."],
+    verdict: verdicts.some((v) => v.verdict === "pass") ? "pass" : "fail",
+    candidates: verdicts,
+    ranking: ranking.map((c) => c.id)
+  }
+}
+
 export const answer = (request: Agent.AgentRequest, seed: number): Record<string, unknown> => {
   // As an aggregator: the deterministic merge of the answers, with agreements and conflicts.
   const synthesis = request.synthesisOf ? StageResult.synthesize(request.synthesisOf, request.agent) : undefined
@@ -146,6 +178,7 @@ export const answer = (request: Agent.AgentRequest, seed: number): Record<string
       }
     }
     case "validate":
+      if (request.candidates !== undefined) return judgeCandidates(base, request.candidates)
       return {
         ...base,
         summary: `The changes cover ${reqs.length} requirements; the strategy below checks each acceptance criterion.`,

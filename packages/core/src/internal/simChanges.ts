@@ -29,11 +29,15 @@ interface Example {
 }
 
 const parseJson = (text: string): { readonly ok: true; readonly value: unknown } | { readonly ok: false } => {
-  try {
-    return { ok: true, value: JSON.parse(text.replace(/'/g, '"')) }
-  } catch {
-    return { ok: false }
+  // JSON as written, else with single-quoted strings.
+  for (const candidate of [text, text.replace(/'/g, '"')]) {
+    try {
+      return { ok: true, value: JSON.parse(candidate) }
+    } catch {
+      // the next form
+    }
   }
+  return { ok: false }
 }
 
 /** The first function the spec names in backticks, with its examples. */
