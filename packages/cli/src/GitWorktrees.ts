@@ -178,6 +178,11 @@ export const make = (options: { readonly workspace: string; readonly setup?: Set
         yield* run(top, ["worktree", "remove", "--force", "--force", where])
         yield* fs.remove(where, { recursive: true, force: true }).pipe(Effect.ignore)
         yield* run(top, ["worktree", "prune"])
+        // The run's folder, and the worktrees folder, once empty.
+        for (const folder of [path.dirname(where), path.dirname(path.dirname(where))]) {
+          const left = yield* fs.readDirectory(folder).pipe(Effect.orElseSucceed(() => ["?"]))
+          if (left.length === 0) yield* fs.remove(folder).pipe(Effect.ignore)
+        }
       }).pipe(Effect.ignore)
 
     const copySetup = (worktreeRoot: string) =>

@@ -110,15 +110,17 @@ export const run = (
       return { output, exitCode: Number(exitCode) }
     }).pipe(
       Effect.scoped,
-      Effect.map(
-        (done): Checks.CheckResult => ({
+      Effect.map((done): Checks.CheckResult => {
+        const failures = done.exitCode === 0 ? [] : Checks.failuresOf(done.output.split("\n"))
+        return {
           ...base,
           status: done.exitCode === 0 ? "pass" : "fail",
           exitCode: done.exitCode,
           durationMs: Date.now() - started,
-          tail: tailOf(done.output)
-        })
-      ),
+          tail: tailOf(done.output),
+          ...(failures.length === 0 ? {} : { failures })
+        }
+      }),
       Effect.timeoutOrElse({
         duration: Duration.millis(timeoutMs),
         orElse: () =>

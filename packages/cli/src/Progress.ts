@@ -90,6 +90,8 @@ export const plain = (out: Output): Display => {
           )
         case "CheckFinished":
           return line(`[${event.stage}] check ${checkText(event.result)}`)
+        case "AgentWarning":
+          return line(`[${event.stage}] ${event.agent}: warning: ${event.message}`)
         case "Delivered":
           return line(
             `delivered: ${event.candidate}'s change to branch ${event.branch} (commit ${event.commit.slice(0, 12)})`

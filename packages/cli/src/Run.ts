@@ -138,6 +138,11 @@ const changeLines = (summary: RunSummary.RunSummary): Array<string> => {
       }
       lines.push(`  selected  ${stage.selection.winner ?? "none"}: ${stage.selection.reason}`)
     }
+    for (const result of stage.checks ?? []) {
+      if (result.status === "pass" || result.candidate === "base") continue
+      const failing = result.failures?.length ? `: failing ${result.failures.map((f) => `"${f}"`).join(", ")}` : ""
+      lines.push(`  check     ${result.candidate}: ${result.check} ${result.status}${failing}`)
+    }
     for (const blocking of stage.blocking ?? []) lines.push(`  blocking  ${blocking}`)
   }
   const delivery = summary.delivery

@@ -10,6 +10,7 @@ import {
   type CliResult,
   ensureBuilt,
   execAgent,
+  git,
   makeWorkspace,
   readJson,
   removeTempDirs,
@@ -21,7 +22,7 @@ import {
   writeFile
 } from "./helpers.ts"
 
-const demoSpecId = "SPEC-001-password-reset"
+const demoSpecId = "SPEC-001-slugify"
 const demoAgents = ["alpha", "beta", "gamma"]
 
 const Usage = Schema.Struct({
@@ -98,7 +99,10 @@ describe("speckit demo", () => {
     assert.notInclude(result.stdout, "\u001b")
     assert.notInclude(result.stdout, "\r")
     const lines = result.stdout.split("\n")
-    assert.include(lines, `speckit demo: sample workspace in ${dir} (spec ${demoSpecId})`)
+    assert.include(
+      lines,
+      `speckit demo: sample workspace in ${dir} (spec ${demoSpecId}, a git repository: the agents make real changes)`
+    )
     for (const stage of stages) {
       assert.include(lines, `[${stage}] started with alpha, beta, gamma`)
       // Verdict stages may stop a straggler early, once the outcome can no longer change.
@@ -133,6 +137,24 @@ describe("speckit demo", () => {
     const summary = decodeSummary(readJson(path.join(runDir, "summary.json")))
     assert.strictEqual(summary.status, "completed")
     assert.strictEqual(summary.runId, path.basename(runDir))
+
+    // Three real candidates (patches saved), the suite run on each, the winner delivered to a branch.
+    for (const agent of demoAgents) {
+      assert.match(result.stdout, new RegExp(`candidate ${agent} +\\w+ +\\d+ file\\(s\\) \\+\\d+ −\\d+`))
+      assert.isTrue(fs.existsSync(path.join(runDir, "candidates", `${agent}.patch`)), `${agent}.patch`)
+    }
+    assert.include(result.stdout, "[validate] check test on base: pass")
+    const branch = /branch +(speckit\/\S+)/.exec(result.stdout)?.[1] ?? ""
+    assert.strictEqual(git(dir, "branch", "--list", branch), branch)
+    assert.include(result.stdout, `git log -p `)
+    assert.include(git(dir, "show", "--stat", branch), "src/strings.js")
+    // The checkout itself: still on its commit, only the spec's artifacts added, no worktree left.
+    assert.strictEqual(git(dir, "rev-parse", "HEAD"), git(dir, "rev-parse", `${branch}^`))
+    assert.deepStrictEqual(
+      git(dir, "status", "--porcelain").split("\n").sort(),
+      stages.map((stage) => `?? specs/${demoSpecId}/${stage}.md`).sort()
+    )
+    assert.notInclude(git(dir, "worktree", "list"), ".speckit")
   })
 
   it("--json prints one summary object whose cost adds up", async () => {

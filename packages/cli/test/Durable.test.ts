@@ -170,6 +170,8 @@ const durableWorkspace = (
     config: {
       agents,
       defaults: { agents: [...agentIds], quorum: "majority", earlyDecision: false },
+      // These runs test durability itself: agents describe their changes (see RealChanges.test.ts).
+      implement: { mode: "describe" },
       ...(options.stagePolicies === undefined ? {} : { stages: options.stagePolicies }),
       pricing: { models: { [model]: { inputPerMTok: 10, outputPerMTok: 10 } } },
       ...(options.budget === undefined ? {} : { budget: options.budget })

@@ -17,7 +17,7 @@ import {
   unpricedExecAgent
 } from "./helpers.ts"
 
-const demoSpecId = "SPEC-001-password-reset"
+const demoSpecId = "SPEC-001-slugify"
 const pricedAgent = path.join(repoRoot, "packages/cli/test/fixtures/telemetry/priced-agent.mjs")
 
 interface Range {

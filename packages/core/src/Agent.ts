@@ -85,6 +85,13 @@ export interface AgentResponse {
   readonly model: string
   /** The cost the provider itself reported, in USD, when it reports one. */
   readonly reportedCostUsd?: number | undefined
+  /**
+   * What the user should know although the call succeeded (e.g. tools an agent CLI denied itself);
+   * shown in progress and kept with the answer.
+   *
+   * @since 0.3.0
+   */
+  readonly warnings?: ReadonlyArray<string> | undefined
 }
 
 /**

@@ -196,8 +196,12 @@ export const call = Effect.fnUntraced(function* (
         model,
         usage,
         reportedCostUsd: response.success.reportedCostUsd,
-        text: response.success.text
+        text: response.success.text,
+        ...(response.success.warnings === undefined ? {} : { warnings: response.success.warnings })
       })
+      for (const message of response.success.warnings ?? []) {
+        yield* events.emit({ _tag: "AgentWarning", stage, agent: agent.id, attempt, message })
+      }
       yield* faults.crashPoint("after_answer")
     }
     const cost = yield* metrics.record({

@@ -6,7 +6,7 @@
  *
  * @since 0.3.0
  */
-import { Effect, Result, type Scope } from "effect"
+import { Effect, Result, Scope } from "effect"
 import * as Checks from "./Checks.ts"
 import type { RunContext } from "./RunContext.ts"
 import type { Stage } from "./Stage.ts"
@@ -62,8 +62,10 @@ export const run = (
     Effect.gen(function* () {
       const worktrees = yield* Worktrees.Worktrees
       const runner = yield* Checks.Checks
-      // A target's worktree is made when its first unrecorded check runs, and removed at the end.
-      const trees = new Map<string, Effect.Effect<string, Worktrees.WorktreeError, Scope.Scope>>()
+      // A target's worktree is made when its first unrecorded check runs, in the phase's own scope (a
+      // step's scope ends with the step), and removed when the phase ends.
+      const phase = yield* Effect.scope
+      const trees = new Map<string, Effect.Effect<string, Worktrees.WorktreeError>>()
       for (const target of input.targets) {
         const open = worktrees.open({
           runId: context.runId,
@@ -71,7 +73,7 @@ export const run = (
           base: input.base,
           patch: target.patch
         })
-        trees.set(target.name, yield* Effect.cached(open))
+        trees.set(target.name, yield* Effect.cached(Scope.provide(open, phase)))
       }
       const jobs = input.targets.flatMap((target) => input.checks.map((check) => ({ target, check })))
       return yield* Effect.forEach(

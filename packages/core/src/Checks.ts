@@ -50,7 +50,9 @@ export const CheckResult = Schema.Struct({
   /** The last lines of its output (stdout and stderr interleaved as they came). */
   tail: Schema.Array(Schema.String),
   /** Why it is an `error` or a `timeout`, in a few words. */
-  detail: Schema.optionalKey(Schema.String)
+  detail: Schema.optionalKey(Schema.String),
+  /** The names of the tests its output reports as failing (TAP `not ok` lines, `✖` lines), when it says. */
+  failures: Schema.optionalKey(Schema.Array(Schema.String))
 })
 
 /**
@@ -119,3 +121,28 @@ export const none: Service = {
  * @since 0.3.0
  */
 export const Checks = Context.Reference<Service>("@speckit/core/Checks", { defaultValue: () => none })
+
+/**
+ * The failing tests a check's output names: TAP `not ok N - name` lines and spec-reporter `✖ name`
+ * lines, without file-level entries, in order, each once.
+ *
+ * @example
+ * ```ts
+ * import { Checks } from "@speckit/core"
+ *
+ * Checks.failuresOf(["not ok 1 - clamp keeps a value inside the bounds", "  ---"])
+ * // ["clamp keeps a value inside the bounds"]
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const failuresOf = (lines: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const names: Array<string> = []
+  for (const line of lines) {
+    const match = /^\s*not ok \d+ - (.+?)(?:\s+#.*)?$/.exec(line) ?? /^\s*✖ (.+?)(?: \([\d.]+m?s\))?$/.exec(line)
+    const name = match?.[1]?.trim()
+    if (name === undefined || name === "" || name.startsWith("/") || /^failing tests:?$/.test(name)) continue
+    if (!names.includes(name)) names.push(name)
+  }
+  return names
+}

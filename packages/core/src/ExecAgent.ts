@@ -9,7 +9,9 @@ import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type * as Agent from "./Agent.ts"
 import { AgentError } from "./AgentError.ts"
 import type { AgentId } from "./AgentId.ts"
+import * as EditMode from "./EditMode.ts"
 import * as OutputFormat from "./OutputFormat.ts"
+import type { Stage } from "./Stage.ts"
 
 /**
  * Options of an exec agent.
@@ -29,6 +31,13 @@ export interface ExecAgentOptions {
   readonly env?: Readonly<Record<string, string>> | undefined
   /** Grace period between SIGTERM and SIGKILL when the call is interrupted; default 2 s. */
   readonly killGraceMs?: number | undefined
+  /**
+   * Commands for particular stages (e.g. `implement`), replacing the command and the preset's edit
+   * switches there (see `EditMode`).
+   *
+   * @since 0.3.0
+   */
+  readonly stageCommands?: Partial<Record<Stage, readonly [string, ...Array<string>]>> | undefined
 }
 
 const collect = <E>(stream: Stream.Stream<Uint8Array, E>) => stream.pipe(Stream.decodeText(), Stream.mkString)
@@ -63,19 +72,33 @@ export const run = (
 ): Effect.Effect<OutputFormat.ProcessOutput, AgentError, ChildProcessSpawner.ChildProcessSpawner> =>
   Effect.gen(function* () {
     const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-    const [program, ...args] = options.command
+    // Editing a worktree: run there, with the preset's unattended-edit switches.
+    const edit =
+      request.workdir === undefined
+        ? undefined
+        : EditMode.invocation({
+            format: options.format ?? "text",
+            command: options.command,
+            stageCommand: options.stageCommands?.[request.stage],
+            workdir: request.workdir,
+            prompt: request.prompt
+          })
+    const [program, ...args] = edit?.command ?? options.command
+    const cwd = request.workdir ?? options.cwd
     const command = ChildProcess.make(program, args, {
-      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      ...(cwd === undefined ? {} : { cwd }),
       extendEnv: true,
       env: {
         ...options.env,
+        ...edit?.env,
+        ...(request.workdir === undefined ? {} : { SPECKIT_WORKDIR: request.workdir }),
         SPECKIT_RUN_ID: request.runId,
         SPECKIT_STAGE: request.stage,
         SPECKIT_AGENT: request.agent,
         SPECKIT_ATTEMPT: String(request.attempt),
         SPECKIT_IDEMPOTENCY_KEY: request.idempotencyKey
       },
-      stdin: Stream.make(new TextEncoder().encode(request.prompt)),
+      stdin: edit?.promptOnStdin === false ? "ignore" : Stream.make(new TextEncoder().encode(request.prompt)),
       killSignal: "SIGTERM",
       forceKillAfter: Duration.millis(options.killGraceMs ?? 2_000)
     })
@@ -133,6 +156,7 @@ export const make = (
       id: options.id,
       provider: "exec",
       model,
+      edits: true,
       call: (request) =>
         run(options, request).pipe(
           Effect.flatMap((output) =>

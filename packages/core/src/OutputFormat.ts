@@ -270,6 +270,8 @@ interface Reading {
   readonly model?: string | undefined
   readonly cost?: number | undefined
   readonly error?: ErrorSignal | undefined
+  /** What the user should know although the answer is good (e.g. tools the CLI denied). */
+  readonly warnings?: ReadonlyArray<string> | undefined
 }
 
 const unrecognized: Reading = { recognized: false }
@@ -333,7 +335,8 @@ const finish = (
     text,
     model: reading.model ?? model,
     usage: reading.usage ?? TokenUsage.make({ input: estimateTokens(prompt), output: estimateTokens(text) }),
-    ...(reading.cost === undefined ? {} : { reportedCostUsd: reading.cost })
+    ...(reading.cost === undefined ? {} : { reportedCostUsd: reading.cost }),
+    ...(reading.warnings === undefined || reading.warnings.length === 0 ? {} : { warnings: reading.warnings })
   })
 }
 
@@ -380,6 +383,7 @@ const ClaudeResult = Schema.Struct({
   api_error_status: optionalNumber,
   result: optionalString,
   errors: Schema.optionalKey(Schema.NullOr(Schema.Array(Schema.Unknown))),
+  permission_denials: Schema.optionalKey(Schema.NullOr(Schema.Array(Schema.Unknown))),
   total_cost_usd: optionalNumber,
   usage: Schema.optionalKey(
     Schema.NullOr(
@@ -424,7 +428,22 @@ const readClaude = (output: ProcessOutput): Reading => {
       }
     }
   }
-  return { recognized: true, text: decoded.result ?? "", ...spent }
+  return { recognized: true, text: decoded.result ?? "", ...spent, warnings: claudeDenials(decoded) }
+}
+
+/**
+ * The tool uses Claude Code denied (`permission_denials`): in `-p` mode an unapproved tool is denied
+ * silently while `subtype` still says success.
+ */
+const claudeDenials = (decoded: typeof ClaudeResult.Type): ReadonlyArray<string> => {
+  const denials = decoded.permission_denials ?? []
+  if (denials.length === 0) return []
+  const names = denials.map((denial) =>
+    Predicate.isObject(denial) && Predicate.isString(denial.tool_name) ? denial.tool_name : "a tool"
+  )
+  return [
+    `Claude Code denied ${denials.length} tool use(s) (${[...new Set(names)].join(", ")}): allow them with --allowedTools in the agent's command`
+  ]
 }
 
 /** Usage summed over `modelUsage` (else from `usage`), cost over `costUSD` (else `total_cost_usd`). */

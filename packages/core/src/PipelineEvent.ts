@@ -99,6 +99,13 @@ export type PipelineEvent =
     }
   | { readonly _tag: "CheckFinished"; readonly stage: Stage; readonly result: CheckResult }
   | {
+      readonly _tag: "AgentWarning"
+      readonly stage: Stage
+      readonly agent: AgentId
+      readonly attempt: number
+      readonly message: string
+    }
+  | {
       readonly _tag: "Delivered"
       readonly branch: string
       readonly commit: string

@@ -95,7 +95,9 @@ export const exec: Provider.ProviderDefinition = {
         cwd: path.resolve(context.workspace, config.cwd ?? "."),
         env: config.env,
         format: config.format,
-        killGraceMs: config.killGraceMs
+        killGraceMs: config.killGraceMs,
+        stageCommands:
+          config.stages?.implement === undefined ? undefined : { implement: config.stages.implement.command }
       })
     })
 }

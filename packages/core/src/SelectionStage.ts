@@ -90,7 +90,9 @@ const selected = (
 
 const cell = (results: ReadonlyArray<CheckResult>, candidate: string, check: string) => {
   const result = results.find((r) => r.candidate === candidate && r.check === check)
-  return result === undefined ? "—" : `${result.status}${result.exitCode === undefined ? "" : ` (${result.exitCode})`}`
+  if (result === undefined) return "—"
+  const failing = result.failures?.length ? `: ${result.failures.join("; ").replaceAll("|", "\\|")}` : ""
+  return `${result.status}${result.exitCode === undefined ? "" : ` (${result.exitCode})`}${failing}`
 }
 
 /**

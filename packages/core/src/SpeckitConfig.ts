@@ -110,7 +110,11 @@ export const ExecAgentConfig = Schema.Struct({
   cwd: Schema.optionalKey(Schema.String),
   env: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   /** Grace period between SIGTERM and SIGKILL when a call is cancelled (default 2000 ms). */
-  killGraceMs: Schema.optionalKey(NonNegative)
+  killGraceMs: Schema.optionalKey(NonNegative),
+  /** Per-stage commands, e.g. `{ "implement": { "command": [...] } }` (see `EditMode`). */
+  stages: Schema.optionalKey(
+    Schema.Struct({ implement: Schema.optionalKey(Schema.Struct({ command: Schema.NonEmptyArray(Schema.String) })) })
+  )
 })
 
 /**

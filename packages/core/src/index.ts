@@ -43,6 +43,8 @@ export * as DecisionLoop from "./DecisionLoop.ts"
 export * as Diff from "./Diff.ts"
 /** @since 0.2.0 */
 export * as DurableRun from "./DurableRun.ts"
+/** @since 0.3.0 */
+export * as EditMode from "./EditMode.ts"
 /** @since 0.1.0 */
 export * as ExecAgent from "./ExecAgent.ts"
 /** @since 0.2.0 */
