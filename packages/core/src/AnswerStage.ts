@@ -26,7 +26,7 @@ import * as StageVerdict from "./StageVerdict.ts"
  *
  * @since 0.3.0
  */
-export interface Options<R = never> {
+export interface Options {
   readonly stage: Stage.Stage
   /** Renders the decided consensus as the artifact (default: {@link StageArtifact.render}). */
   readonly render?: ((spec: Spec, consensus: StageConsensus) => string) | undefined
@@ -59,15 +59,15 @@ export interface Options<R = never> {
         run: RunContext,
         consensus: StageConsensus,
         input: StageDefinition.StageInput
-      ) => Effect.Effect<StageConsensus, RunStoreError, R>)
+      ) => Effect.Effect<StageConsensus, RunStoreError, StageDefinition.Services>)
     | undefined
 }
 
 /**
  * Runs one answer stage: agents, verdict, artifact, summary.
  */
-const runStage = <R>(
-  options: Options<R>,
+const runStage = (
+  options: Options,
   run: RunContext,
   input: StageDefinition.StageInput,
   pauses: StageDefinition.Pauses
@@ -123,7 +123,7 @@ export const defaultRender: (spec: Spec, consensus: StageConsensus) => string = 
  *
  * @since 0.3.0
  */
-export const make = <R = never>(options: Options<R>): StageDefinition.StageDefinition<R> =>
+export const make = (options: Options): StageDefinition.StageDefinition =>
   StageDefinition.make({
     stage: options.stage,
     kind: "answers",

@@ -21,6 +21,7 @@ import * as AgentStep from "./AgentStep.ts"
 import * as Candidate from "./Candidate.ts"
 import * as ChangePrompt from "./ChangePrompt.ts"
 import type { StageConsensus } from "./Consensus.ts"
+import { FaultInjector } from "./FaultInjector.ts"
 import * as FileAnswer from "./FileAnswer.ts"
 import type { RunContext } from "./RunContext.ts"
 import { RunStore } from "./RunStore.ts"
@@ -140,6 +141,7 @@ const judged = (run: RunContext, outcome: AgentOutcome, base: string, collected:
     if (judgement._tag === "Empty") return failed(outcome, "Empty", judgement.reason)
     const candidate = yield* Candidate.make(base, collected)
     if (store.saveCandidate) yield* store.saveCandidate(run.runId, outcome.agent, candidate)
+    yield* FaultInjector.use((faults) => faults.crashPoint("after_candidate"))
     if (judgement._tag === "Rejected") return failed(outcome, "Rejected", judgement.reason, candidate)
     return { ...reported(outcome, collected.files), candidate }
   })

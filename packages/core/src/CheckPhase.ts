@@ -8,6 +8,7 @@
  */
 import { Effect, Result, Scope } from "effect"
 import * as Checks from "./Checks.ts"
+import { FaultInjector } from "./FaultInjector.ts"
 import type { RunContext } from "./RunContext.ts"
 import type { Stage } from "./Stage.ts"
 import * as Worktrees from "./Worktrees.ts"
@@ -57,11 +58,12 @@ export const run = (
     readonly checks: ReadonlyArray<Checks.Check>
     readonly concurrency: number
   }
-): Effect.Effect<ReadonlyArray<Checks.CheckResult>> =>
+): Effect.Effect<ReadonlyArray<Checks.CheckResult>, never, FaultInjector> =>
   Effect.scoped(
     Effect.gen(function* () {
       const worktrees = yield* Worktrees.Worktrees
       const runner = yield* Checks.Checks
+      const faults = yield* FaultInjector
       // A target's worktree is made when its first unrecorded check runs, in the phase's own scope (a
       // step's scope ends with the step), and removed when the phase ends.
       const phase = yield* Effect.scope
@@ -102,7 +104,9 @@ export const run = (
                   check: check.name,
                   candidate: target.name
                 })
-                return yield* runner.run(check, tree.success, target.name)
+                const result = yield* runner.run(check, tree.success, target.name)
+                yield* faults.crashPoint("after_check")
+                return result
               })
             })
             yield* context.emit({ _tag: "CheckFinished", stage: input.stage, result: done.value })

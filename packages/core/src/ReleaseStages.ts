@@ -20,6 +20,7 @@ import * as AnswerStage from "./AnswerStage.ts"
 import type { Candidate } from "./Candidate.ts"
 import type { StageConsensus } from "./Consensus.ts"
 import * as Diff from "./Diff.ts"
+import { FaultInjector } from "./FaultInjector.ts"
 import * as Prompt from "./Prompt.ts"
 import type { RunContext } from "./RunContext.ts"
 import type { Spec } from "./Spec.ts"
@@ -195,6 +196,7 @@ const deliver = (run: RunContext, consensus: StageConsensus, input: StageInput) 
           at: Date.parse(run.record.startedAt)
         })
         .pipe(
+          Effect.tap(() => FaultInjector.use((faults) => faults.crashPoint("after_delivery"))),
           Effect.map((delivered) => ({ _tag: "Delivered" as const, ...delivered })),
           Effect.catch((error) => Effect.succeed({ _tag: "Failed" as const, reason: error.message }))
         )
