@@ -175,9 +175,12 @@ export const make = (options: { readonly workspace: string; readonly setup?: Set
     const removeWorktree = (where: string) =>
       Effect.gen(function* () {
         const top = yield* root
-        yield* run(top, ["worktree", "remove", "--force", "--force", where])
-        yield* fs.remove(where, { recursive: true, force: true }).pipe(Effect.ignore)
-        yield* run(top, ["worktree", "prune"])
+        const removed = yield* run(top, ["worktree", "remove", "--force", "--force", where])
+        if (removed.exitCode !== 0) {
+          // git no longer knows it (or could not remove it): the folder goes, then git's record of it.
+          yield* fs.remove(where, { recursive: true, force: true }).pipe(Effect.ignore)
+          yield* run(top, ["worktree", "prune"])
+        }
         // The run's folder, and the worktrees folder, once empty.
         for (const folder of [path.dirname(where), path.dirname(path.dirname(where))]) {
           const left = yield* fs.readDirectory(folder).pipe(Effect.orElseSucceed(() => ["?"]))
@@ -339,10 +342,23 @@ export const make = (options: { readonly workspace: string; readonly setup?: Set
         )
         const counts = parseNumstat(numstat)
         const files: Array<Candidate.ChangedFile> = []
-        for (const entry of parseRaw(raw)) {
+        const entries = parseRaw(raw)
+        const present = entries.filter((entry) => entry.status !== "D")
+        // Every blob's size in one `cat-file --batch-check`.
+        const sizes = new Map<string, number>()
+        if (present.length > 0) {
+          const checked = yield* git(where, [...scoped, "cat-file", "--batch-check=%(objectname) %(objectsize)"], {
+            stdin: `${present.map((entry) => entry.sha).join("\n")}\n`
+          })
+          for (const line of checked.split("\n")) {
+            const [sha, size] = line.split(" ")
+            if (sha !== undefined && size !== undefined) sizes.set(sha, Number(size))
+          }
+        }
+        for (const entry of entries) {
           const count = counts.get(entry.path) ?? { added: 0, removed: 0, binary: false }
           const deleted = entry.status === "D"
-          const bytes = deleted ? 0 : Number((yield* git(where, [...scoped, "cat-file", "-s", entry.sha])).trim())
+          const bytes = deleted ? 0 : (sizes.get(entry.sha) ?? 0)
           const linkTarget =
             entry.mode === "120000" && !deleted
               ? yield* git(where, [...scoped, "cat-file", "blob", entry.sha])
