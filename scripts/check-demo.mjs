@@ -19,7 +19,7 @@ check(summary.stages.length === 6, `${summary.stages.length} stages`)
 check(summary.costUsd > 0, "no cost recorded")
 const byAgent = Object.values(summary.byAgent).reduce((sum, b) => sum + b.costUsd, 0)
 check(Math.abs(byAgent - summary.costUsd) < 0.005, `total cost ${summary.costUsd} != sum of agents ${byAgent}`)
-const specDir = path.join(dir, "specs", "SPEC-001-password-reset")
+const specDir = path.join(dir, "specs", "SPEC-001-slugify")
 const runDir = path.join(dir, summary.runDir)
 for (const stage of stages) {
   const md = path.join(specDir, `${stage}.md`)
@@ -37,8 +37,28 @@ for (const stage of stages) {
   )
 }
 for (const file of ["run.json", "summary.json"]) check(fs.existsSync(path.join(runDir, file)), `missing ${file}`)
+// Real changes: three candidates with patches, checks on the base and each, a delivered branch.
+const implement = summary.stages.find((s) => s.stage === "implement")
+check((implement?.candidates ?? []).length === 3, `${(implement?.candidates ?? []).length} candidates`)
+for (const row of implement?.candidates ?? []) {
+  if (row.status === "accepted" || row.status === "rejected") {
+    check(fs.existsSync(path.join(runDir, "candidates", `${row.agent}.patch`)), `missing candidates/${row.agent}.patch`)
+  }
+}
+const validate = summary.stages.find((s) => s.stage === "validate")
+check(
+  (validate?.checks ?? []).some((r) => r.candidate === "base"),
+  "no check ran on the base"
+)
+check(validate?.selection?.winner !== undefined, "no candidate selected")
+check(
+  typeof summary.delivery?.branch === "string" && summary.delivery.branch.startsWith("speckit/"),
+  "nothing delivered"
+)
 if (problems.length > 0) {
   console.error(`demo artifacts: FAIL\n- ${problems.join("\n- ")}`)
   process.exit(1)
 }
-console.log(`demo artifacts: PASS (run ${summary.runId}, 6 stages, $${summary.costUsd.toFixed(4)})`)
+console.log(
+  `demo artifacts: PASS (run ${summary.runId}, 6 stages, 3 candidates, delivered ${summary.delivery.branch}, $${summary.costUsd.toFixed(4)})`
+)
