@@ -335,7 +335,7 @@ export const make = (options: { readonly workspace: string; readonly setup?: Set
         const [patch, raw, numstat] = yield* Effect.all(
           [
             git(where, [...diffArgs, "--binary", "--full-index"]),
-            git(where, [...diffArgs, "--raw", "-z"]),
+            git(where, [...diffArgs, "--raw", "--no-abbrev", "-z"]),
             git(where, [...diffArgs, "--numstat", "-z"])
           ],
           { concurrency: 3 }
