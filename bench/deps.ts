@@ -8,7 +8,9 @@
  * `@effect/platform-node` as devDependencies, replace these paths with the bare package names.
  */
 export { NodeServices } from "../packages/cli/node_modules/@effect/platform-node/dist/index.js"
-export { Demo, GitWorktrees, ProcessChecks, Progress, Run } from "../packages/cli/dist/index.js"
+export { Demo, Progress, Run } from "../packages/cli/dist/index.js"
+export { ProcessChecks } from "../packages/agents/dist/index.js"
+export { GitWorktrees } from "../packages/git/dist/index.js"
 export { Pipeline, PipelineEvent, RunStore, type Spec, type SpeckitConfig } from "../packages/core/dist/index.js"
 export { Resilience } from "../packages/core/dist/index.js"
 export { DecisionSequencer, MemorySequencer, QuorumConsensus } from "../packages/consensus/dist/index.js"

@@ -33,7 +33,7 @@ import { Activity, Workflow, WorkflowEngine } from "effect/workflow"
 // instances are the ones `deps.ts` and the packages use.
 import { SqlSequencerStore } from "../packages/consensus/dist/index.js"
 import { DurableRun, FaultInjector, RunId, type Sequencer } from "../packages/core/dist/index.js"
-import * as StateDatabase from "../packages/core/dist/StateDatabase.js"
+import * as StateDatabase from "../packages/sqlite/dist/StateDatabase.js"
 import { type Benchmark, type Measurement, median, ms, round2 } from "./Bench.ts"
 import { Demo, MemorySequencer, NodeServices, Run, type Spec, type SpeckitConfig } from "./deps.ts"
 

@@ -3,15 +3,14 @@
  *
  * @since 0.1.0
  */
-import { Git, Worktrees } from "@speckit/core"
-import * as SqliteClient from "@speckit/core/SqliteClient"
-import * as StateDatabase from "@speckit/core/StateDatabase"
+import { Worktrees } from "@speckit/core"
+import { Git, GitWorktrees } from "@speckit/git"
+import { SqliteClient, StateDatabase } from "@speckit/sqlite"
 import { Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Demo from "./Demo.ts"
 import { InputError } from "./Errors.ts"
 import * as Estimate from "./Estimate.ts"
-import * as GitWorktrees from "./GitWorktrees.ts"
 import * as Run from "./Run.ts"
 import * as Runs from "./Runs.ts"
 

@@ -10,7 +10,7 @@ import {
   DurableRun,
   type Execution,
   FaultInjector,
-  Git,
+  type GitState,
   PipelineEvent,
   Providers,
   Resilience,
@@ -27,13 +27,13 @@ import {
 } from "@speckit/core"
 import { Faults } from "@speckit/faults"
 import { Alert, BudgetGuard, Estimate, Export, History, Metrics, Pricing, Tracing } from "@speckit/telemetry"
-import * as StateDatabase from "@speckit/core/StateDatabase"
+import { AgentProviders, ProcessChecks } from "@speckit/agents"
+import { Git, GitWorktrees } from "@speckit/git"
+import { StateDatabase } from "@speckit/sqlite"
 import { Effect, FileSystem, Layer, Metric, Option, Path } from "effect"
 import * as Os from "node:os"
 import type { ChildProcessSpawner } from "effect/process"
 import { ApplyRefused, ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
-import * as GitWorktrees from "./GitWorktrees.ts"
-import * as ProcessChecks from "./ProcessChecks.ts"
 import * as Progress from "./Progress.ts"
 import * as Runs from "./Runs.ts"
 
@@ -100,7 +100,9 @@ export const layer = <E = never, R = never>(
   sequencer: Layer.Layer<Sequencer.Sequencer, E, R> = MemorySequencer.layer as Layer.Layer<Sequencer.Sequencer, E, R>
 ) =>
   Layer.mergeAll(
-    telemetry.traced ? Tracing.traceRegistry(Providers.layer(config, workspace)) : Providers.layer(config, workspace),
+    telemetry.traced
+      ? Tracing.traceRegistry(AgentProviders.layer(config, workspace))
+      : AgentProviders.layer(config, workspace),
     faults,
     Resilience.layer(config),
     sequencer,
@@ -197,6 +199,8 @@ export const prepare = (specId: string, workspace: string) =>
     )
     if (!isDir) return yield* new InputError({ message: `workspace ${root} is not a directory` })
     const config = yield* SpeckitConfig.load(root)
+    // Every agent's keys, checked against its provider's (the built-ins', the plugins').
+    yield* Providers.validate(config, root, { providers: AgentProviders.builtins })
     const spec = yield* Spec.load(root, specId)
     const faults = yield* Effect.flatMap(Faults.readEnv, ({ spec, options }) => Faults.make(spec, options))
     return { root, config, spec, faults }
@@ -276,7 +280,7 @@ const telemetryOf = (input: {
  */
 export const effectiveConfig = (
   config: SpeckitConfig.SpeckitConfig,
-  git: Git.GitState | undefined
+  git: GitState.GitState | undefined
 ): Effect.Effect<SpeckitConfig.SpeckitConfig, InputError> => {
   const mode = SpeckitConfig.implementMode(config, git !== undefined)
   if (mode === "changes" && git === undefined) {
@@ -299,7 +303,7 @@ export const effectiveConfig = (
  * Checks, before anything is spent, what a run that makes real changes needs: git and the run's base
  * commit, and every check's program. Each problem is one line (exit 2).
  */
-const preflight = (config: SpeckitConfig.SpeckitConfig, root: string, git: Git.GitState | undefined) =>
+const preflight = (config: SpeckitConfig.SpeckitConfig, root: string, git: GitState.GitState | undefined) =>
   Effect.gen(function* () {
     if (config.implement?.mode !== "changes") return
     const worktrees = yield* Worktrees.Worktrees
@@ -331,7 +335,7 @@ const execute = Effect.fnUntraced(function* (
   prepared: Prepared,
   options: AutoOptions & {
     readonly runId: RunId.RunId
-    readonly git: Git.GitState | undefined
+    readonly git: GitState.GitState | undefined
     readonly answer?: DurableRun.Options["answer"]
   }
 ) {

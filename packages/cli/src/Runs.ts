@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { type Git, RunId, type RunSummary } from "@speckit/core"
+import { type GitState, RunId, type RunSummary } from "@speckit/core"
 import { Effect, FileSystem, Option, Path } from "effect"
 import { InputError } from "./Errors.ts"
 
@@ -202,7 +202,7 @@ export const formatStatus = (
 export interface RunRecord {
   readonly runId: RunId.RunId
   readonly specId: string
-  readonly git?: Git.GitState | undefined
+  readonly git?: GitState.GitState | undefined
   readonly config: unknown
 }
 

@@ -20,7 +20,3 @@ export * as Progress from "./Progress.ts"
 export * as Run from "./Run.ts"
 /** @since 0.1.0 */
 export * as Runs from "./Runs.ts"
-/** @since 0.3.0 */
-export * as GitWorktrees from "./GitWorktrees.ts"
-/** @since 0.3.0 */
-export * as ProcessChecks from "./ProcessChecks.ts"

@@ -86,7 +86,7 @@ type KeyRow = {
  * ```ts
  * import { Effect } from "effect"
  * import { DecisionSequencer, SqlSequencerStore } from "@speckit/consensus"
- * import * as SqliteClient from "@speckit/core/SqliteClient"
+ * import * as SqliteClient from "@speckit/sqlite/SqliteClient"
  *
  * const program = Effect.gen(function* () {
  *   const store = yield* SqlSequencerStore.make<string>()
@@ -207,7 +207,7 @@ export const forget = (runId: string): Effect.Effect<void, SqlError.SqlError, Sq
  * ```ts
  * import { Layer } from "effect"
  * import { SqlSequencerStore } from "@speckit/consensus"
- * import * as SqliteClient from "@speckit/core/SqliteClient"
+ * import * as SqliteClient from "@speckit/sqlite/SqliteClient"
  *
  * const SequencerLive = SqlSequencerStore.layerSequencer({ capacity: 256 }).pipe(
  *   Layer.provide(SqliteClient.layer({ filename: ".speckit/state.db" }))

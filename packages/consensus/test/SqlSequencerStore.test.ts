@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DecisionSequencer, MemorySequencer, SequencerStore, SqlSequencerStore } from "@speckit/consensus"
 import { AgentId, type AgentOutcome, RunId, Sequencer, TokenUsage } from "@speckit/core"
-import * as SqliteClient from "@speckit/core/SqliteClient"
+import * as SqliteClient from "@speckit/sqlite/SqliteClient"
 import { Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import fc from "fast-check"

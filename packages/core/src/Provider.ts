@@ -1,7 +1,8 @@
 /**
  * Agent providers: a named recipe that turns one agent's configuration into an {@link Agent.Agent}.
- * The built-in providers (`sim`, `exec`, `openai`) are provider definitions like any other; plugins
- * (the `plugins` of `speckit.config.json`) are ES modules that export more of them.
+ * Core defines `sim` (the embedded default); the host registers more (the CLI: `exec` and `openai` from
+ * `@speckit/agents`), and plugins (the `plugins` of `speckit.config.json`) are ES modules that export
+ * more of them. All are provider definitions alike.
  *
  * A plugin module exports its definitions in any of these ways (all that are present are used):
  *
@@ -11,16 +12,15 @@
  *
  * @since 0.1.0
  */
-import type { Effect, FileSystem, Path } from "effect"
+import type { Effect, FileSystem, Path, Schema } from "effect"
 import { Predicate } from "effect"
-import type { HttpClient } from "effect/http"
-import type { ChildProcessSpawner } from "effect/process"
 import type * as Agent from "./Agent.ts"
 import type { AgentId } from "./AgentId.ts"
 import type * as SpeckitConfig from "./SpeckitConfig.ts"
 
 /**
- * The services a provider's `make` may use: the host provides all of them.
+ * The services every host provides to providers (a provider's own needs, e.g. a process spawner or an
+ * HTTP client, are the `R` of its definition, provided by the host that registers it).
  *
  * @example
  * ```ts
@@ -31,11 +31,7 @@ import type * as SpeckitConfig from "./SpeckitConfig.ts"
  *
  * @since 0.1.0
  */
-export type Services =
-  | HttpClient.HttpClient
-  | ChildProcessSpawner.ChildProcessSpawner
-  | FileSystem.FileSystem
-  | Path.Path
+export type Services = FileSystem.FileSystem | Path.Path
 
 /**
  * What a provider gets besides the agent's id and configuration.
@@ -80,13 +76,21 @@ export interface ProviderContext {
  *
  * @since 0.1.0
  */
-export interface ProviderDefinition {
+export interface ProviderDefinition<R = never> {
   readonly name: string
+  /**
+   * The schema of this provider's own keys in `agents.<id>` (besides `provider`, `model`, `price`,
+   * `timeoutMs`, `retry`, `breaker`), checked when the configuration is loaded: unknown keys are errors
+   * naming `agents.<id>.<key>`. Without one, the provider's agents take `options` (passed as is).
+   *
+   * @since 0.3.0
+   */
+  readonly config?: Schema.Codec<unknown, unknown> | undefined
   readonly make: (
     id: AgentId,
     config: SpeckitConfig.AgentConfig,
     context: ProviderContext
-  ) => Effect.Effect<Agent.Agent, unknown, Services>
+  ) => Effect.Effect<Agent.Agent, unknown, R | Services>
 }
 
 /**
@@ -103,7 +107,7 @@ export interface ProviderDefinition {
  *
  * @since 0.1.0
  */
-export const isProviderDefinition = (value: unknown): value is ProviderDefinition =>
+export const isProviderDefinition = <R = never>(value: unknown): value is ProviderDefinition<R> =>
   Predicate.isObject(value) &&
   Predicate.isString(value.name) &&
   /^\S+$/.test(value.name) &&
@@ -131,4 +135,4 @@ export const isProviderDefinition = (value: unknown): value is ProviderDefinitio
  *
  * @since 0.1.0
  */
-export const make = (definition: ProviderDefinition): ProviderDefinition => definition
+export const make = <R = never>(definition: ProviderDefinition<R>): ProviderDefinition<R> => definition

@@ -7,7 +7,7 @@
 import { Context, Effect, Fiber, FileSystem, Layer, Path, Schema } from "effect"
 import type { Candidate } from "./Candidate.ts"
 import type { StageConsensus } from "./Consensus.ts"
-import type { GitState } from "./Git.ts"
+import type { GitState } from "./GitState.ts"
 import type { RunId } from "./RunId.ts"
 import type { RunSummary } from "./RunSummary.ts"
 import type { Stage } from "./Stage.ts"

@@ -98,64 +98,35 @@ export const SimAgentConfig = Schema.Struct({
 })
 
 /**
- * An agent run as a subprocess: the prompt on stdin, the answer on stdout.
+ * An agent of any other provider (registered by the host, e.g. `exec` and `openai` from
+ * `@speckit/agents`, or loaded from a plugin): the keys every agent has, and the provider's own keys,
+ * which its definition checks (see `Provider.ProviderDefinition.config` and `Providers.validate`).
  *
- * @since 0.1.0
+ * @since 0.3.0
  */
-export const ExecAgentConfig = Schema.Struct({
-  provider: Schema.Literal("exec"),
-  ...callPolicy,
-  command: Schema.NonEmptyArray(Schema.String),
-  format: Schema.optionalKey(Schema.Literals(["text", "claude", "gemini", "codex", "qwen"])),
-  cwd: Schema.optionalKey(Schema.String),
-  env: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
-  /** Grace period between SIGTERM and SIGKILL when a call is cancelled (default 2000 ms). */
-  killGraceMs: Schema.optionalKey(NonNegative),
-  /** Per-stage commands, e.g. `{ "implement": { "command": [...] } }` (see `EditMode`). */
-  stages: Schema.optionalKey(
-    Schema.Struct({ implement: Schema.optionalKey(Schema.Struct({ command: Schema.NonEmptyArray(Schema.String) })) })
-  )
-})
+export const ProviderAgentConfig = Schema.StructWithRest(
+  Schema.Struct({
+    provider: Schema.String.check(
+      Schema.makeFilter((name) => name !== "sim" || '"sim" agents take latencyMs, seed and flawRate only')
+    ),
+    ...callPolicy
+  }),
+  [Schema.Record(Schema.String, Schema.Unknown)]
+)
 
 /**
- * An OpenAI-compatible Chat Completions endpoint (OpenAI, OpenRouter, vLLM, Ollama, llama.cpp).
+ * The keys every agent has, whatever its provider.
  *
- * @since 0.1.0
+ * @since 0.3.0
  */
-export const OpenAiAgentConfig = Schema.Struct({
-  provider: Schema.Literal("openai"),
-  ...callPolicy,
-  /** The API base URL, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`. */
-  baseUrl: Schema.String,
-  /** The environment variable holding the API key (none for local servers). */
-  apiKeyEnv: Schema.optionalKey(Schema.String),
-  /** Stream the answer (with `stream_options.include_usage`); default true. */
-  stream: Schema.optionalKey(Schema.Boolean),
-  maxOutputTokens: Schema.optionalKey(PositiveInt),
-  headers: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
-})
-
-const builtinProviders: ReadonlyArray<string> = ["sim", "exec", "openai"]
-
-/**
- * An agent of a provider loaded from a plugin (see `plugins`); `options` are passed to it as is.
- *
- * @since 0.1.0
- */
-export const PluginAgentConfig = Schema.Struct({
-  provider: Schema.String.check(
-    Schema.makeFilter((name) => !builtinProviders.includes(name) || `"${name}" is a built-in provider`)
-  ),
-  ...callPolicy,
-  options: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
-})
+export const commonAgentKeys: ReadonlyArray<string> = ["provider", ...Object.keys(callPolicy)]
 
 /**
  * The configuration of one agent.
  *
  * @since 0.1.0
  */
-export const AgentConfig = Schema.Union([SimAgentConfig, ExecAgentConfig, OpenAiAgentConfig, PluginAgentConfig])
+export const AgentConfig = Schema.Union([SimAgentConfig, ProviderAgentConfig])
 
 /**
  * The configuration of one agent.
@@ -402,6 +373,34 @@ export const defaultConfig: SpeckitConfig = Schema.decodeUnknownSync(SpeckitConf
   agents: defaultAgents,
   defaults: { agents: Object.keys(defaultAgents), quorum: "majority", onConflict: "halt" }
 })
+
+/**
+ * A schema issue as one line: the first problem's key path (under `prefix`, e.g. `agents.claude`) and
+ * what is wrong (`unknown key` for an excess property).
+ *
+ * @example
+ * ```ts
+ * import { Result, Schema } from "effect"
+ * import { SpeckitConfig } from "@speckit/core"
+ *
+ * const decoded = Schema.decodeUnknownResult(Schema.Struct({ a: Schema.Number }))({ a: "x" })
+ * if (Result.isFailure(decoded)) SpeckitConfig.describeIssue(decoded.failure.issue, "agents.x")
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const describeIssue = (issue: SchemaIssue.Issue, prefix?: string): string => {
+  const leaves = SchemaIssue.makeFormatterStandardSchemaV1()(issue).issues
+  const first = leaves[0]
+  if (!first) return prefix === undefined ? String(issue) : `${prefix}: ${String(issue)}`
+  const within = (first.path ?? [])
+    .map((segment) => (typeof segment === "object" && segment !== null ? segment.key : segment))
+    .map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`))
+    .join("")
+  const message = /excess property|unexpected key/i.test(first.message) ? "unknown key" : first.message
+  const path = `${prefix ?? ""}${within}`.replace(/^\./, "")
+  return path ? `${path}: ${message}` : message
+}
 
 const formatIssue = (issue: SchemaIssue.Issue): string => {
   const leaves = SchemaIssue.makeFormatterStandardSchemaV1()(issue).issues

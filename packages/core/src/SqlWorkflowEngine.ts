@@ -142,7 +142,7 @@ const isUnwakeable = (result: Workflow.Result<unknown, unknown>, mode: "explicit
  * ```ts
  * import { Layer } from "effect"
  * import { SqlWorkflowEngine } from "@speckit/core"
- * import * as SqliteClient from "@speckit/core/SqliteClient"
+ * import * as SqliteClient from "@speckit/sqlite/SqliteClient"
  *
  * const engine = SqlWorkflowEngine.layer.pipe(Layer.provide(SqliteClient.layer({ filename: ".speckit/state.db" })))
  * ```

@@ -43,22 +43,14 @@ export * as DecisionLoop from "./DecisionLoop.ts"
 export * as Diff from "./Diff.ts"
 /** @since 0.2.0 */
 export * as DurableRun from "./DurableRun.ts"
-/** @since 0.3.0 */
-export * as EditMode from "./EditMode.ts"
-/** @since 0.1.0 */
-export * as ExecAgent from "./ExecAgent.ts"
 /** @since 0.2.0 */
 export * as Execution from "./Execution.ts"
 /** @since 0.1.0 */
 export * as FaultInjector from "./FaultInjector.ts"
 /** @since 0.3.0 */
 export * as FileAnswer from "./FileAnswer.ts"
-/** @since 0.1.0 */
-export * as Git from "./Git.ts"
-/** @since 0.1.0 */
-export * as OpenAiAgent from "./OpenAiAgent.ts"
-/** @since 0.1.0 */
-export * as OutputFormat from "./OutputFormat.ts"
+/** @since 0.3.0 */
+export * as GitState from "./GitState.ts"
 /** @since 0.1.0 */
 export * as Phase from "./Phase.ts"
 /** @since 0.1.0 */
@@ -71,8 +63,6 @@ export * as Prompt from "./Prompt.ts"
 export * as Provider from "./Provider.ts"
 /** @since 0.1.0 */
 export * as Providers from "./Providers.ts"
-/** @since 0.1.0 */
-export * as RateLimit from "./RateLimit.ts"
 /** @since 0.3.0 */
 export * as ReleaseStages from "./ReleaseStages.ts"
 /** @since 0.1.0 */

@@ -10,7 +10,6 @@ import {
   FaultInjector,
   Pipeline,
   PipelineEvent,
-  Resilience,
   RunId,
   RunStore,
   Sequencer,
@@ -21,7 +20,6 @@ import {
   Stage,
   TokenUsage
 } from "@speckit/core"
-import * as StateDatabase from "@speckit/core/StateDatabase"
 import { Effect, Fiber, Layer } from "effect"
 import { WorkflowEngine } from "effect/workflow"
 import * as fs from "node:fs"
@@ -315,19 +313,6 @@ describe("Pipeline", () => {
 
 // --- durable runs ---------------------------------------------------------------------------------
 
-/** Sim agents that count their calls per (stage, agent). */
-const counted = (calls: Array<string>, latencies: ReadonlyArray<number>) =>
-  sims().map(
-    (agent, i): Agent.Agent => ({
-      ...agent,
-      call: (request) =>
-        Effect.sleep(latencies[i] ?? 1).pipe(
-          Effect.andThen(agent.call(request)),
-          Effect.tap(() => Effect.sync(() => void calls.push(`${request.stage}/${agent.id}`)))
-        )
-    })
-  )
-
 const durableRun = (
   workspace: string,
   agents: ReadonlyArray<Agent.Agent>,
@@ -375,117 +360,5 @@ describe("DurableRun", () => {
       if (outcome._tag === "Finished") assert.strictEqual(outcome.summary.status, "completed")
       assert.deepStrictEqual(artifacts(durable), artifacts(direct))
     })
-  )
-
-  for (const kind of ["journal", "cluster"] as const) {
-    it.live(
-      `on SQLite (${kind} engine): a run stopped mid-way resumes in a new engine without calling the recorded agents again`,
-      () =>
-        Effect.gen(function* () {
-          const reference = makeWorkspace()
-          yield* run(reference, sims())
-          const workspace = makeWorkspace()
-          const filename = path.join(workspace, ".speckit", "state.db")
-          const engine = StateDatabase.layer({ filename, engine: kind })
-          const runId = yield* RunId.make
-          const first: Array<string> = []
-          // Stopped (the engine's scope closed, as when the process dies) once `implement` has begun.
-          const fiber = yield* Effect.forkChild(durableRun(workspace, counted(first, [5, 10, 15]), engine, runId))
-          yield* Effect.sleep(10).pipe(Effect.repeat({ until: () => first.some((call) => call.startsWith("tasks/")) }))
-          yield* Fiber.interrupt(fiber)
-          const planned = first.filter((call) => call.startsWith("plan/"))
-          assert.strictEqual(planned.length, 3)
-
-          const second: Array<string> = []
-          const outcome = yield* durableRun(workspace, counted(second, [5, 10, 15]), engine, runId)
-          assert.strictEqual(outcome._tag, "Finished")
-          if (outcome._tag === "Finished") assert.strictEqual(outcome.summary.status, "completed")
-          assert.deepStrictEqual(
-            second.filter((call) => call.startsWith("plan/")),
-            [],
-            "plan's recorded answers are not asked again"
-          )
-          assert.deepStrictEqual(artifacts(workspace), artifacts(reference))
-
-          // A finished run is not run again.
-          const third: Array<string> = []
-          const again = yield* durableRun(workspace, counted(third, [5, 10, 15]), engine, runId)
-          assert.strictEqual(again._tag, "AlreadyFinished")
-          assert.deepStrictEqual(third, [])
-        }),
-      60_000
-    )
-  }
-})
-
-describe("DurableRun: long retry waits", () => {
-  it.live(
-    "a rate-limit wait survives a restart: the resumed run waits only what is left and never calls the agent early",
-    () =>
-      Effect.gen(function* () {
-        const workspace = makeWorkspace()
-        const filename = path.join(workspace, ".speckit", "state.db")
-        const engine = StateDatabase.layer({ filename })
-        const runId = yield* RunId.make
-        const config: SpeckitConfig.SpeckitConfig = {
-          ...SpeckitConfig.defaultConfig,
-          retry: { maxRetries: 2, maxElapsedMs: 60_000, jitter: 0 }
-        }
-        // alpha's first plan attempt is rate limited until `resetAt`; every call is timed.
-        const calls: Array<{ readonly stage: string; readonly attempt: number; readonly at: number }> = []
-        let resetAt = 0
-        const agents = sims().map(
-          (agent): Agent.Agent =>
-            agent.id !== "alpha"
-              ? agent
-              : {
-                  ...agent,
-                  call: (request) =>
-                    Effect.suspend(() => {
-                      calls.push({ stage: request.stage, attempt: request.attempt, at: Date.now() })
-                      if (request.stage === "plan" && request.attempt === 1) {
-                        resetAt = Date.now() + 6_000
-                        return Effect.fail(
-                          new AgentError.AgentError({ agent: "alpha", kind: "RateLimited", detail: "429", resetAt })
-                        )
-                      }
-                      return agent.call(request)
-                    })
-                }
-        )
-        const withRetries = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-          effect.pipe(Effect.provide(Resilience.layer(config)))
-
-        // Process 1: stopped two seconds into the six-second wait.
-        const fiber = yield* Effect.forkChild(withRetries(durableRun(workspace, agents, engine, runId, { config })))
-        yield* Effect.sleep(2_000)
-        const early = fiber.pollUnsafe()
-        assert.isUndefined(early, `the run is still waiting: ${JSON.stringify(early)}`)
-        yield* Fiber.interrupt(fiber)
-        assert.deepStrictEqual(
-          calls.map((c) => `${c.stage}/${c.attempt}`),
-          ["plan/1"]
-        )
-
-        // Process 2: waits out the rest, then goes on with attempt 2.
-        const resumedAt = Date.now()
-        const outcome = yield* withRetries(durableRun(workspace, agents, engine, runId, { config }))
-        assert.strictEqual(outcome._tag, "Finished")
-        if (outcome._tag !== "Finished") return
-        assert.strictEqual(outcome.summary.status, "completed")
-        const second = calls.find((c) => c.stage === "plan" && c.attempt === 2)
-        assert.isDefined(second)
-        assert.isAtLeast(second?.at ?? 0, resetAt, "not called before the reset")
-        assert.isBelow((second?.at ?? 0) - resumedAt, 5_500, "only the rest of the wait")
-        const plan = outcome.summary.stages.find((s) => s.stage === "plan")
-        const alpha = plan?.agents.find((a) => a.agent === "alpha")
-        assert.strictEqual(alpha?.status, "succeeded")
-        assert.strictEqual(alpha?.attempts, 2)
-        assert.deepStrictEqual(
-          alpha?.retries.map((r) => r.kind),
-          ["RateLimited"]
-        )
-      }),
-    60_000
   )
 })

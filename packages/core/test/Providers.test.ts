@@ -4,8 +4,7 @@ import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Schema } from "effect"
-import { FetchHttpClient } from "effect/http"
+import { Effect, Schema } from "effect"
 import {
   type Agent,
   AgentId,
@@ -23,7 +22,7 @@ const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 const echoPlugin = join(repoRoot, "examples", "echo-provider")
 const fixtures = fileURLToPath(new URL("./fixtures/plugins/", import.meta.url))
 
-const services = Layer.merge(NodeServices.layer, FetchHttpClient.layer)
+const services = NodeServices.layer
 
 /** A temporary workspace with the example plugin installed as a package and a canned answers file. */
 const workspace = Effect.acquireRelease(
@@ -82,17 +81,45 @@ const configErrorOf = (input: unknown, root: string) =>
   })
 
 describe("Providers", () => {
-  it.effect("built-in providers register by name like any other", () =>
-    Effect.sync(() => {
-      assert.deepStrictEqual(
-        Providers.builtins.map((provider) => provider.name),
-        ["sim", "exec", "openai"]
-      )
-      for (const provider of Providers.builtins) assert.isTrue(Provider.isProviderDefinition(provider))
-      assert.isFalse(Provider.isProviderDefinition({ name: "x" }))
-      assert.isFalse(Provider.isProviderDefinition({ name: "", make: () => undefined }))
-      assert.isFalse(Provider.isProviderDefinition(null))
-    })
+  it.effect(
+    "core registers sim; a host's providers register by name like any other, checked against their schema",
+    () =>
+      Effect.gen(function* () {
+        const fake: Provider.ProviderDefinition = Provider.make({
+          name: "fake",
+          config: Schema.Struct({ level: Schema.Number }),
+          make: (id) =>
+            Effect.succeed({
+              id,
+              provider: "fake",
+              model: "fake-1",
+              call: () => Effect.die("not called")
+            })
+        })
+        const names = yield* Providers.registry(SpeckitConfig.defaultConfig, repoRoot, { providers: [fake] }).pipe(
+          Effect.map((providers) => [...providers.keys()])
+        )
+        assert.deepStrictEqual(names, ["sim", "fake"])
+        assert.isTrue(Provider.isProviderDefinition(Providers.sim))
+        assert.isTrue(Provider.isProviderDefinition(fake))
+        assert.isFalse(Provider.isProviderDefinition({ name: "x" }))
+        assert.isFalse(Provider.isProviderDefinition({ name: "", make: () => undefined }))
+        assert.isFalse(Provider.isProviderDefinition(null))
+        const check = (agent: unknown) =>
+          Effect.flatMap(configOf({ agents: { x: agent } }), (config) =>
+            Effect.flip(Providers.validate(config, repoRoot, { providers: [fake] }))
+          )
+        assert.include(
+          (yield* check({ provider: "fake", level: 1, bogus: true })).message,
+          "agents.x.bogus: unknown key"
+        )
+        assert.include((yield* check({ provider: "fake", level: "high" })).message, "agents.x.level")
+        assert.include((yield* check({ provider: "fake" })).message, "agents.x.level")
+        const ok = yield* Effect.flatMap(configOf({ agents: { x: { provider: "fake", level: 2 } } }), (config) =>
+          Providers.validate(config, repoRoot, { providers: [fake] })
+        )
+        assert.isUndefined(ok)
+      }).pipe(Effect.provide(services))
   )
 
   it.effect("loads the example plugin by package name from the workspace and calls its agent on every stage", () =>
@@ -251,12 +278,12 @@ describe("Providers", () => {
       Effect.gen(function* () {
         const root = yield* workspace
         const withoutPlugins = yield* configErrorOf({ agents: { a: { provider: "echo" } } }, root)
-        assert.include(withoutPlugins, 'agents.a.provider: unknown provider "echo" (known: sim, exec, openai;')
+        assert.include(withoutPlugins, 'agents.a.provider: unknown provider "echo" (known: sim;')
         const withPlugin = yield* configErrorOf(
           { plugins: ["speckit-provider-echo"], agents: { a: { provider: "nope" } } },
           root
         )
-        assert.include(withPlugin, 'unknown provider "nope" (known: sim, exec, openai, echo;')
+        assert.include(withPlugin, 'unknown provider "nope" (known: sim, echo;')
       })
     )
 
@@ -272,26 +299,6 @@ describe("Providers", () => {
         )
         assert.include(message, 'agents.e: provider "echo" cannot build the agent')
         assert.include(message, "missing-answers.json")
-      })
-    )
-
-    it.effect("an openai agent whose API key variable is not set", () =>
-      Effect.gen(function* () {
-        const message = yield* configErrorOf(
-          {
-            agents: {
-              gpt: {
-                provider: "openai",
-                baseUrl: "https://api.openai.com/v1",
-                model: "gpt-5-mini",
-                apiKeyEnv: "SPECKIT_TEST_UNSET_OPENAI_KEY"
-              }
-            }
-          },
-          repoRoot
-        )
-        assert.include(message, "agents.gpt.apiKeyEnv")
-        assert.include(message, "SPECKIT_TEST_UNSET_OPENAI_KEY is not set")
       })
     )
   })

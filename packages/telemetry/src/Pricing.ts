@@ -209,7 +209,9 @@ export const make = (
 export const modelOf = (agent: SpeckitConfig.AgentConfig): string | undefined => {
   if (agent.model !== undefined) return agent.model
   if (agent.provider === "sim") return "sim-large"
-  if (agent.provider === "exec" && "command" in agent) return agent.command[0]
+  // An exec agent without a model is billed under its program.
+  const command = "command" in agent ? agent.command : undefined
+  if (agent.provider === "exec" && Array.isArray(command) && typeof command[0] === "string") return command[0]
   return undefined
 }
 

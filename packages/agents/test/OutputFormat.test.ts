@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { TestClock } from "effect/testing"
-import { AgentId, type AgentError, OutputFormat, TokenUsage } from "../src/index.ts"
+import { AgentId, type AgentError, TokenUsage } from "@speckit/core"
+import { OutputFormat } from "../src/index.ts"
 
 /** A fixed "now": Tuesday Sep 23, 2025, 10:00 local time. */
 const NOW = new Date(2025, 8, 23, 10, 0).getTime()

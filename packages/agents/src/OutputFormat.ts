@@ -19,19 +19,19 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Option, Predicate, Schema } from "effect"
-import type * as Agent from "./Agent.ts"
-import { AgentError, type AgentErrorKind, make as makeAgentError } from "./AgentError.ts"
-import type { AgentId } from "./AgentId.ts"
+import type * as Agent from "@speckit/core/Agent"
+import { AgentError, type AgentErrorKind, make as makeAgentError } from "@speckit/core/AgentError"
+import type { AgentId } from "@speckit/core/AgentId"
 import * as RateLimit from "./RateLimit.ts"
-import { estimateTokens } from "./SimAgent.ts"
-import * as TokenUsage from "./TokenUsage.ts"
+import { estimateTokens } from "@speckit/core/SimAgent"
+import * as TokenUsage from "@speckit/core/TokenUsage"
 
 /**
  * The supported formats: `text` (stdout is the answer) and presets for agent CLIs' JSON output.
  *
  * @example
  * ```ts
- * import type { OutputFormat } from "@speckit/core"
+ * import type { OutputFormat } from "@speckit/agents"
  *
  * const format: OutputFormat.Format = "codex"
  * ```
@@ -45,7 +45,7 @@ export type Format = "text" | "claude" | "gemini" | "codex" | "qwen"
  *
  * @example
  * ```ts
- * import type { OutputFormat } from "@speckit/core"
+ * import type { OutputFormat } from "@speckit/agents"
  *
  * const killed: OutputFormat.ProcessOutput = { stdout: "", stderr: "", exitCode: 143, signal: "SIGTERM" }
  * ```
@@ -66,7 +66,8 @@ export interface ProcessOutput {
  *
  * @example
  * ```ts
- * import { AgentId, type OutputFormat } from "@speckit/core"
+ * import { AgentId } from "@speckit/core"
+ * import { type OutputFormat } from "@speckit/agents"
  *
  * const input: OutputFormat.ParseInput = {
  *   agent: AgentId.make("codex"), model: "gpt-5", prompt: "hi",
@@ -713,7 +714,8 @@ const readQwen = (output: ProcessOutput): Reading => {
  *
  * @example
  * ```ts
- * import { AgentId, OutputFormat } from "@speckit/core"
+ * import { AgentId } from "@speckit/core"
+ * import { OutputFormat } from "@speckit/agents"
  *
  * const response = OutputFormat.parseText({
  *   agent: AgentId.make("local"), model: "local", prompt: "hi",
@@ -762,7 +764,8 @@ export const parseText = ({
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { AgentId, OutputFormat } from "@speckit/core"
+ * import { AgentId } from "@speckit/core"
+ * import { OutputFormat } from "@speckit/agents"
  *
  * const response = OutputFormat.parse("claude", {
  *   agent: AgentId.make("claude"), model: "sonnet", prompt: "hi",

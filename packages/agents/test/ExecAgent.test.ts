@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Schema } from "effect"
-import { type Agent, AgentId, ExecAgent, type OutputFormat, RunId, Spec, TokenUsage } from "../src/index.ts"
+import { type Agent, AgentId, RunId, Spec, TokenUsage } from "@speckit/core"
+import { ExecAgent, type OutputFormat } from "../src/index.ts"
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/agents/${name}.mjs`, import.meta.url))
 

@@ -6,12 +6,12 @@
  */
 import { Duration, Effect, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import type * as Agent from "./Agent.ts"
-import { AgentError } from "./AgentError.ts"
-import type { AgentId } from "./AgentId.ts"
+import type * as Agent from "@speckit/core/Agent"
+import { AgentError } from "@speckit/core/AgentError"
+import type { AgentId } from "@speckit/core/AgentId"
 import * as EditMode from "./EditMode.ts"
 import * as OutputFormat from "./OutputFormat.ts"
-import type { Stage } from "./Stage.ts"
+import type { Stage } from "@speckit/core/Stage"
 
 /**
  * Options of an exec agent.
@@ -139,7 +139,8 @@ export const run = (
  *
  * @example
  * ```ts
- * import { AgentId, ExecAgent } from "@speckit/core"
+ * import { AgentId } from "@speckit/core"
+ * import { ExecAgent } from "@speckit/agents"
  *
  * const local = ExecAgent.make({ id: AgentId.make("local"), command: ["./my-agent.sh"], model: "local-1" })
  * ```

@@ -13,14 +13,14 @@ import { Duration, Layer } from "effect"
 import { ClusterWorkflowEngine, SingleRunner } from "effect/cluster"
 import { Digest } from "effect/crypto"
 import * as SqliteClient from "./SqliteClient.ts"
-import * as SqlWorkflowEngine from "./SqlWorkflowEngine.ts"
+import * as SqlWorkflowEngine from "@speckit/core/SqlWorkflowEngine"
 
 /**
  * Where a workspace keeps its state database.
  *
  * @example
  * ```ts
- * import * as StateDatabase from "@speckit/core/StateDatabase"
+ * import * as StateDatabase from "@speckit/sqlite/StateDatabase"
  *
  * StateDatabase.path // ".speckit/state.db"
  * ```
@@ -39,7 +39,7 @@ export const path = ".speckit/state.db"
  *
  * @example
  * ```ts
- * import type * as StateDatabase from "@speckit/core/StateDatabase"
+ * import type * as StateDatabase from "@speckit/sqlite/StateDatabase"
  *
  * const engine: StateDatabase.Engine = "journal"
  * ```
@@ -58,7 +58,7 @@ export type Engine = "journal" | "cluster"
  * ```ts
  * import { Effect } from "effect"
  * import { DurableRun } from "@speckit/core"
- * import * as StateDatabase from "@speckit/core/StateDatabase"
+ * import * as StateDatabase from "@speckit/sqlite/StateDatabase"
  *
  * declare const options: DurableRun.Options
  * const program = DurableRun.run(options).pipe(

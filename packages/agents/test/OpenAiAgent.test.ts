@@ -4,7 +4,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Deferred, Effect, Fiber, Result, Schema } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
-import { type Agent, AgentId, OpenAiAgent, RunId, Spec } from "../src/index.ts"
+import { type Agent, AgentId, RunId, Spec } from "@speckit/core"
+import { OpenAiAgent } from "../src/index.ts"
 
 // ---------------------------------------------------------------------------------------------
 // A real Chat Completions server on 127.0.0.1
@@ -123,7 +124,6 @@ const env = ConfigProvider.fromEnvRecord({ TEST_OPENAI_KEY: KEY })
 
 const agentFor = (server: TestServer, config: Partial<OpenAiAgent.OpenAiAgentConfig> = {}) =>
   OpenAiAgent.fromConfig(id, {
-    provider: "openai",
     baseUrl: server.baseUrl,
     model: "gpt-test",
     apiKeyEnv: "TEST_OPENAI_KEY",
@@ -426,7 +426,6 @@ describe("OpenAiAgent", () => {
     Effect.gen(function* () {
       const error = yield* Effect.flip(
         OpenAiAgent.fromConfig(id, {
-          provider: "openai",
           baseUrl: "http://127.0.0.1:1/v1",
           model: "gpt-test",
           apiKeyEnv: "SPECKIT_TEST_MISSING_KEY"

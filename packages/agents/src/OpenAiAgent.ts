@@ -23,13 +23,14 @@
 import { Clock, Config, Duration, Effect, Option, Predicate, Redacted, Schema, Stream } from "effect"
 import { Sse } from "effect/encoding"
 import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
-import type * as Agent from "./Agent.ts"
-import { AgentError, type AgentErrorKind, make as makeAgentError } from "./AgentError.ts"
-import type { AgentId } from "./AgentId.ts"
+import type * as Agent from "@speckit/core/Agent"
+import { AgentError, type AgentErrorKind, make as makeAgentError } from "@speckit/core/AgentError"
+import type { AgentId } from "@speckit/core/AgentId"
 import * as RateLimit from "./RateLimit.ts"
-import { estimateTokens } from "./SimAgent.ts"
-import * as SpeckitConfig from "./SpeckitConfig.ts"
-import * as TokenUsage from "./TokenUsage.ts"
+import { estimateTokens } from "@speckit/core/SimAgent"
+import * as SpeckitConfig from "@speckit/core/SpeckitConfig"
+import type * as AgentConfigs from "./AgentConfigs.ts"
+import * as TokenUsage from "@speckit/core/TokenUsage"
 
 /**
  * Options of an OpenAI-compatible agent.
@@ -37,7 +38,8 @@ import * as TokenUsage from "./TokenUsage.ts"
  * @example
  * ```ts
  * import { Redacted } from "effect"
- * import { AgentId, type OpenAiAgent } from "@speckit/core"
+ * import { AgentId } from "@speckit/core"
+ * import { type OpenAiAgent } from "@speckit/agents"
  *
  * const options: OpenAiAgent.OpenAiAgentOptions = {
  *   id: AgentId.make("gpt"),
@@ -134,7 +136,7 @@ const num = (value: number | null | undefined): number =>
  *
  * @example
  * ```ts
- * import { OpenAiAgent } from "@speckit/core"
+ * import { OpenAiAgent } from "@speckit/agents"
  *
  * OpenAiAgent.usageFrom({
  *   prompt_tokens: 100,
@@ -430,7 +432,7 @@ const readStream = (
  *
  * @example
  * ```ts
- * import { OpenAiAgent } from "@speckit/core"
+ * import { OpenAiAgent } from "@speckit/agents"
  *
  * OpenAiAgent.endpoint("http://127.0.0.1:11434/v1/") // "http://127.0.0.1:11434/v1/chat/completions"
  * ```
@@ -444,7 +446,7 @@ export const endpoint = (baseUrl: string): string => `${baseUrl.replace(/\/+$/, 
  *
  * @example
  * ```ts
- * import { OpenAiAgent } from "@speckit/core"
+ * import { OpenAiAgent } from "@speckit/agents"
  *
  * OpenAiAgent.requestBody({ model: "gpt-5-mini", stream: true }, "hello")
  * // { model: "gpt-5-mini", messages: [{ role: "user", content: "hello" }], stream: true, stream_options: { include_usage: true } }
@@ -522,7 +524,8 @@ const callOnce = (
  * ```ts
  * import { Effect } from "effect"
  * import { FetchHttpClient } from "effect/http"
- * import { AgentId, OpenAiAgent } from "@speckit/core"
+ * import { AgentId } from "@speckit/core"
+ * import { OpenAiAgent } from "@speckit/agents"
  *
  * const agent = OpenAiAgent.make({
  *   id: AgentId.make("local"),
@@ -549,14 +552,17 @@ export const make = (options: OpenAiAgentOptions): Effect.Effect<Agent.Agent, ne
  *
  * @example
  * ```ts
- * import type { OpenAiAgent } from "@speckit/core"
+ * import type { OpenAiAgent } from "@speckit/agents"
  *
  * const config: OpenAiAgent.OpenAiAgentConfig = { provider: "openai", baseUrl: "https://api.openai.com/v1", model: "gpt-5-mini", apiKeyEnv: "OPENAI_API_KEY" }
  * ```
  *
  * @since 0.1.0
  */
-export type OpenAiAgentConfig = typeof SpeckitConfig.OpenAiAgentConfig.Type
+export type OpenAiAgentConfig = typeof AgentConfigs.OpenAiConfig.Type & {
+  readonly model?: string | undefined
+  readonly timeoutMs?: number | undefined
+}
 
 /**
  * Makes an agent from its configuration: the model is required, and the API key is read from the
@@ -567,7 +573,8 @@ export type OpenAiAgentConfig = typeof SpeckitConfig.OpenAiAgentConfig.Type
  * ```ts
  * import { Effect } from "effect"
  * import { FetchHttpClient } from "effect/http"
- * import { AgentId, OpenAiAgent } from "@speckit/core"
+ * import { AgentId } from "@speckit/core"
+ * import { OpenAiAgent } from "@speckit/agents"
  *
  * const agent = OpenAiAgent.fromConfig(AgentId.make("gpt"), {
  *   provider: "openai",

@@ -1,6 +1,6 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import * as Git from "@speckit/core/Git"
+import * as Git from "@speckit/git/Git"
 import { Effect, Option } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"

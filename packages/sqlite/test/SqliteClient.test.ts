@@ -239,7 +239,7 @@ describe("SqliteClient: connection settings", () => {
 // single-instance lock
 // -------------------------------------------------------------------------------------------------
 
-const childScript = fileURLToPath(new URL("./fixtures/sqlite/lock-child.ts", import.meta.url))
+const childScript = fileURLToPath(new URL("./fixtures/lock-child.ts", import.meta.url))
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
 interface ChildEvent {

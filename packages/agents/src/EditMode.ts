@@ -38,7 +38,7 @@ const substitute = (args: ReadonlyArray<string>, workdir: string, prompt: string
  *
  * @example
  * ```ts
- * import { EditMode } from "@speckit/core"
+ * import { EditMode } from "@speckit/agents"
  *
  * EditMode.invocation({
  *   format: "codex",

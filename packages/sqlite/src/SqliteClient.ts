@@ -39,7 +39,7 @@ import * as Path from "node:path"
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { acquireLock } from "@speckit/core/SqliteClient"
+ * import { acquireLock } from "@speckit/sqlite/SqliteClient"
  *
  * const program = Effect.scoped(acquireLock(".speckit/state.db")).pipe(
  *   Effect.catchTag("StateLocked", (e) => Effect.logError(`busy: pid ${e.ownerPid}`))
@@ -71,7 +71,7 @@ export class StateLocked extends Schema.TaggedError<StateLocked>()("StateLocked"
  *
  * @example
  * ```ts
- * import type { StateCorruptKind } from "@speckit/core/SqliteClient"
+ * import type { StateCorruptKind } from "@speckit/sqlite/SqliteClient"
  *
  * const advice = (kind: StateCorruptKind) => (kind === "NewerSchema" ? "upgrade speckit" : "move the file away")
  * ```
@@ -87,7 +87,7 @@ export type StateCorruptKind = "NotSqlite" | "Truncated" | "Malformed" | "Foreig
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import * as SqliteClient from "@speckit/core/SqliteClient"
+ * import * as SqliteClient from "@speckit/sqlite/SqliteClient"
  *
  * const program = Effect.void.pipe(
  *   Effect.provide(SqliteClient.layer({ filename: ".speckit/state.db" })),
@@ -117,7 +117,7 @@ export class StateCorrupt extends Schema.TaggedError<StateCorrupt>()("StateCorru
  *
  * @example
  * ```ts
- * import { CurrentSchemaVersion } from "@speckit/core/SqliteClient"
+ * import { CurrentSchemaVersion } from "@speckit/sqlite/SqliteClient"
  *
  * console.log(CurrentSchemaVersion) // 1
  * ```
@@ -131,7 +131,7 @@ export const CurrentSchemaVersion = 1
  *
  * @example
  * ```ts
- * import type { SqliteClientConfig } from "@speckit/core/SqliteClient"
+ * import type { SqliteClientConfig } from "@speckit/sqlite/SqliteClient"
  *
  * const config: SqliteClientConfig = { filename: ".speckit/state.db", busyTimeoutMillis: 10_000 }
  * ```
@@ -173,7 +173,7 @@ export interface SqliteClientConfig {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { SqliteClient } from "@speckit/core/SqliteClient"
+ * import { SqliteClient } from "@speckit/sqlite/SqliteClient"
  *
  * const mode = Effect.gen(function* () {
  *   const client = yield* SqliteClient
@@ -197,7 +197,7 @@ export interface SqliteClient extends SqlClient.SqlClient {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { SqliteClient } from "@speckit/core/SqliteClient"
+ * import { SqliteClient } from "@speckit/sqlite/SqliteClient"
  *
  * const program = Effect.gen(function* () {
  *   const sql = yield* SqliteClient
@@ -208,7 +208,7 @@ export interface SqliteClient extends SqlClient.SqlClient {
  * @since 0.1.0
  */
 export const SqliteClient: Context.Service<SqliteClient, SqliteClient> =
-  Context.Service<SqliteClient>("@speckit/core/SqliteClient")
+  Context.Service<SqliteClient>("@speckit/sqlite/SqliteClient")
 
 type Db = Database.Database
 type Stmt = Database.Statement<Array<unknown>, unknown>
@@ -486,7 +486,7 @@ const checkState = (db: Db, check: StateCheck): number | undefined | StateCorrup
  * ```ts
  * import { Effect } from "effect"
  * import { Reactivity } from "effect/reactivity"
- * import * as SqliteClient from "@speckit/core/SqliteClient"
+ * import * as SqliteClient from "@speckit/sqlite/SqliteClient"
  *
  * const program = Effect.gen(function* () {
  *   const sql = yield* SqliteClient.make({ filename: "/tmp/state.db" })
@@ -603,7 +603,7 @@ export const make = (
  * ```ts
  * import { Effect } from "effect"
  * import { SqlClient } from "effect/sql"
- * import * as SqliteClient from "@speckit/core/SqliteClient"
+ * import * as SqliteClient from "@speckit/sqlite/SqliteClient"
  *
  * const program = Effect.gen(function* () {
  *   const sql = yield* SqlClient.SqlClient
@@ -634,7 +634,7 @@ export const layer = (
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { acquireLock } from "@speckit/core/SqliteClient"
+ * import { acquireLock } from "@speckit/sqlite/SqliteClient"
  *
  * const program = Effect.scoped(Effect.map(acquireLock(".speckit/state.db"), (lock) => lock.lockPath))
  * ```
@@ -720,7 +720,7 @@ const tryLock = (db: Db): { readonly held: true } | { readonly held: false; read
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { acquireLock } from "@speckit/core/SqliteClient"
+ * import { acquireLock } from "@speckit/sqlite/SqliteClient"
  *
  * const program = Effect.scoped(
  *   Effect.gen(function* () {

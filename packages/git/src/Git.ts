@@ -5,18 +5,7 @@
  */
 import { Effect, Option } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
-
-/**
- * Where a workspace stands in git.
- *
- * @since 0.1.0
- */
-export interface GitState {
-  /** The current branch, or `HEAD` when detached. */
-  readonly branch: string
-  /** The full commit hash of `HEAD`. */
-  readonly commit: string
-}
+import type { GitState } from "@speckit/core/GitState"
 
 const read = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], cwd: string, args: ReadonlyArray<string>) =>
   spawner.string(ChildProcess.make("git", args, { cwd, extendEnv: true, env: { GIT_OPTIONAL_LOCKS: "0" } })).pipe(
@@ -32,7 +21,7 @@ const read = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], cwd: 
  * ```ts
  * import { NodeServices } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { Git } from "@speckit/core"
+ * import { Git } from "@speckit/git"
  *
  * const state = Git.state(".").pipe(Effect.provide(NodeServices.layer))
  * ```

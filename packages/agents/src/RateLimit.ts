@@ -33,7 +33,7 @@ const unitMs: Readonly<Record<string, number>> = {
  *
  * @example
  * ```ts
- * import { RateLimit } from "@speckit/core"
+ * import { RateLimit } from "@speckit/agents"
  *
  * RateLimit.parseDuration("6m0s") // 360000
  * ```
@@ -85,7 +85,7 @@ const latest = (values: ReadonlyArray<number | undefined>): number | undefined =
  *
  * @example
  * ```ts
- * import { RateLimit } from "@speckit/core"
+ * import { RateLimit } from "@speckit/agents"
  *
  * RateLimit.resetFromHeaders({ "retry-after": "30" }, 1_000) // 31000
  * RateLimit.resetFromHeaders({ "x-ratelimit-reset-tokens": "6m0s" }, 0) // 360000
@@ -132,7 +132,7 @@ const relativeKeys = ["resets_in_seconds", "reset_in_seconds", "retry_after", "r
  *
  * @example
  * ```ts
- * import { RateLimit } from "@speckit/core"
+ * import { RateLimit } from "@speckit/agents"
  *
  * RateLimit.resetFromBody({ error: { type: "usage_limit_reached", resets_in_seconds: 60 } }, 0) // 60000
  * ```
@@ -309,7 +309,7 @@ const parseDelay = (text: string): number | undefined => {
  *
  * @example
  * ```ts
- * import { RateLimit } from "@speckit/core"
+ * import { RateLimit } from "@speckit/agents"
  *
  * RateLimit.resetFromText("Rate limit reached. Please try again in 20s.", 0) // 20000
  * ```
