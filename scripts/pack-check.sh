@@ -2,7 +2,8 @@
 # Packaging check: packs every workspace package the way it is published (pnpm rewrites
 # `workspace:^` and applies `publishConfig`), installs the tarballs into a scratch project outside
 # the workspace and checks that they work there on their own:
-#   (a) each package imports from plain Node ESM and has its known exports
+#   (a) each package installs alone (with only the kernel and its peers) and imports from plain Node ESM
+#       with its known exports
 #   (b) internal modules are blocked by `exports`
 #   (c) a TypeScript consumer (NodeNext, strict, skipLibCheck false) typechecks against them
 #   (d) the installed `speckit` bin runs `--help` and a demo
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-packages=(core consensus telemetry faults cli)
+packages=(core agents sqlite git consensus telemetry faults cli)
 pnpm_version="12.4.2"
 ts_version="7.0.2"
 effect_version="4.1.0"
@@ -92,6 +93,53 @@ for tarball in "${tarballs[@]}"; do
   check "manifest and files of $(basename "$tarball")" manifest_check "$tarball"
 done
 
+import_check() {
+  local pkg="$1"
+  shift
+  node --input-type=module -e '
+    const [name, ...names] = process.argv.slice(1)
+    const m = await import(name)
+    const missing = names.filter((n) => m[n] === undefined || m[n] === null)
+    if (missing.length > 0) {
+      console.error(`${name} lacks ${missing.join(", ")}; it exports ${Object.keys(m).join(", ")}`)
+      process.exit(1)
+    }
+    console.log(`${name}: ${Object.keys(m).join(", ")}`)
+  ' "$pkg" "$@"
+}
+
+echo "== each library package installed alone (only the kernel and its peers beside it)"
+tarball_of() { ls "$tmp"/tarballs/speckit-"$1"-*.tgz; }
+alone_check() {
+  local pkg="$1"
+  shift
+  local dir="$tmp/alone/$pkg"
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    npm init -y >/dev/null
+    npm pkg set type=module
+    local extra=()
+    [[ "$pkg" != "core" ]] && extra+=("$(tarball_of core)")
+    [[ "$pkg" == "sqlite" ]] && extra+=("better-sqlite3@12.11.1")
+    npm install --no-audit --no-fund "$(tarball_of "$pkg")" "${extra[@]}" "effect@$effect_version" >install.log 2>&1 ||
+      { tail -n 20 install.log; exit 1; }
+    local installed
+    installed="$(ls node_modules/@speckit)"
+    local expected="$pkg"
+    [[ "$pkg" != "core" ]] && expected="$(printf '%s\n' core "$pkg" | sort | tr '\n' ' ' | sed 's/ $//')"
+    [[ "$(echo $installed)" == "$expected" ]] || { echo "installed @speckit packages: $installed (expected $expected)"; exit 1; }
+    import_check "@speckit/$pkg" "$@"
+  )
+}
+check "@speckit/core alone" alone_check core Pipeline Stage
+check "@speckit/agents alone" alone_check agents AgentProviders ExecAgent
+check "@speckit/sqlite alone" alone_check sqlite SqliteClient StateDatabase
+check "@speckit/git alone" alone_check git Git GitWorktrees
+check "@speckit/consensus alone" alone_check consensus QuorumConsensus MemorySequencer
+check "@speckit/telemetry alone" alone_check telemetry Metrics Pricing
+check "@speckit/faults alone" alone_check faults Faults FaultSpec
+
 echo "== install into a scratch project ($tmp/project)"
 cd "$tmp/project"
 npm init -y >/dev/null
@@ -109,21 +157,10 @@ for pkg in "${packages[@]}"; do
 done
 
 echo "== (a) import from plain Node ESM"
-import_check() {
-  local pkg="$1"
-  shift
-  node --input-type=module -e '
-    const [name, ...names] = process.argv.slice(1)
-    const m = await import(name)
-    const missing = names.filter((n) => m[n] === undefined || m[n] === null)
-    if (missing.length > 0) {
-      console.error(`${name} lacks ${missing.join(", ")}; it exports ${Object.keys(m).join(", ")}`)
-      process.exit(1)
-    }
-    console.log(`${name}: ${Object.keys(m).join(", ")}`)
-  ' "$pkg" "$@"
-}
 check "import @speckit/core (Pipeline, Stage)" import_check @speckit/core Pipeline Stage
+check "import @speckit/agents (AgentProviders, ExecAgent)" import_check @speckit/agents AgentProviders ExecAgent
+check "import @speckit/sqlite (SqliteClient, StateDatabase)" import_check @speckit/sqlite SqliteClient StateDatabase
+check "import @speckit/git (Git, GitWorktrees)" import_check @speckit/git Git GitWorktrees
 check "import @speckit/consensus (QuorumConsensus, MemorySequencer)" \
   import_check @speckit/consensus QuorumConsensus MemorySequencer
 check "import @speckit/telemetry (Metrics, Pricing)" import_check @speckit/telemetry Metrics Pricing
@@ -159,6 +196,9 @@ import { MemorySequencer, QuorumConsensus } from "@speckit/consensus"
 import { type AgentId, type Consensus, Pipeline, type RunSummary, Stage, SpeckitConfig } from "@speckit/core"
 import * as StageModule from "@speckit/core/Stage"
 import * as Faults from "@speckit/faults"
+import { AgentProviders } from "@speckit/agents"
+import { GitWorktrees } from "@speckit/git"
+import { StateDatabase } from "@speckit/sqlite"
 import { Metrics, Pricing } from "@speckit/telemetry"
 import type { Effect, Layer } from "effect"
 
@@ -175,6 +215,9 @@ export const demoSpec: string = Demo.specId
 export const summaryText: (summary: RunSummary.RunSummary) => string = Run.formatSummary
 export const policy: SpeckitConfig.StagePolicy = SpeckitConfig.policyFor(SpeckitConfig.defaultConfig, "plan")
 export type Agent = AgentId.AgentId
+export const providers = AgentProviders.builtins
+export const worktrees = GitWorktrees.layer
+export const stateDatabase = StateDatabase.layer
 // @ts-expect-error internal modules are not part of the public types either
 import type {} from "@speckit/core/internal/specText"
 EOF
@@ -224,14 +267,14 @@ demo_check() {
     const [dir, file] = process.argv.slice(1)
     const summary = JSON.parse(fs.readFileSync(file, "utf8"))
     const stages = ["plan", "tasks", "implement", "validate", "audit", "unlock"]
-    const missing = stages.filter((s) => !fs.existsSync(`${dir}/specs/SPEC-001-password-reset/${s}.md`))
-    if (summary.status !== "completed" || missing.length > 0) {
-      console.error(`status ${summary.status}, missing artifacts: ${missing.join(", ") || "none"}`)
+    const missing = stages.filter((s) => !fs.existsSync(`${dir}/specs/SPEC-001-slugify/${s}.md`))
+    if (summary.status !== "completed" || missing.length > 0 || summary.delivery === undefined) {
+      console.error(`status ${summary.status}, missing artifacts: ${missing.join(", ") || "none"}, delivery ${JSON.stringify(summary.delivery)}`)
       process.exit(1)
     }
   ' "$dir" "$tmp/demo-summary.json"
 }
-check "npx speckit demo completes the six stages" demo_check
+check "npx speckit demo completes the six stages and delivers a branch" demo_check
 
 echo
 if [[ $failures -gt 0 ]]; then

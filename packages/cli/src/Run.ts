@@ -6,19 +6,17 @@
  */
 import { MemorySequencer, QuorumConsensus, SqlSequencerStore } from "@speckit/consensus"
 import {
-  Budget,
   DurableRun,
   type Execution,
   FaultInjector,
   type GitState,
-  PipelineEvent,
   Providers,
   Resilience,
   RunId,
   RunStore,
   type RunSummary,
   type Sequencer,
-  SessionMetrics,
+  type SessionMetrics,
   Spec,
   SqlWorkflowEngine,
   SpeckitConfig,
@@ -26,11 +24,11 @@ import {
   Worktrees
 } from "@speckit/core"
 import { Faults } from "@speckit/faults"
-import { Alert, BudgetGuard, Estimate, Export, History, Metrics, Pricing, Tracing } from "@speckit/telemetry"
+import { Metrics, Pricing, RunTelemetry, Tracing } from "@speckit/telemetry"
 import { AgentProviders, ProcessChecks } from "@speckit/agents"
 import { Git, GitWorktrees } from "@speckit/git"
 import { StateDatabase } from "@speckit/sqlite"
-import { Effect, FileSystem, Layer, Metric, Option, Path } from "effect"
+import { Effect, FileSystem, Layer, Option, Path } from "effect"
 import * as Os from "node:os"
 import type { ChildProcessSpawner } from "effect/process"
 import { ApplyRefused, ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
@@ -91,8 +89,11 @@ export const layer = <E = never, R = never>(
   workspace: string,
   faults: Layer.Layer<FaultInjector.FaultInjector> = FaultInjector.FaultInjector.layerNone,
   telemetry: {
-    /** The session-metrics layer (default: `Metrics.layer` priced from the configuration). */
-    readonly metrics?: Layer.Layer<SessionMetrics.SessionMetrics> | undefined
+    /**
+     * The session-metrics layer (default: `Metrics.layer` priced from the configuration); `false` when
+     * they are provided outside (e.g. by `RunTelemetry.layer`).
+     */
+    readonly metrics?: Layer.Layer<SessionMetrics.SessionMetrics> | false | undefined
     /** Trace every agent call (`Tracing.traceRegistry`). */
     readonly traced?: boolean | undefined
   } = {},
@@ -107,7 +108,9 @@ export const layer = <E = never, R = never>(
     Resilience.layer(config),
     sequencer,
     QuorumConsensus.layer,
-    telemetry.metrics ?? Metrics.layer({ pricer: Pricing.fromConfig(config), prices: pricesOf(config) }),
+    telemetry.metrics === false
+      ? Layer.empty
+      : (telemetry.metrics ?? Metrics.layer({ pricer: Pricing.fromConfig(config), prices: pricesOf(config) })),
     RunStore.RunStore.layerFileSystem(workspace)
   )
 
@@ -215,63 +218,6 @@ export const prepare = (specId: string, workspace: string) =>
   )
 
 /**
- * The telemetry of one run: prices, history-based estimate, budget guard, alerts, the progress display
- * wrapped to refresh the estimate after each stage, and the OTLP exporter when configured.
- */
-const telemetryOf = (input: {
-  readonly root: string
-  readonly config: SpeckitConfig.SpeckitConfig
-  readonly spec: Spec.Spec
-  readonly display: Progress.Display
-  readonly plain: boolean
-  readonly progressOut: Progress.Output
-  readonly warn: Progress.Output
-}) =>
-  Effect.gen(function* () {
-    const path = yield* Path.Path
-    const { config } = input
-    const pricer = Pricing.fromConfig(config)
-    const history = yield* History.load(input.root)
-    const estimate = Estimate.make({ config, spec: input.spec, history, pricer })
-    const alert: Alert.Handler = (value) => void input.warn.write(`speckit: warning: ${Alert.format(value)}\n`)
-    const guard = config.budget
-      ? BudgetGuard.make({
-          budgetUsd: config.budget.usd,
-          onExceed: config.budget.onExceed,
-          pricer,
-          history,
-          onAlert: alert
-        })
-      : undefined
-    const otlp = Export.otlpFromEnv(process.env)
-    let runId: string | undefined
-    let spent = 0
-    const done: Array<string> = []
-    const usd = (value: number) => `$${value.toFixed(4)}`
-    const base: { readonly emit: (event: PipelineEvent.PipelineEvent) => Effect.Effect<void> } = {
-      emit: (event) =>
-        Effect.andThen(
-          input.display.emit(event),
-          Effect.sync(() => {
-            if (event._tag === "RunStarted") runId = event.runId
-            if (event._tag === "StageFinished") {
-              spent += event.costUsd
-              done.push(event.stage)
-              if (input.plain && done.length < estimate.stages.length) {
-                const rest = Estimate.remaining(estimate, done)
-                input.progressOut.write(
-                  `[estimate] after ${event.stage}: spent ${usd(spent)}, rest ~${usd(rest.expected)} (${usd(rest.low)}–${usd(rest.high)}), projected ${usd(spent + rest.expected)}\n`
-                )
-              }
-            }
-          })
-        )
-    }
-    const events = otlp ? Tracing.traceStages(base) : base
-    return { pricer, estimate, guard, alert, otlp, events, path, runId: () => runId }
-  })
-
-/**
  * The configuration a new run records: `implement.mode` resolved (`changes` in a git repository with
  * a commit, else `describe`) and the checks' concurrency (default: the number of cores). Refuses
  * `changes` outside a git repository.
@@ -350,67 +296,51 @@ const execute = Effect.fnUntraced(function* (
   yield* preflight(config, root, options.git).pipe(Effect.provide(repository))
   const progressOut = options.progress ?? (options.json ? process.stderr : process.stdout)
   const display = progressOut.isTTY ? Progress.live(progressOut) : Progress.plain(progressOut)
-  const telemetry = yield* telemetryOf({ root, config, spec, display, plain: !progressOut.isTTY, progressOut, warn })
-  const unpriced = priceCheck.unpriced.map((entry) => entry.model)
+  const path = yield* Path.Path
+  const telemetry = RunTelemetry.layer({
+    workspace: root,
+    config,
+    spec,
+    runDir: path.join(root, ".speckit", "runs", options.runId),
+    display,
+    refreshTo: progressOut.isTTY ? undefined : progressOut,
+    warnings: warn,
+    unpriced: priceCheck.unpriced.map((entry) => entry.model),
+    prometheusFile: options.metricsFile === undefined ? undefined : path.resolve(root, options.metricsFile)
+  })
   const engine = yield* engineOf(process.env.SPECKIT_ENGINE)
-  const state = StateDatabase.layer({ filename: telemetry.path.join(root, StateDatabase.path), engine })
-  const outcome = yield* Effect.gen(function* () {
-    const metrics = yield* Metrics.make({
-      pricer: telemetry.pricer,
-      unpriced,
-      onRecord: telemetry.guard?.observe,
-      onAlert: telemetry.alert
-    })
-    const run = DurableRun.run({ spec, config, git: options.git, runId: options.runId, answer: options.answer }).pipe(
-      Effect.tap(() => (engine === "journal" ? purgeFinished(root, options.runId) : Effect.void)),
-      Effect.scoped,
-      Effect.provideService(PipelineEvent.PipelineEvents, telemetry.events),
-      Effect.provideService(Budget.Budget, telemetry.guard?.budget ?? { admit: () => Effect.void }),
-      Effect.provide(
-        layer(
-          config,
-          root,
-          Layer.succeed(FaultInjector.FaultInjector, faults),
-          {
-            metrics: Layer.succeed(SessionMetrics.SessionMetrics, metrics),
-            traced: telemetry.otlp !== undefined
-          },
-          SqlSequencerStore.layerSequencer()
-        ).pipe(Layer.provideMerge(state), Layer.merge(repository))
-      ),
-      Effect.catchTags({
-        // The state database: in use by another process, corrupt, foreign or newer (nothing is touched).
-        StateLocked: (error) => Effect.fail(new InputError({ message: error.message })),
-        StateCorrupt: (error) => Effect.fail(new InputError({ message: error.message })),
-        SqlError: (error) =>
-          Effect.fail(new InputError({ message: `the state database cannot be used: ${error.message}` })),
-        UnknownAgent: (error) => Effect.fail(new InputError({ message: error.message })),
-        ConfigError: (error) => Effect.fail(new InputError({ message: error.message })),
-        RunStoreError: (error) =>
-          Effect.fail(new RunNotCompleted({ status: `failed: ${error.message}`, exitCode: ExitCode.Failed }))
-      }),
-      Effect.ensuring(Effect.sync(display.close)),
-      Effect.ensuring(
-        Effect.gen(function* () {
-          const snapshot = yield* metrics.snapshot
-          yield* Export.writeRunFiles(telemetry.path.join(root, ".speckit", "runs", options.runId), snapshot, {
-            budgetUsd: config.budget?.usd,
-            estimateUsd: telemetry.estimate.costUsd.expected
-          }).pipe(Effect.ignore)
-          if (options.metricsFile !== undefined) {
-            yield* Export.writePrometheus(telemetry.path.resolve(root, options.metricsFile)).pipe(
-              Effect.tapError((error) =>
-                Effect.sync(() => warn.write(`speckit: warning: cannot write the metrics file: ${error.message}\n`))
-              ),
-              Effect.ignore
-            )
-          }
-        })
-      )
-    )
-    return yield* telemetry.otlp ? run.pipe(Effect.provide(telemetry.otlp)) : run
+  const state = StateDatabase.layer({ filename: path.join(root, StateDatabase.path), engine })
+  const outcome = yield* DurableRun.run({
+    spec,
+    config,
+    git: options.git,
+    runId: options.runId,
+    answer: options.answer
   }).pipe(
-    Effect.provideService(Metric.MetricRegistry, Export.freshRegistry()),
+    Effect.tap(() => (engine === "journal" ? purgeFinished(root, options.runId) : Effect.void)),
+    Effect.scoped,
+    Effect.provide(
+      layer(
+        config,
+        root,
+        Layer.succeed(FaultInjector.FaultInjector, faults),
+        { traced: RunTelemetry.tracing(), metrics: false },
+        SqlSequencerStore.layerSequencer()
+      ).pipe(Layer.provideMerge(state), Layer.merge(repository))
+    ),
+    Effect.provide(telemetry),
+    Effect.catchTags({
+      // The state database: in use by another process, corrupt, foreign or newer (nothing is touched).
+      StateLocked: (error) => Effect.fail(new InputError({ message: error.message })),
+      StateCorrupt: (error) => Effect.fail(new InputError({ message: error.message })),
+      SqlError: (error) =>
+        Effect.fail(new InputError({ message: `the state database cannot be used: ${error.message}` })),
+      UnknownAgent: (error) => Effect.fail(new InputError({ message: error.message })),
+      ConfigError: (error) => Effect.fail(new InputError({ message: error.message })),
+      RunStoreError: (error) =>
+        Effect.fail(new RunNotCompleted({ status: `failed: ${error.message}`, exitCode: ExitCode.Failed }))
+    }),
+    Effect.ensuring(Effect.sync(display.close)),
     // Interrupted (Ctrl-C): the run recorded itself as cancelled; scripts still get its summary.
     Effect.onInterrupt(() =>
       options.json

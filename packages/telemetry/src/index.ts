@@ -23,3 +23,5 @@ export * as Pricing from "./Pricing.ts"
 export * as Tokens from "./Tokens.ts"
 /** @since 0.1.0 */
 export * as Tracing from "./Tracing.ts"
+/** @since 0.3.0 */
+export * as RunTelemetry from "./RunTelemetry.ts"

@@ -1,0 +1,199 @@
+/**
+ * The telemetry of one run, as one layer: the session metrics (priced from the configuration and
+ * maintained catalogues, budgeted by a `BudgetGuard` when `budget.usd` is set), the pre-run estimate
+ * from the workspace's history, the progress display wrapped to print the refreshed estimate after each
+ * stage (plain displays) and to trace stages (when OTLP is configured), the OTLP exporter
+ * (`OTEL_EXPORTER_OTLP_ENDPOINT`), a fresh metric registry; and, when the layer is released (the run
+ * ended, halted, paused or was interrupted), `metrics.json` and `cost.json` in the run's folder and the
+ * Prometheus text file when asked.
+ *
+ * @since 0.3.0
+ */
+import {
+  Budget,
+  type PipelineEvent,
+  PipelineEvent as Events,
+  SessionMetrics,
+  type Spec,
+  type SpeckitConfig
+} from "@speckit/core"
+import { Context, Effect, Layer, Metric, Path } from "effect"
+import * as Alert from "./Alert.ts"
+import * as BudgetGuard from "./BudgetGuard.ts"
+import * as Estimate from "./Estimate.ts"
+import * as Export from "./Export.ts"
+import * as History from "./History.ts"
+import * as Metrics from "./Metrics.ts"
+import * as Pricing from "./Pricing.ts"
+import * as Tracing from "./Tracing.ts"
+
+/**
+ * Where text goes (a stream such as `process.stderr`).
+ *
+ * @since 0.3.0
+ */
+export interface Output {
+  readonly write: (text: string) => unknown
+}
+
+/**
+ * What a run's telemetry is made from.
+ *
+ * @since 0.3.0
+ */
+export interface Options {
+  readonly workspace: string
+  readonly config: SpeckitConfig.SpeckitConfig
+  readonly spec: Spec.Spec
+  /** The run's folder, absolute: `metrics.json` and `cost.json` go there when the layer is released. */
+  readonly runDir: string
+  /** The progress display, wrapped. */
+  readonly display: { readonly emit: (event: PipelineEvent.PipelineEvent) => Effect.Effect<void> }
+  /** Where the estimate refresh lines go after each stage (none for a live display). */
+  readonly refreshTo?: Output | undefined
+  /** Where budget alerts go (`speckit: warning: ...`). */
+  readonly warnings: Output
+  /** Models known to have no price (reported as such). */
+  readonly unpriced?: ReadonlyArray<string> | undefined
+  /** Also write the metrics as Prometheus text to this file, absolute. */
+  readonly prometheusFile?: string | undefined
+  /** The environment (for `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`); default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+}
+
+/**
+ * What the run's telemetry tells the host.
+ *
+ * @since 0.3.0
+ */
+export class RunTelemetry extends Context.Service<
+  RunTelemetry,
+  {
+    readonly estimate: Estimate.Estimate
+    readonly pricer: Pricing.Pricer
+    /** Whether spans are exported (OTLP configured): the host traces agent calls too (`Tracing.traceRegistry`). */
+    readonly traced: boolean
+  }
+>()("@speckit/telemetry/RunTelemetry") {}
+
+const usd = (value: number) => `$${value.toFixed(4)}`
+
+/** The display, printing the estimate for the rest of the run after each stage. */
+const refreshing = (
+  display: Options["display"],
+  estimate: Estimate.Estimate,
+  refreshTo: Output | undefined
+): Options["display"] => {
+  let spent = 0
+  const done: Array<string> = []
+  return {
+    emit: (event) =>
+      Effect.andThen(
+        display.emit(event),
+        Effect.sync(() => {
+          if (event._tag !== "StageFinished") return
+          spent += event.costUsd
+          done.push(event.stage)
+          if (refreshTo === undefined || done.length >= estimate.stages.length) return
+          const rest = Estimate.remaining(estimate, done)
+          refreshTo.write(
+            `[estimate] after ${event.stage}: spent ${usd(spent)}, rest ~${usd(rest.expected)} (${usd(rest.low)}–${usd(rest.high)}), projected ${usd(spent + rest.expected)}\n`
+          )
+        })
+      )
+  }
+}
+
+/** Writes the run's metric files; a failure is a warning, never the run's failure. */
+const writeFiles = (options: Options, snapshot: SessionMetrics.MetricsSnapshot, estimate: Estimate.Estimate) =>
+  Effect.gen(function* () {
+    yield* Export.writeRunFiles(options.runDir, snapshot, {
+      budgetUsd: options.config.budget?.usd,
+      estimateUsd: estimate.costUsd.expected
+    }).pipe(Effect.ignore)
+    if (options.prometheusFile !== undefined) {
+      yield* Export.writePrometheus(options.prometheusFile).pipe(
+        Effect.tapError((error) =>
+          Effect.sync(() =>
+            options.warnings.write(`speckit: warning: cannot write the metrics file: ${error.message}\n`)
+          )
+        ),
+        Effect.ignore
+      )
+    }
+  })
+
+/**
+ * The run's telemetry (see the module). It provides `SessionMetrics`, `RunTelemetry`, the wrapped
+ * `PipelineEvents`, the `Budget`, a fresh `MetricRegistry` and, when configured, the OTLP exporter.
+ *
+ * @example
+ * ```ts
+ * import { RunTelemetry } from "@speckit/telemetry"
+ *
+ * declare const options: RunTelemetry.Options
+ * const layer = RunTelemetry.layer(options)
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const layer = (options: Options) => {
+  const otlp = Export.otlpFromEnv(options.env ?? process.env)
+  const registry = Export.freshRegistry()
+  const telemetry = Layer.effectContext(
+    Effect.gen(function* () {
+      const path = yield* Path.Path
+      const { config } = options
+      const pricer = Pricing.fromConfig(config)
+      const history = yield* History.load(path.resolve(options.workspace))
+      const estimate = Estimate.make({ config, spec: options.spec, history, pricer })
+      const alert: Alert.Handler = (value) => void options.warnings.write(`speckit: warning: ${Alert.format(value)}\n`)
+      const guard = config.budget
+        ? BudgetGuard.make({
+            budgetUsd: config.budget.usd,
+            onExceed: config.budget.onExceed,
+            pricer,
+            history,
+            onAlert: alert
+          })
+        : undefined
+      const metrics = yield* Metrics.make({
+        pricer,
+        unpriced: options.unpriced,
+        onRecord: guard?.observe,
+        onAlert: alert
+      }).pipe(Effect.provideService(Metric.MetricRegistry, registry))
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(metrics.snapshot, (snapshot) => writeFiles(options, snapshot, estimate)).pipe(
+          Effect.provideService(Metric.MetricRegistry, registry)
+        )
+      )
+      const display = refreshing(options.display, estimate, options.refreshTo)
+      return Context.make(SessionMetrics.SessionMetrics, metrics).pipe(
+        Context.add(RunTelemetry, { estimate, pricer, traced: otlp !== undefined }),
+        Context.add(Events.PipelineEvents, otlp ? Tracing.traceStages(display) : display),
+        Context.add(Budget.Budget, guard?.budget ?? { admit: () => Effect.void }),
+        Context.add(Metric.MetricRegistry, registry)
+      )
+    })
+  )
+  return otlp === undefined
+    ? telemetry
+    : Layer.merge(telemetry, otlp.pipe(Layer.provide(Layer.succeed(Metric.MetricRegistry, registry))))
+}
+
+/**
+ * Whether spans will be exported for a run in this environment (`OTEL_EXPORTER_OTLP_ENDPOINT` set):
+ * the host then traces agent calls (`Tracing.traceRegistry`).
+ *
+ * @example
+ * ```ts
+ * import { RunTelemetry } from "@speckit/telemetry"
+ *
+ * RunTelemetry.tracing({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" }) // true
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const tracing = (env: Readonly<Record<string, string | undefined>> = process.env): boolean =>
+  Export.otlpFromEnv(env) !== undefined
