@@ -280,247 +280,304 @@ class Ready<A> {
 export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>> =>
   Effect.gen(function* () {
     const store = options.store ?? SequencerStore.memory<A>()
-    const syncStore = store.sync
-    const capacity = Math.max(1, options.capacity ?? 1024)
-    const runId = options.runId
-    const branch = options.branch
-    const loaded = yield* store.load(runId)
+    const loaded = yield* store.load(options.runId)
+    const machine = new Machine(store, options, loaded)
+    if (loaded === undefined) yield* store.reset(machine.snapshot())
+    else yield* store.save(machine.snapshot())
+    return {
+      runId: options.runId,
+      branch: options.branch,
+      resumed: machine.resumed,
+      submit: machine.submit,
+      take: machine.take,
+      ack: machine.ack,
+      stop: machine.stop,
+      stats: Effect.sync(machine.stats)
+    }
+  })
+
+/**
+ * The sequencer's state machine. Every operation mutates it synchronously, so each is atomic for other
+ * fibers; `state` is the live record handed to a synchronous store (which copies what it keeps), an
+ * asynchronous store gets a snapshot of it.
+ */
+class Machine<A> {
+  readonly syncStore: SequencerStore.SequencerStore<A>["sync"]
+  readonly capacity: number
+  readonly runId: string
+  readonly branch: string | undefined
+  readonly state: MutableState
+  readonly keys = new Map<string, number>()
+  /** Accepted, persisted, not yet delivered: delivered strictly in `seq` order. */
+  readonly ready: Ready<A>
+  readonly resumed: Resumed<A>
+  readonly stoppedError: SequencerStopped
+  nextDeliver: number
+  inFlight: Decision<A> | undefined = undefined
+  pending: number
+  /** The last accept write of an asynchronous store: the next one starts after it. */
+  lastWrite: Deferred.Deferred<void> | undefined = undefined
+  /** Accepts whose store write has not completed yet. */
+  reserving = 0
+  accepted = 0
+  duplicates = 0
+  stale = 0
+  acknowledged = 0
+  ignoredAcks = 0
+  readonly takers: Array<Resume<Decision<A>, SequencerStopped>> = []
+  readonly spaceWaiters: Array<Resume<void>> = []
+  readonly changeWaiters: Array<Resume<void>> = []
+
+  constructor(
+    readonly store: SequencerStore.SequencerStore<A>,
+    options: Options<A>,
+    loaded: SequencerStore.Loaded<A> | undefined
+  ) {
+    this.syncStore = store.sync
+    this.capacity = Math.max(1, options.capacity ?? 1024)
+    this.runId = options.runId
+    this.branch = options.branch
+    this.stoppedError = new SequencerStopped({ runId: options.runId })
     const entries = loaded?.entries ?? []
     const lastEntry = entries.length > 0 ? entries[entries.length - 1] : undefined
-    // Every operation below mutates this state synchronously, so each is atomic for other fibers.
-    // `state` is the live record handed to a synchronous store (which copies what it keeps); an
-    // asynchronous store gets a snapshot of it.
-    const state: MutableState = {
-      runId,
-      branch,
+    this.state = {
+      runId: options.runId,
+      branch: options.branch,
       nextSeq: Math.max(loaded?.state.nextSeq ?? 1, (lastEntry?.seq ?? 0) + 1),
       ackedThrough: loaded?.state.ackedThrough ?? 0,
       stopped: false
     }
-    const keys = new Map<string, number>()
-    /** Accepted, persisted, not yet delivered: delivered strictly in `seq` order. */
-    const ready = new Ready<A>(capacity)
-    let nextDeliver = state.ackedThrough + 1
+    this.ready = new Ready<A>(this.capacity)
+    this.nextDeliver = this.state.ackedThrough + 1
     const acknowledgedBefore: Array<Decision<A>> = []
     for (const entry of entries) {
-      keys.set(entry.key, entry.seq)
+      this.keys.set(entry.key, entry.seq)
       const decision: Decision<A> = { seq: entry.seq, key: entry.key, value: entry.value }
-      if (entry.seq > state.ackedThrough) ready.set(decision, nextDeliver)
+      if (entry.seq > this.state.ackedThrough) this.ready.set(decision, this.nextDeliver)
       else acknowledgedBefore.push(decision)
     }
-    const resumed: Resumed<A> = { acknowledged: acknowledgedBefore, redelivered: ready.size }
-    let inFlight: Decision<A> | undefined
-    let pending = ready.size
-    /** The last accept write of an asynchronous store: the next one starts after it. */
-    let lastWrite: Deferred.Deferred<void> | undefined
-    /** Accepts whose store write has not completed yet. */
-    let reserving = 0
-    let accepted = 0
-    let duplicates = 0
-    let stale = 0
-    let acknowledged = 0
-    let ignoredAcks = 0
-    const takers: Array<Resume<Decision<A>, SequencerStopped>> = []
-    const spaceWaiters: Array<Resume<void>> = []
-    const changeWaiters: Array<Resume<void>> = []
+    this.resumed = { acknowledged: acknowledgedBefore, redelivered: this.ready.size }
+    this.pending = this.ready.size
+  }
 
-    const snapshot = (): SequencerStore.State => ({
-      runId,
-      branch,
-      nextSeq: state.nextSeq,
-      ackedThrough: state.ackedThrough,
-      stopped: state.stopped
-    })
-    const stats = (): Stats => ({
-      accepted,
-      redelivered: resumed.redelivered,
-      duplicates,
-      stale,
-      acknowledged,
-      ignoredAcks,
-      pending,
-      nextSeq: state.nextSeq,
-      ackedThrough: state.ackedThrough,
-      inFlight: inFlight?.seq,
-      stopped: state.stopped
-    })
-    const stoppedError = new SequencerStopped({ runId })
-    const exhausted = () =>
-      state.stopped && inFlight === undefined && reserving === 0 && ready.get(nextDeliver) === undefined
-    const notifyChange = () => {
-      if (changeWaiters.length === 0) return
-      for (const resume of changeWaiters.splice(0)) resume(Effect.void)
-    }
-    /** Hands the next decision to a waiting taker, if it may be delivered. */
-    const pump = () => {
-      if (inFlight === undefined && takers.length > 0) {
-        const next = ready.take(nextDeliver)
-        if (next !== undefined) {
-          nextDeliver++
-          inFlight = next
-          takers.shift()?.(Effect.succeed(next))
-        }
-      }
-      if (state.stopped && exhausted()) for (const resume of takers.splice(0)) resume(Effect.fail(stoppedError))
-    }
-    const waitFor = (list: Array<Resume<void>>) =>
-      Effect.callback<void>((resume) => {
-        list.push(resume)
-        return removeFrom(list, resume)
-      })
-    const waitUntil = (condition: () => boolean): Effect.Effect<void> =>
-      Effect.suspend(() => (condition() ? Effect.void : Effect.andThen(waitFor(changeWaiters), waitUntil(condition))))
-
-    if (loaded === undefined) yield* store.reset(snapshot())
-    else yield* store.save(snapshot())
-
-    /** Publishes an accepted decision once its store write is done. */
-    const publish = (decision: Decision<A>) => {
-      reserving--
-      ready.set(decision, nextDeliver)
-      pump()
-      notifyChange()
-    }
-
-    const submitNow = (envelope: Envelope<A>, yielded: boolean): Effect.Effect<Submitted<A>> => {
-      if (envelope.runId !== runId || envelope.branch !== branch) {
-        stale++
-        return Effect.succeed({
-          _tag: "Stale",
-          key: envelope.key,
-          runId: envelope.runId,
-          branch: envelope.branch,
-          currentRunId: runId,
-          currentBranch: branch
-        })
-      }
-      if (state.stopped) return Effect.succeed({ _tag: "Stopped", key: envelope.key })
-      const known = keys.get(envelope.key)
-      if (known !== undefined) {
-        duplicates++
-        return Effect.succeed({ _tag: "Duplicate", key: envelope.key, seq: known })
-      }
-      if (pending >= capacity) {
-        // Full: first let the consumer run (it may free room for a batch), then wait for room.
-        return yielded
-          ? Effect.andThen(waitFor(spaceWaiters), submit(envelope))
-          : Effect.andThen(
-              Effect.yieldNow,
-              Effect.suspend(() => submitNow(envelope, true))
-            )
-      }
-      const seq = state.nextSeq++
-      keys.set(envelope.key, seq)
-      pending++
-      accepted++
-      reserving++
-      const decision: Decision<A> = { seq, key: envelope.key, value: envelope.value }
-      const result: Submitted<A> = { _tag: "Accepted", decision }
-      if (syncStore !== undefined) {
-        syncStore.accept(state, decision)
-        publish(decision)
-        return Effect.succeed(result)
-      }
-      // Writes are chained in seq order: a store never holds seq N+1 without N (a gap would stall
-      // delivery after a resume). A failed write fails the ones after it too.
-      const previous = lastWrite
-      const written = Deferred.makeUnsafe<void>()
-      lastWrite = written
-      const write = store.accept(snapshot(), decision)
-      // The seq is taken: publishing it must not be interrupted, or delivery would wait for it forever.
-      return Effect.uninterruptible(
-        Effect.flatMap(
-          Effect.exit(previous === undefined ? write : Effect.andThen(Deferred.await(previous), write)),
-          (exit) => {
-            Deferred.doneUnsafe(written, exit)
-            if (lastWrite === written) lastWrite = undefined
-            if (Exit.isFailure(exit)) return Effect.failCause(exit.cause)
-            publish(decision)
-            return Effect.succeed(result)
-          }
-        )
-      )
-    }
-    const submit = (envelope: Envelope<A>): Effect.Effect<Submitted<A>> =>
-      Effect.suspend(() => submitNow(envelope, false))
-
-    const waitForDecision = Effect.callback<Decision<A>, SequencerStopped>((resume) => {
-      takers.push(resume)
-      return removeFrom(takers, resume)
-    })
-    const takeNow = (yielded: boolean): Effect.Effect<Decision<A>, SequencerStopped> => {
-      if (inFlight === undefined && takers.length === 0) {
-        const next = ready.take(nextDeliver)
-        if (next !== undefined) {
-          nextDeliver++
-          inFlight = next
-          return Effect.succeed(next)
-        }
-      }
-      if (exhausted()) return Effect.fail(stoppedError)
-      // Nothing to deliver yet: first let the producers run (a batch may be ready after that), then wait.
-      return yielded ? waitForDecision : takeAfterYield
-    }
-    const takeAfterYield: Effect.Effect<Decision<A>, SequencerStopped> = Effect.andThen(
-      Effect.yieldNow,
-      Effect.suspend(() => takeNow(true))
-    )
-    const take: Effect.Effect<Decision<A>, SequencerStopped> = Effect.suspend(() => takeNow(false))
-
-    /** After an ACK is recorded: room for one more submission, the next decision for a taker. */
-    const acknowledgedNow = () => {
-      spaceWaiters.shift()?.(Effect.void)
-      pump()
-      notifyChange()
-    }
-    const ackNow = (seq: number): Effect.Effect<Acked> => {
-      if (inFlight === undefined || inFlight.seq !== seq) {
-        ignoredAcks++
-        return Effect.succeed({ _tag: "Ignored", seq })
-      }
-      inFlight = undefined
-      state.ackedThrough = seq
-      pending--
-      acknowledged++
-      const acked: Acked = { _tag: "Acknowledged", seq }
-      if (syncStore !== undefined) {
-        syncStore.save(state)
-        acknowledgedNow()
-        return Effect.succeed(acked)
-      }
-      return Effect.map(store.save(snapshot()), () => {
-        acknowledgedNow()
-        return acked
-      })
-    }
-    const ack = (seq: number): Effect.Effect<Acked> => Effect.suspend(() => ackNow(seq))
-
-    const stop = (stopOptions?: { readonly drain?: boolean | undefined }): Effect.Effect<StopAck<A>> =>
-      Effect.gen(function* () {
-        state.stopped = true
-        for (const resume of spaceWaiters.splice(0)) resume(Effect.void)
-        yield* store.save(snapshot())
-        if (stopOptions?.drain === true) {
-          yield* waitUntil(() => pending === 0)
-          pump()
-          return { _tag: "StopAck", pending: [], inFlight: undefined, stats: stats() } satisfies StopAck<A>
-        }
-        yield* waitUntil(() => reserving === 0)
-        const handedBack = ready.drain(nextDeliver)
-        pending -= handedBack.length
-        pump()
-        notifyChange()
-        return { _tag: "StopAck", pending: handedBack, inFlight: inFlight?.seq, stats: stats() } satisfies StopAck<A>
-      })
-
-    return {
-      runId,
-      branch,
-      resumed,
-      submit,
-      take,
-      ack,
-      stop,
-      stats: Effect.sync(stats)
-    }
+  snapshot = (): SequencerStore.State => ({
+    runId: this.runId,
+    branch: this.branch,
+    nextSeq: this.state.nextSeq,
+    ackedThrough: this.state.ackedThrough,
+    stopped: this.state.stopped
   })
+
+  stats = (): Stats => ({
+    accepted: this.accepted,
+    redelivered: this.resumed.redelivered,
+    duplicates: this.duplicates,
+    stale: this.stale,
+    acknowledged: this.acknowledged,
+    ignoredAcks: this.ignoredAcks,
+    pending: this.pending,
+    nextSeq: this.state.nextSeq,
+    ackedThrough: this.state.ackedThrough,
+    inFlight: this.inFlight?.seq,
+    stopped: this.state.stopped
+  })
+
+  exhausted = () =>
+    this.state.stopped &&
+    this.inFlight === undefined &&
+    this.reserving === 0 &&
+    this.ready.get(this.nextDeliver) === undefined
+
+  notifyChange = () => {
+    if (this.changeWaiters.length === 0) return
+    for (const resume of this.changeWaiters.splice(0)) resume(Effect.void)
+  }
+
+  /** Hands the next decision to a waiting taker, if it may be delivered. */
+  pump = () => {
+    if (this.inFlight === undefined && this.takers.length > 0) {
+      const next = this.ready.take(this.nextDeliver)
+      if (next !== undefined) {
+        this.nextDeliver++
+        this.inFlight = next
+        this.takers.shift()?.(Effect.succeed(next))
+      }
+    }
+    if (this.state.stopped && this.exhausted()) {
+      for (const resume of this.takers.splice(0)) resume(Effect.fail(this.stoppedError))
+    }
+  }
+
+  waitFor = (list: Array<Resume<void>>) =>
+    Effect.callback<void>((resume) => {
+      list.push(resume)
+      return removeFrom(list, resume)
+    })
+
+  waitUntil = (condition: () => boolean): Effect.Effect<void> =>
+    Effect.suspend(() =>
+      condition() ? Effect.void : Effect.andThen(this.waitFor(this.changeWaiters), this.waitUntil(condition))
+    )
+
+  /** Publishes an accepted decision once its store write is done. */
+  publish = (decision: Decision<A>) => {
+    this.reserving--
+    this.ready.set(decision, this.nextDeliver)
+    this.pump()
+    this.notifyChange()
+  }
+
+  /** Why an envelope is not accepted (stale, stopped, duplicate), if it is not. */
+  refusal = (envelope: Envelope<A>): Submitted<A> | undefined => {
+    if (envelope.runId !== this.runId || envelope.branch !== this.branch) {
+      this.stale++
+      return {
+        _tag: "Stale",
+        key: envelope.key,
+        runId: envelope.runId,
+        branch: envelope.branch,
+        currentRunId: this.runId,
+        currentBranch: this.branch
+      }
+    }
+    if (this.state.stopped) return { _tag: "Stopped", key: envelope.key }
+    const known = this.keys.get(envelope.key)
+    if (known === undefined) return undefined
+    this.duplicates++
+    return { _tag: "Duplicate", key: envelope.key, seq: known }
+  }
+
+  submitNow = (envelope: Envelope<A>, yielded: boolean): Effect.Effect<Submitted<A>> => {
+    const refused = this.refusal(envelope)
+    if (refused !== undefined) return Effect.succeed(refused)
+    if (this.pending >= this.capacity) {
+      // Full: first let the consumer run (it may free room for a batch), then wait for room.
+      return yielded
+        ? Effect.andThen(this.waitFor(this.spaceWaiters), this.submit(envelope))
+        : Effect.andThen(
+            Effect.yieldNow,
+            Effect.suspend(() => this.submitNow(envelope, true))
+          )
+    }
+    const seq = this.state.nextSeq++
+    this.keys.set(envelope.key, seq)
+    this.pending++
+    this.accepted++
+    this.reserving++
+    const decision: Decision<A> = { seq, key: envelope.key, value: envelope.value }
+    const result: Submitted<A> = { _tag: "Accepted", decision }
+    if (this.syncStore !== undefined) {
+      this.syncStore.accept(this.state, decision)
+      this.publish(decision)
+      return Effect.succeed(result)
+    }
+    return this.acceptAsync(decision, result)
+  }
+
+  /**
+   * An asynchronous store's accept. Writes are chained in seq order: a store never holds seq N+1 without
+   * N (a gap would stall delivery after a resume). A failed write fails the ones after it too.
+   */
+  acceptAsync = (decision: Decision<A>, result: Submitted<A>): Effect.Effect<Submitted<A>> => {
+    const previous = this.lastWrite
+    const written = Deferred.makeUnsafe<void>()
+    this.lastWrite = written
+    const write = this.store.accept(this.snapshot(), decision)
+    // The seq is taken: publishing it must not be interrupted, or delivery would wait for it forever.
+    return Effect.uninterruptible(
+      Effect.flatMap(
+        Effect.exit(previous === undefined ? write : Effect.andThen(Deferred.await(previous), write)),
+        (exit) => {
+          Deferred.doneUnsafe(written, exit)
+          if (this.lastWrite === written) this.lastWrite = undefined
+          if (Exit.isFailure(exit)) return Effect.failCause(exit.cause)
+          this.publish(decision)
+          return Effect.succeed(result)
+        }
+      )
+    )
+  }
+
+  submit = (envelope: Envelope<A>): Effect.Effect<Submitted<A>> => Effect.suspend(() => this.submitNow(envelope, false))
+
+  waitForDecision = Effect.callback<Decision<A>, SequencerStopped>((resume) => {
+    this.takers.push(resume)
+    return removeFrom(this.takers, resume)
+  })
+
+  takeNow = (yielded: boolean): Effect.Effect<Decision<A>, SequencerStopped> => {
+    if (this.inFlight === undefined && this.takers.length === 0) {
+      const next = this.ready.take(this.nextDeliver)
+      if (next !== undefined) {
+        this.nextDeliver++
+        this.inFlight = next
+        return Effect.succeed(next)
+      }
+    }
+    if (this.exhausted()) return Effect.fail(this.stoppedError)
+    // Nothing to deliver yet: first let the producers run (a batch may be ready after that), then wait.
+    return yielded ? this.waitForDecision : this.takeAfterYield
+  }
+
+  takeAfterYield: Effect.Effect<Decision<A>, SequencerStopped> = Effect.andThen(
+    Effect.yieldNow,
+    Effect.suspend(() => this.takeNow(true))
+  )
+
+  take: Effect.Effect<Decision<A>, SequencerStopped> = Effect.suspend(() => this.takeNow(false))
+
+  /** After an ACK is recorded: room for one more submission, the next decision for a taker. */
+  acknowledgedNow = () => {
+    this.spaceWaiters.shift()?.(Effect.void)
+    this.pump()
+    this.notifyChange()
+  }
+
+  ackNow = (seq: number): Effect.Effect<Acked> => {
+    if (this.inFlight === undefined || this.inFlight.seq !== seq) {
+      this.ignoredAcks++
+      return Effect.succeed({ _tag: "Ignored", seq })
+    }
+    this.inFlight = undefined
+    this.state.ackedThrough = seq
+    this.pending--
+    this.acknowledged++
+    const acked: Acked = { _tag: "Acknowledged", seq }
+    if (this.syncStore !== undefined) {
+      this.syncStore.save(this.state)
+      this.acknowledgedNow()
+      return Effect.succeed(acked)
+    }
+    return Effect.map(this.store.save(this.snapshot()), () => {
+      this.acknowledgedNow()
+      return acked
+    })
+  }
+
+  ack = (seq: number): Effect.Effect<Acked> => Effect.suspend(() => this.ackNow(seq))
+
+  stop = (stopOptions?: { readonly drain?: boolean | undefined }): Effect.Effect<StopAck<A>> => {
+    const machine = this
+    return Effect.gen(function* () {
+      machine.state.stopped = true
+      for (const resume of machine.spaceWaiters.splice(0)) resume(Effect.void)
+      yield* machine.store.save(machine.snapshot())
+      if (stopOptions?.drain === true) {
+        yield* machine.waitUntil(() => machine.pending === 0)
+        machine.pump()
+        return { _tag: "StopAck", pending: [], inFlight: undefined, stats: machine.stats() } satisfies StopAck<A>
+      }
+      yield* machine.waitUntil(() => machine.reserving === 0)
+      const handedBack = machine.ready.drain(machine.nextDeliver)
+      machine.pending -= handedBack.length
+      machine.pump()
+      machine.notifyChange()
+      return {
+        _tag: "StopAck",
+        pending: handedBack,
+        inFlight: machine.inFlight?.seq,
+        stats: machine.stats()
+      } satisfies StopAck<A>
+    })
+  }
+}

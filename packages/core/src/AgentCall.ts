@@ -86,6 +86,97 @@ export interface CallOptions {
   readonly resume?: AgentOutcome.Failed | undefined
 }
 
+/** The request of one attempt. */
+const requestOf = (
+  agent: Agent.Agent,
+  context: CallContext,
+  attempt: number,
+  repairNote: string | undefined
+): Agent.AgentRequest => {
+  const { runId, stage, spec, previous } = context
+  return {
+    runId,
+    stage,
+    agent: agent.id,
+    attempt,
+    prompt: context.ask?.prompt(repairNote) ?? Prompt.make({ stage, agent: agent.id, spec, previous, repairNote }),
+    spec,
+    previous,
+    idempotencyKey: Agent.idempotencyKey({ runId, stage, agent: agent.id, attempt }),
+    ...(context.workdir === undefined ? {} : { workdir: context.workdir }),
+    ...(context.ask?.candidates === undefined ? {} : { candidates: context.ask.candidates })
+  }
+}
+
+/** What a call accumulated over its attempts. */
+interface CallState {
+  attempt: number
+  repairNote: string | undefined
+  readonly history: Array<AgentOutcome.FailedAttempt>
+  usage: TokenUsage.TokenUsage
+  costUsd: number
+  model: string
+}
+
+/** The retry a call handed over to its caller, with the counters after it. */
+interface HandedOver {
+  readonly retry: Resilience.Retrying
+  readonly retries: number
+  readonly malformed: number
+}
+
+/**
+ * A call's outcome from its final result: succeeded; failed with the wait it handed over (when the last
+ * failure's retry was handed over); or failed, naming a rate limit's reset time.
+ */
+const outcomeOf = (
+  final: Result.Result<StageResult.StageResult, AgentError>,
+  input: {
+    readonly agent: Agent.Agent
+    readonly state: CallState
+    readonly handedOver: HandedOver | undefined
+    readonly started: number
+    readonly deadline: number
+    readonly durationMs: number
+    readonly maxElapsedMs: number
+  }
+): AgentOutcome.AgentOutcome => {
+  const { state, handedOver, deadline } = input
+  const common = {
+    agent: input.agent.id,
+    model: state.model,
+    attempts: state.attempt,
+    history: state.history,
+    usage: state.usage,
+    costUsd: state.costUsd,
+    durationMs: input.durationMs
+  }
+  if (Result.isSuccess(final)) return { _tag: "Succeeded", ...common, result: final.success }
+  const error = final.failure
+  if (handedOver !== undefined && handedOver.retry.attempt === state.attempt) {
+    const { retry } = handedOver
+    return {
+      _tag: "Failed",
+      ...common,
+      kind: error.kind,
+      detail: error.detail,
+      handOver: {
+        resumeAt: retry.resumeAt,
+        delayMs: retry.delayMs,
+        startedAt: input.started,
+        retries: handedOver.retries,
+        malformed: handedOver.malformed,
+        ...(retry.repairNote === undefined ? {} : { repairNote: retry.repairNote })
+      }
+    }
+  }
+  const reset =
+    error.kind === "RateLimited" && error.resetAt !== undefined && !error.detail.includes("resets at")
+      ? ` (resets at ${new Date(error.resetAt).toISOString()}${error.resetAt > deadline ? `, after this call's ${input.maxElapsedMs} ms time budget` : ""})`
+      : ""
+  return { _tag: "Failed", ...common, kind: error.kind, detail: `${error.detail}${reset}` }
+}
+
 /**
  * Calls one agent for a stage and returns its outcome. Agent failures become a `Failed` outcome;
  * only a store failure or an exhausted budget fails the effect.
@@ -119,45 +210,31 @@ export const call = Effect.fnUntraced(function* (
   const budget = yield* Budget
   const resilience = yield* Resilience.AgentResilience
   const policy = resilience.policyFor(agent.id)
-  const { runId, stage, spec, previous } = context
+  const { runId, stage } = context
   const resume = options.resume
   const resumed = resume?.handOver
   const started = resumed?.startedAt ?? (yield* Clock.currentTimeMillis)
   const deadline = started + policy.maxElapsedMs
-  const state = {
+  const state: CallState = {
     attempt: resume?.attempts ?? 0,
     repairNote: resumed?.repairNote,
-    history: (resume === undefined
-      ? []
-      : [
-          ...resume.history,
-          { attempt: resume.attempts, kind: resume.kind, detail: resume.detail, waitedMs: resumed?.delayMs ?? 0 }
-        ]) as Array<AgentOutcome.FailedAttempt>,
+    history:
+      resume === undefined
+        ? []
+        : [
+            ...resume.history,
+            { attempt: resume.attempts, kind: resume.kind, detail: resume.detail, waitedMs: resumed?.delayMs ?? 0 }
+          ],
     usage: resume?.usage ?? TokenUsage.empty,
     costUsd: resume?.costUsd ?? 0,
     model: resume?.model ?? agent.model
   }
   /** The retry this call handed over to its caller, with the counters after it. */
-  let handedOver:
-    | { readonly retry: Resilience.Retrying; readonly retries: number; readonly malformed: number }
-    | undefined
+  let handedOver: HandedOver | undefined
 
   const attemptOnce = Effect.gen(function* () {
     const attempt = ++state.attempt
-    const request: Agent.AgentRequest = {
-      runId,
-      stage,
-      agent: agent.id,
-      attempt,
-      prompt:
-        context.ask?.prompt(state.repairNote) ??
-        Prompt.make({ stage, agent: agent.id, spec, previous, repairNote: state.repairNote }),
-      spec,
-      previous,
-      idempotencyKey: Agent.idempotencyKey({ runId, stage, agent: agent.id, attempt }),
-      ...(context.workdir === undefined ? {} : { workdir: context.workdir }),
-      ...(context.ask?.candidates === undefined ? {} : { candidates: context.ask.candidates })
-    }
+    const request = requestOf(agent, context, attempt, state.repairNote)
     yield* budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt })
     yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })
     const now = yield* Clock.currentTimeMillis
@@ -266,37 +343,13 @@ export const call = Effect.fnUntraced(function* (
     Effect.catchTag("AgentError", (error) => Effect.succeed(Result.fail(error)))
   )
   const durationMs = (yield* Clock.currentTimeMillis) - started
-  const common = {
-    agent: agent.id,
-    model: state.model,
-    attempts: state.attempt,
-    history: state.history,
-    usage: state.usage,
-    costUsd: state.costUsd,
-    durationMs
-  }
-  if (Result.isSuccess(final)) return { _tag: "Succeeded", ...common, result: final.success }
-  const error = final.failure
-  if (handedOver !== undefined && handedOver.retry.attempt === state.attempt) {
-    const { retry } = handedOver
-    return {
-      _tag: "Failed",
-      ...common,
-      kind: error.kind,
-      detail: error.detail,
-      handOver: {
-        resumeAt: retry.resumeAt,
-        delayMs: retry.delayMs,
-        startedAt: started,
-        retries: handedOver.retries,
-        malformed: handedOver.malformed,
-        ...(retry.repairNote === undefined ? {} : { repairNote: retry.repairNote })
-      }
-    }
-  }
-  const reset =
-    error.kind === "RateLimited" && error.resetAt !== undefined && !error.detail.includes("resets at")
-      ? ` (resets at ${new Date(error.resetAt).toISOString()}${error.resetAt > deadline ? `, after this call's ${policy.maxElapsedMs} ms time budget` : ""})`
-      : ""
-  return { _tag: "Failed", ...common, kind: error.kind, detail: `${error.detail}${reset}` }
+  return outcomeOf(final, {
+    agent,
+    state,
+    handedOver,
+    started,
+    deadline,
+    durationMs,
+    maxElapsedMs: policy.maxElapsedMs
+  })
 })
