@@ -12,6 +12,7 @@ import type { ChildProcessSpawner } from "effect/process"
 import * as AgentConfigs from "./AgentConfigs.ts"
 import * as ExecAgent from "./ExecAgent.ts"
 import * as OpenAiAgent from "./OpenAiAgent.ts"
+import * as ProcessChecks from "./ProcessChecks.ts"
 
 /** Decodes the provider's own keys of an agent (checked already when the configuration was loaded). */
 const own = <A>(schema: Schema.Codec<A, unknown>, id: string, config: SpeckitConfig.AgentConfig) =>
@@ -37,6 +38,24 @@ const own = <A>(schema: Schema.Codec<A, unknown>, id: string, config: SpeckitCon
 export const exec: Provider.ProviderDefinition<ChildProcessSpawner.ChildProcessSpawner> = {
   name: "exec",
   config: AgentConfigs.ExecConfig,
+  preflight: (id, config, context) =>
+    Effect.gen(function* () {
+      const keys = yield* own(AgentConfigs.ExecConfig, id, config)
+      const path = yield* Path.Path
+      const cwd = path.resolve(context.workspace, keys.cwd ?? ".")
+      const programs = [
+        keys.command[0],
+        ...(keys.stages?.implement === undefined ? [] : [keys.stages.implement.command[0]])
+      ]
+      for (const program of new Set(programs)) {
+        if ((yield* ProcessChecks.findProgram(program, cwd)) === undefined) {
+          return program.includes("/")
+            ? `program "${program}" not found (no file ${path.resolve(cwd, program)})`
+            : `program "${program}" not found on PATH (install it, or give its path in agents.${id}.command)`
+        }
+      }
+      return undefined
+    }).pipe(Effect.catch((error) => Effect.succeed(error.message))),
   make: (id, config, context) =>
     Effect.gen(function* () {
       const keys = yield* own(AgentConfigs.ExecConfig, id, config)

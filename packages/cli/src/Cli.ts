@@ -5,7 +5,7 @@
  */
 import { Worktrees } from "@speckit/core"
 import { Git, GitWorktrees } from "@speckit/git"
-import { SqliteClient, StateDatabase } from "@speckit/sqlite"
+import { StateDatabase, StateLock } from "@speckit/sqlite"
 import { Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Demo from "./Demo.ts"
@@ -373,7 +373,7 @@ export const clean = Command.make(
     const path = yield* Path.Path
     const root = path.resolve(workspace)
     // Refused while a speckit process works in the workspace: its worktrees are in use.
-    yield* Effect.scoped(SqliteClient.acquireLock(path.join(root, StateDatabase.path))).pipe(
+    yield* Effect.scoped(StateLock.acquireLock(path.join(root, StateDatabase.path))).pipe(
       Effect.catchTag("StateLocked", (error) =>
         Effect.fail(new InputError({ message: `${error.message}; clean when it is done` }))
       ),

@@ -10,6 +10,7 @@ import {
   type Execution,
   FaultInjector,
   type GitState,
+  Pipeline,
   Providers,
   Resilience,
   RunId,
@@ -34,6 +35,7 @@ import type { ChildProcessSpawner } from "effect/process"
 import { ApplyRefused, ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
 import * as Progress from "./Progress.ts"
 import * as Runs from "./Runs.ts"
+import * as SummaryText from "./SummaryText.ts"
 
 /**
  * Options of `speckit auto`.
@@ -123,68 +125,6 @@ const exitCodeOf = (status: RunSummary.RunStatus) =>
         ? ExitCode.AwaitingReview
         : ExitCode.Failed
 
-const stoppedText = (stage: RunSummary.StageSummary) => {
-  const stopped = stage.agents.filter((a) => a.status === "stopped").length
-  return stopped > 0 ? ` (${stopped} stopped early)` : ""
-}
-
-/** The candidates, the checks' verdict, the selection and the delivery of a run that made real changes. */
-const changeLines = (summary: RunSummary.RunSummary): Array<string> => {
-  const lines: Array<string> = []
-  for (const stage of summary.stages) {
-    for (const row of stage.candidates ?? []) {
-      lines.push(
-        `  candidate ${row.agent.padEnd(10)} ${row.status.padEnd(8)} ${row.files} file(s) +${row.added} −${row.removed}${row.tests.length > 0 ? ` (tests: ${row.tests.join(", ")})` : ""}${row.reason ? `  ${row.reason}` : ""}`
-      )
-    }
-    if (stage.selection) {
-      for (const flagged of stage.selection.flagged) {
-        lines.push(`  flagged   ${flagged.agent} changes existing tests: ${flagged.tests.join(", ")}`)
-      }
-      lines.push(`  selected  ${stage.selection.winner ?? "none"}: ${stage.selection.reason}`)
-    }
-    for (const result of stage.checks ?? []) {
-      if (result.status === "pass" || result.candidate === "base") continue
-      const failing = result.failures?.length ? `: failing ${result.failures.map((f) => `"${f}"`).join(", ")}` : ""
-      lines.push(`  check     ${result.candidate}: ${result.check} ${result.status}${failing}`)
-    }
-    for (const blocking of stage.blocking ?? []) lines.push(`  blocking  ${blocking}`)
-  }
-  const delivery = summary.delivery
-  if (delivery) {
-    lines.push(
-      `  branch    ${delivery.branch} (commit ${delivery.commit.slice(0, 12)}, the change of ${delivery.candidate})`,
-      `  see it    git log -p ${delivery.base.slice(0, 12)}..${delivery.branch}`,
-      `  merge it  git merge ${delivery.branch}`
-    )
-  }
-  return lines
-}
-
-/**
- * Renders a summary for people.
- *
- * @since 0.1.0
- */
-export const formatSummary = (summary: RunSummary.RunSummary): string => {
-  const lines = [
-    "",
-    `${summary.status === "completed" ? "✔" : "✖"} run ${summary.runId} ${summary.status} in ${(summary.durationMs / 1000).toFixed(1)}s`,
-    ...summary.stages.map(
-      (stage) =>
-        `  ${stage.stage.padEnd(10)} ${stage.status.padEnd(9)} ${stage.agents.filter((a) => a.status === "succeeded").length}/${stage.agents.length} agents${stoppedText(stage)}${stage.verdict ? `  verdict ${stage.verdict}` : ""}${stage.dissent.length > 0 ? `  dissent ${stage.dissent.join(", ")}` : ""}${stage.reason && stage.status !== "ok" ? `  (${stage.reason})` : ""}`
-    ),
-    `  tokens   ${summary.usage.input} in (${summary.usage.cachedInput} cached) · ${summary.usage.output} out (${summary.usage.reasoning} reasoning)`,
-    `  cost     $${summary.costUsd.toFixed(4)}${summary.unpriced.length > 0 ? `  (unpriced: ${summary.unpriced.join(", ")})` : ""}`,
-    `  records  ${summary.runDir}/`
-  ]
-  lines.push(...changeLines(summary))
-  const last = summary.stages.at(-1)
-  if (last?.artifact) lines.push(`  output   ${last.artifact}`)
-  if (summary.hint) lines.push(`  next     ${summary.hint}`)
-  return `${lines.join("\n")}\n`
-}
-
 /**
  * Loads the spec and configuration, failing with an {@link InputError} on bad input before
  * anything is written.
@@ -205,6 +145,9 @@ export const prepare = (specId: string, workspace: string) =>
     // Every agent's keys, checked against its provider's (the built-ins', the plugins').
     yield* Providers.validate(config, root, { providers: AgentProviders.builtins })
     const spec = yield* Spec.load(root, specId)
+    // Every agent the run will call, checked where it can be before anything is spent (exec: its program).
+    const called = Pipeline.stagesFor(config).flatMap((stage) => stage.agents(config))
+    yield* Providers.preflight(config, root, called, { providers: AgentProviders.builtins })
     const faults = yield* Effect.flatMap(Faults.readEnv, ({ spec, options }) => Faults.make(spec, options))
     return { root, config, spec, faults }
   }).pipe(
@@ -213,6 +156,8 @@ export const prepare = (specId: string, workspace: string) =>
       ConfigError: (error) => Effect.fail(new InputError({ message: error.message })),
       SpecNotFound: (error) => Effect.fail(new InputError({ message: error.message })),
       SpecEmpty: (error) => Effect.fail(new InputError({ message: error.message })),
+      SpecNotText: (error) => Effect.fail(new InputError({ message: error.message })),
+      AgentUnavailable: (error) => Effect.fail(new InputError({ message: error.message })),
       InvalidSpecId: (error) => Effect.fail(new InputError({ message: error.message }))
     })
   )
@@ -382,7 +327,7 @@ const reportSummary = (
 ) =>
   Effect.suspend(() => {
     const report = options.report ?? process.stdout
-    report.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary))
+    report.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : SummaryText.format(summary))
     return summary.status === "completed"
       ? Effect.succeed(summary)
       : Effect.fail(new RunNotCompleted({ status: summary.status, exitCode: exitCodeOf(summary.status) }))

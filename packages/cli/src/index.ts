@@ -20,3 +20,5 @@ export * as Progress from "./Progress.ts"
 export * as Run from "./Run.ts"
 /** @since 0.1.0 */
 export * as Runs from "./Runs.ts"
+/** @since 0.3.0 */
+export * as SummaryText from "./SummaryText.ts"

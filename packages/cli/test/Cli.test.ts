@@ -303,6 +303,56 @@ describe.concurrent("bad input: exit 2, one clear line, nothing written", () => 
     await expectRejected(dir, ["auto", "SPEC-1", "-C", dir], ["SPEC-1", "empty"])
   })
 
+  it("a spec that is not text (binary bytes)", async () => {
+    const dir = makeWorkspace({})
+    fs.writeFileSync(
+      path.join(dir, "specs/SPEC-1/spec.md"),
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0xfe, 0x01])
+    )
+    await expectRejected(dir, ["auto", "SPEC-1", "-C", dir], ["SPEC-1", "not a text spec", "NUL"])
+  })
+
+  it("a spec that is not UTF-8", async () => {
+    const dir = makeWorkspace({})
+    fs.writeFileSync(path.join(dir, "specs/SPEC-1/spec.md"), Buffer.from("# Caf\xe9\n", "latin1"))
+    await expectRejected(dir, ["auto", "SPEC-1", "-C", dir], ["SPEC-1", "not UTF-8"])
+  })
+
+  it("a spec over the size limit", async () => {
+    const dir = makeWorkspace({ spec: `# Big\n\n${"word ".repeat(60_000)}\n` })
+    await expectRejected(dir, ["auto", "SPEC-1", "-C", dir], ["SPEC-1", "over the 262144-byte limit"])
+  })
+
+  it("an exec agent whose program does not exist", async () => {
+    const dir = makeWorkspace({
+      config: {
+        agents: {
+          a: {
+            provider: "exec",
+            command: ["speckit-no-such-agent-cli", "-p"],
+            price: { inputPerMTok: 0, outputPerMTok: 0 }
+          }
+        },
+        defaults: { agents: ["a"], quorum: "all" }
+      }
+    })
+    await expectRejected(
+      dir,
+      ["auto", "SPEC-1", "-C", dir],
+      ["agent a", '"speckit-no-such-agent-cli" not found on PATH']
+    )
+  })
+
+  it("an exec agent whose program path does not exist", async () => {
+    const dir = makeWorkspace({
+      config: {
+        agents: { a: { provider: "exec", command: ["./bin/agent"], price: { inputPerMTok: 0, outputPerMTok: 0 } } },
+        defaults: { agents: ["a"], quorum: "all" }
+      }
+    })
+    await expectRejected(dir, ["auto", "SPEC-1", "-C", dir], ["agent a", '"./bin/agent" not found'])
+  })
+
   it("a speckit.config.json that is not JSON", async () => {
     const dir = makeWorkspace({ config: '{ "agents": { "alpha": ' })
     await expectRejected(dir, ["auto", "SPEC-1", "-C", dir], ["speckit.config.json", "not valid JSON"])

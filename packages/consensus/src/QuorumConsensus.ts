@@ -5,13 +5,21 @@
  *
  * @since 0.1.0
  */
-import { type AgentId, AgentOutcome, Consensus, type SpeckitConfig, Stage, StageResult } from "@speckit/core"
+import {
+  type AgentId,
+  AgentOutcome,
+  Consensus,
+  type SpeckitConfig,
+  ResultMerge,
+  Stage,
+  StageResult
+} from "@speckit/core"
 import { Effect, Layer } from "effect"
 
 /**
  * Merges the results of a content stage (plan, tasks, implement) into one. Results are taken in
  * agent-id order, so the merge does not depend on arrival order. (The implementation is core's
- * `StageResult.merge`, which the simulated aggregator uses too.)
+ * `ResultMerge.merge`, which the simulated aggregator uses too.)
  *
  * @example
  * ```ts
@@ -24,11 +32,11 @@ import { Effect, Layer } from "effect"
  * @since 0.1.0
  */
 export const merge: (results: ReadonlyArray<StageResult.StageResult>) => StageResult.StageResult | undefined =
-  StageResult.merge
+  ResultMerge.merge
 
 /**
  * The conflicts between the answers of a content stage (plan, tasks, implement), as sentences, in a
- * deterministic order (core's `StageResult.conflictsOf`):
+ * deterministic order (core's `ResultMerge.conflictsOf`):
  *
  * - implement: the same path with different actions (`create` vs `delete`, ...);
  * - tasks: the same task (by title) with different dependencies, or a dependency cycle in the merge;
@@ -47,7 +55,7 @@ export const merge: (results: ReadonlyArray<StageResult.StageResult>) => StageRe
 export const conflictsOf: (
   results: ReadonlyArray<StageResult.StageResult>,
   merged: StageResult.StageResult | undefined
-) => Array<string> = StageResult.conflictsOf
+) => Array<string> = ResultMerge.conflictsOf
 
 const withVote = (result: StageResult.StageResult, vote: string): StageResult.StageResult => {
   switch (result.stage) {
@@ -175,7 +183,7 @@ export const decide = (
       // The aggregator's synthesis is the merged result; its conflicts decide the status.
       const common = {
         ...base,
-        result: StageResult.resultOf(synthesis),
+        result: ResultMerge.resultOf(synthesis),
         agreements: [...synthesis.agreements],
         conflicts: [...synthesis.conflicts],
         aggregator: aggregation.agent

@@ -15,6 +15,7 @@ import {
   AgentRegistry,
   FaultInjector,
   Pipeline,
+  type ResultMerge,
   RunStore,
   SessionMetrics,
   SimAgent,
@@ -57,7 +58,7 @@ const succeeded = (result: StageResult.StageResult): AgentOutcome.AgentOutcome =
   durationMs: 1
 })
 
-const synthesis = (conflicts: ReadonlyArray<string>): StageResult.Synthesis => ({
+const synthesis = (conflicts: ReadonlyArray<string>): ResultMerge.Synthesis => ({
   stage: "implement",
   agent: AgentId.make("judge"),
   summary: "The judge's synthesis.",

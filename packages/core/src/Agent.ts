@@ -33,7 +33,7 @@ export interface AgentRequest {
   readonly idempotencyKey: string
   /**
    * Set when the agent is called as the stage's aggregator: the answers to synthesize (the prompt
-   * is then `Prompt.synthesis`, and the answer must be a `StageResult.Synthesis`).
+   * is then `Prompt.synthesis`, and the answer must be a `ResultMerge.Synthesis`).
    */
   readonly synthesisOf?: ReadonlyArray<StageResult> | undefined
   /**

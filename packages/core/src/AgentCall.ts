@@ -9,6 +9,7 @@
 import { Clock, Effect, Result, Schedule } from "effect"
 import * as Agent from "./Agent.ts"
 import { AgentError } from "./AgentError.ts"
+import * as AnswerRepair from "./AnswerRepair.ts"
 import type * as AgentOutcome from "./AgentOutcome.ts"
 import { Budget, type BudgetExceeded } from "./Budget.ts"
 import { FaultInjector } from "./FaultInjector.ts"
@@ -116,6 +117,8 @@ interface CallState {
   usage: TokenUsage.TokenUsage
   costUsd: number
   model: string
+  /** The repairs the reading of the last answer applied. */
+  repairs: ReadonlyArray<string>
 }
 
 /** The retry a call handed over to its caller, with the counters after it. */
@@ -151,7 +154,10 @@ const outcomeOf = (
     costUsd: state.costUsd,
     durationMs: input.durationMs
   }
-  if (Result.isSuccess(final)) return { _tag: "Succeeded", ...common, result: final.success }
+  if (Result.isSuccess(final)) {
+    const repairs = state.repairs.length === 0 ? {} : { repairs: state.repairs }
+    return { _tag: "Succeeded", ...common, ...repairs, result: final.success }
+  }
   const error = final.failure
   if (handedOver !== undefined && handedOver.retry.attempt === state.attempt) {
     const { retry } = handedOver
@@ -227,7 +233,8 @@ export const call = Effect.fnUntraced(function* (
           ],
     usage: resume?.usage ?? TokenUsage.empty,
     costUsd: resume?.costUsd ?? 0,
-    model: resume?.model ?? agent.model
+    model: resume?.model ?? agent.model,
+    repairs: []
   }
   /** The retry this call handed over to its caller, with the counters after it. */
   let handedOver: HandedOver | undefined
@@ -248,10 +255,13 @@ export const call = Effect.fnUntraced(function* (
         ? `the call took its whole time budget (retry.maxElapsedMs ${policy.maxElapsedMs} ms)`
         : `no answer within ${policy.timeoutMs} ms`
     ).pipe(Effect.result)
+    // The repairs the reading applied (see `AnswerRepair`), recorded with the answer and counted.
+    const repairs: Array<string> = []
     const parsed = Result.isSuccess(response)
       ? yield* (context.ask?.parse ?? ((text: string) => StageResult.parse(stage, agent.id, text)))(
           response.success.text
         ).pipe(
+          Effect.provideService(AnswerRepair.Applied, repairs),
           Effect.mapError((error) => new AgentError({ agent: agent.id, kind: "Malformed", detail: error.reason })),
           Effect.result
         )
@@ -274,8 +284,13 @@ export const call = Effect.fnUntraced(function* (
         usage,
         reportedCostUsd: response.success.reportedCostUsd,
         text: response.success.text,
-        ...(response.success.warnings === undefined ? {} : { warnings: response.success.warnings })
+        ...(response.success.warnings === undefined ? {} : { warnings: response.success.warnings }),
+        ...(repairs.length === 0 ? {} : { repairs })
       })
+      if (metrics.count) {
+        for (const _ of repairs) yield* metrics.count({ kind: "repair", stage, agent: agent.id })
+      }
+      if (repairs.length > 0) state.repairs = repairs
       for (const message of response.success.warnings ?? []) {
         yield* events.emit({ _tag: "AgentWarning", stage, agent: agent.id, attempt, message })
       }

@@ -83,7 +83,16 @@ const common = {
  *
  * @since 0.1.0
  */
-export const Succeeded = Schema.TaggedStruct("Succeeded", { ...common, result: StageResult })
+export const Succeeded = Schema.TaggedStruct("Succeeded", {
+  ...common,
+  /**
+   * The repairs the reading of the answer applied (see `AnswerRepair`); absent when none.
+   *
+   * @since 0.3.0
+   */
+  repairs: Schema.optionalKey(Schema.Array(Schema.String)),
+  result: StageResult
+})
 
 /**
  * An agent answered with a valid stage result.

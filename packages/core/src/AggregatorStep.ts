@@ -2,7 +2,7 @@
  * A content stage's aggregator step: the aggregator agent synthesizes the stage's successful answers.
  * It goes through {@link AgentCall.call} like any answer (budget, faults, timeout, retries, breaker,
  * metrics), as the agent wrapped so that it gets the synthesis prompt and `synthesisOf`, and so that an
- * answer that is no valid `StageResult.Synthesis` is a `Malformed` attempt (retried once with a repair
+ * answer that is no valid `ResultMerge.Synthesis` is a `Malformed` attempt (retried once with a repair
  * note, whatever the agent's policy). Its answers are saved as
  * `answers/<stage>/aggregate.<agent>.<attempt>.json`, apart from the stage's own answers.
  *
@@ -23,7 +23,8 @@ import * as Resilience from "./Resilience.ts"
 import type { RunContext } from "./RunContext.ts"
 import { RunStore, type RunStoreError } from "./RunStore.ts"
 import type { Stage } from "./Stage.ts"
-import * as StageResult from "./StageResult.ts"
+import * as ResultMerge from "./ResultMerge.ts"
+import type * as StageResult from "./StageResult.ts"
 import * as AgentStep from "./AgentStep.ts"
 
 /**
@@ -46,7 +47,7 @@ const synthesizing = (
   Effect.gen(function* () {
     const store = yield* RunStore
     const { run, stage, previous } = input
-    const state: { synthesis: StageResult.Synthesis | undefined; repairNote: string | undefined } = {
+    const state: { synthesis: ResultMerge.Synthesis | undefined; repairNote: string | undefined } = {
       synthesis: undefined,
       repairNote: undefined
     }
@@ -64,7 +65,7 @@ const synthesizing = (
             repairNote: state.repairNote
           })
           const response = yield* inner.call({ ...request, prompt, synthesisOf: answers })
-          const parsed = yield* Effect.result(StageResult.parseSynthesis(stage, inner.id, response.text))
+          const parsed = yield* Effect.result(ResultMerge.parseSynthesis(stage, inner.id, response.text))
           if (Result.isSuccess(parsed)) {
             state.synthesis = parsed.success
             return response
@@ -143,7 +144,7 @@ export const run = (
     )
     const done = yield* context.step({
       name: `aggregate/${stage}`,
-      success: Schema.Struct({ outcome: AgentOutcome, synthesis: Schema.optional(StageResult.Synthesis) }),
+      success: Schema.Struct({ outcome: AgentOutcome, synthesis: Schema.optional(ResultMerge.Synthesis) }),
       error: BudgetExceeded,
       execute: call
     })

@@ -12,7 +12,8 @@ import type { Ranked } from "./Selection.ts"
 import type { AgentId } from "./AgentId.ts"
 import type { StagePolicy } from "./SpeckitConfig.ts"
 import type { Stage } from "./Stage.ts"
-import type { StageResult, Synthesis } from "./StageResult.ts"
+import type { Synthesis } from "./ResultMerge.ts"
+import type { StageResult } from "./StageResult.ts"
 
 /**
  * How a stage ended.

@@ -13,6 +13,7 @@ import * as ChangeStage from "./ChangeStage.ts"
 import * as ReleaseStages from "./ReleaseStages.ts"
 import * as SelectionStage from "./SelectionStage.ts"
 import type { StageConsensus } from "./Consensus.ts"
+import * as AnswerRepair from "./AnswerRepair.ts"
 import * as Execution from "./Execution.ts"
 import type { GitState } from "./GitState.ts"
 import { PipelineEvents } from "./PipelineEvent.ts"
@@ -241,78 +242,80 @@ const review = (run: RunContext.RunContext, state: RunState.RunState, stage: Sta
  *
  * @since 0.1.0
  */
-export const run = Effect.fn("Pipeline.run")(function* (
-  options: RunOptions
-): Effect.fn.Return<RunSummary.RunSummary, RunStoreError | UnknownAgent, Services> {
-  const { spec, config } = options
-  const stages = options.stages ?? stagesFor(config)
-  const store = yield* RunStore
-  const execution = yield* Execution.Execution
-  // The display, before the run's own events (which also go to `events.jsonl`) are provided.
-  const display = yield* PipelineEvents
-  yield* checkAgents(config, stages)
-  const runId = options.runId ?? (yield* RunId.make)
-  const logger = yield* RunContext.logger(runId)
-  const record0 = { runId, specId: spec.id, specDirectory: spec.directory, git: options.git, config }
-  const started = yield* logger.step({
-    name: "start",
-    success: Schema.Struct({ startedAt: Schema.Number }),
-    error: RunStoreError,
-    execute: Effect.gen(function* () {
-      const startedAt = yield* Clock.currentTimeMillis
-      yield* store.begin({ ...record0, startedAt: new Date(startedAt).toISOString() })
-      return { startedAt }
-    })
-  })
-  const { startedAt } = started.value
-  const run = yield* RunContext.make(logger, {
-    runId,
-    spec,
-    config,
-    record: { ...record0, startedAt: new Date(startedAt).toISOString() }
-  })
-  const state = yield* RunState.make(run, startedAt, options.onPause)
-
-  const pauses = pausesOf(run, state)
-  const react = (stage: Stage.Stage, decided: StageDefinition.Decided) => reactTo(run, state, stage, decided)
-
-  const runStages = Effect.gen(function* () {
-    yield* run.decisions.start
-    yield* run.emit({ _tag: "RunStarted", runId, specId: spec.id, title: spec.title, stages: Stage.all })
-    const earlier: Array<StageDefinition.Decided> = []
-    for (const definition of stages) {
-      const { stage } = definition
-      yield* run.phase.move({ _tag: "Running", stage })
-      const previous = earlier.at(-1)?.markdown ?? ""
-      const end = yield* definition.run(run, { previous, earlier }, pauses)
-      if (end._tag === "Stopped") return yield* state.halt(stage, end.reason, end.hint)
-      state.addStage(end.summary)
-      if (!(yield* react(stage, end))) return
-      earlier.push(end)
-    }
-    yield* state.complete
-  })
-
-  const finish = Effect.gen(function* () {
-    const summary = yield* state.summarize
-    yield* logger.log({ _tag: "RunFinished", summary })
-    yield* store.finish(summary)
-    yield* display.emit({ _tag: "RunFinished", summary })
-    return summary
-  })
-
-  yield* runStages.pipe(
-    Effect.andThen(run.decisions.stop(true)),
-    Effect.provideService(PipelineEvents, { emit: run.emit }),
-    Effect.onInterrupt(() =>
-      Effect.gen(function* () {
-        // A durable run suspended to wait (for a review, a budget raise) is not cancelled.
-        if (execution.suspended()) return
-        yield* state.cancel
-        yield* run.decisions.stop(false).pipe(Effect.ignore)
-        yield* finish.pipe(Effect.ignore)
+export const run = Effect.fn("Pipeline.run")(
+  function* (options: RunOptions): Effect.fn.Return<RunSummary.RunSummary, RunStoreError | UnknownAgent, Services> {
+    const { spec, config } = options
+    const stages = options.stages ?? stagesFor(config)
+    const store = yield* RunStore
+    const execution = yield* Execution.Execution
+    // The display, before the run's own events (which also go to `events.jsonl`) are provided.
+    const display = yield* PipelineEvents
+    yield* checkAgents(config, stages)
+    const runId = options.runId ?? (yield* RunId.make)
+    const logger = yield* RunContext.logger(runId)
+    const record0 = { runId, specId: spec.id, specDirectory: spec.directory, git: options.git, config }
+    const started = yield* logger.step({
+      name: "start",
+      success: Schema.Struct({ startedAt: Schema.Number }),
+      error: RunStoreError,
+      execute: Effect.gen(function* () {
+        const startedAt = yield* Clock.currentTimeMillis
+        yield* store.begin({ ...record0, startedAt: new Date(startedAt).toISOString() })
+        return { startedAt }
       })
+    })
+    const { startedAt } = started.value
+    const run = yield* RunContext.make(logger, {
+      runId,
+      spec,
+      config,
+      record: { ...record0, startedAt: new Date(startedAt).toISOString() }
+    })
+    const state = yield* RunState.make(run, startedAt, options.onPause)
+
+    const pauses = pausesOf(run, state)
+    const react = (stage: Stage.Stage, decided: StageDefinition.Decided) => reactTo(run, state, stage, decided)
+
+    const runStages = Effect.gen(function* () {
+      yield* run.decisions.start
+      yield* run.emit({ _tag: "RunStarted", runId, specId: spec.id, title: spec.title, stages: Stage.all })
+      const earlier: Array<StageDefinition.Decided> = []
+      for (const definition of stages) {
+        const { stage } = definition
+        yield* run.phase.move({ _tag: "Running", stage })
+        const previous = earlier.at(-1)?.markdown ?? ""
+        const end = yield* definition.run(run, { previous, earlier }, pauses)
+        if (end._tag === "Stopped") return yield* state.halt(stage, end.reason, end.hint)
+        state.addStage(end.summary)
+        if (!(yield* react(stage, end))) return
+        earlier.push(end)
+      }
+      yield* state.complete
+    })
+
+    const finish = Effect.gen(function* () {
+      const summary = yield* state.summarize
+      yield* logger.log({ _tag: "RunFinished", summary })
+      yield* store.finish(summary)
+      yield* display.emit({ _tag: "RunFinished", summary })
+      return summary
+    })
+
+    yield* runStages.pipe(
+      Effect.andThen(run.decisions.stop(true)),
+      Effect.provideService(PipelineEvents, { emit: run.emit }),
+      Effect.onInterrupt(() =>
+        Effect.gen(function* () {
+          // A durable run suspended to wait (for a review, a budget raise) is not cancelled.
+          if (execution.suspended()) return
+          yield* state.cancel
+          yield* run.decisions.stop(false).pipe(Effect.ignore)
+          yield* finish.pipe(Effect.ignore)
+        })
+      )
     )
-  )
-  return yield* finish
-})
+    return yield* finish
+  },
+  // Answers are read as the configuration says (`answers.strict`: no repairs but the extraction).
+  (effect, options) => Effect.provideService(effect, AnswerRepair.Strict, options.config.answers?.strict === true)
+)

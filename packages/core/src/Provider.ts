@@ -86,6 +86,19 @@ export interface ProviderDefinition<R = never> {
    * @since 0.3.0
    */
   readonly config?: Schema.Codec<unknown, unknown> | undefined
+  /**
+   * What the provider checks before a run spends anything, for each agent a run will call (e.g. that
+   * an exec agent's program exists): a problem, in one line naming what is missing, or `undefined`.
+   *
+   * @since 0.3.0
+   */
+  readonly preflight?:
+    | ((
+        id: AgentId,
+        config: SpeckitConfig.AgentConfig,
+        context: ProviderContext
+      ) => Effect.Effect<string | undefined, never, Services>)
+    | undefined
   readonly make: (
     id: AgentId,
     config: SpeckitConfig.AgentConfig,

@@ -184,6 +184,10 @@ export const registry = <R = never>(
 const ownKeys = (agent: SpeckitConfig.AgentConfig): Record<string, unknown> =>
   Object.fromEntries(Object.entries(agent).filter(([key]) => !SpeckitConfig.commonAgentKeys.includes(key)))
 
+/** An agent's `options` (plugin providers' keys), empty when it has none. */
+const optionsOf = (agent: SpeckitConfig.AgentConfig): Readonly<Record<string, unknown>> =>
+  "options" in agent && Predicate.isObject(agent.options) ? (agent.options as Record<string, unknown>) : {}
+
 const PluginKeys = Schema.Struct({ options: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)) })
 
 /**
@@ -235,6 +239,66 @@ export const validate = <R = never>(
     }
   })
 
+/**
+ * An agent a run would call cannot work here (its provider's `preflight` says why), found before
+ * anything is spent.
+ *
+ * @example
+ * ```ts
+ * import { Providers } from "@speckit/core"
+ *
+ * new Providers.AgentUnavailable({ agent: "claude", provider: "exec", reason: 'program "claude" not found' }).message
+ * // 'agent claude (exec): program "claude" not found'
+ * ```
+ *
+ * @since 0.3.0
+ */
+export class AgentUnavailable extends Schema.TaggedError<AgentUnavailable>()("AgentUnavailable", {
+  agent: Schema.String,
+  provider: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `agent ${this.agent} (${this.provider}): ${this.reason}`
+  }
+}
+
+/**
+ * Runs the providers' `preflight` for the agents a run will call, in order, and fails with the first
+ * problem: e.g. an exec agent whose program is on neither `PATH` nor the given path.
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { AgentId, Providers, SpeckitConfig } from "@speckit/core"
+ *
+ * const program = Providers.preflight(SpeckitConfig.defaultConfig, ".", [AgentId.make("alpha")]).pipe(
+ *   Effect.provide(NodeServices.layer)
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const preflight = <R = never>(
+  config: SpeckitConfig.SpeckitConfig,
+  workspace: string,
+  agents: ReadonlyArray<AgentId>,
+  options: Options<R> = {}
+): Effect.Effect<void, AgentUnavailable | SpeckitConfig.ConfigError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const providers = yield* registry(config, workspace, options)
+    const path = yield* Path.Path
+    const root = path.resolve(workspace)
+    for (const id of new Set(agents)) {
+      const agent = config.agents?.[id]
+      const provider = agent === undefined ? undefined : providers.get(agent.provider)
+      if (agent === undefined || provider?.preflight === undefined) continue
+      const reason = yield* provider.preflight(id, agent, { workspace: root, options: optionsOf(agent) })
+      if (reason !== undefined) return yield* new AgentUnavailable({ agent: id, provider: agent.provider, reason })
+    }
+  })
+
 /** Keeps an agent's failures typed: anything but an `AgentError` becomes a `ServerError`. */
 const guardCall =
   (id: AgentId, provider: string, call: Agent.Agent["call"]): Agent.Agent["call"] =>
@@ -263,8 +327,9 @@ const buildAgent = <R>(
 ) =>
   Effect.gen(function* () {
     const id = name as AgentId
-    const options = "options" in agent && Predicate.isObject(agent.options) ? agent.options : {}
-    const built = yield* Effect.suspend(() => provider.make(id, agent, { workspace: root, options })).pipe(
+    const built = yield* Effect.suspend(() =>
+      provider.make(id, agent, { workspace: root, options: optionsOf(agent) })
+    ).pipe(
       Effect.catchCause((cause) => {
         if (Cause.hasInterruptsOnly(cause)) return Effect.interrupt
         const error = Cause.squash(cause)

@@ -31,7 +31,8 @@ export interface CallRecord {
  * A run event that is counted rather than priced: a retried attempt, a replayed (redelivered)
  * decision, answers the sequencer rejected as duplicates or as stale (another run's), and an agent's
  * circuit breaker opening (`circuit_open`, counted by `Resilience` on every opening, a failed trial
- * call's included).
+ * call's included), and a repair the reading of an answer applied (`repair`, one per repair, see
+ * `AnswerRepair`).
  *
  * @example
  * ```ts
@@ -43,7 +44,7 @@ export interface CallRecord {
  * @since 0.1.0
  */
 export interface CountedEvent {
-  readonly kind: "retry" | "replay" | "duplicate" | "stale" | "circuit_open"
+  readonly kind: "retry" | "replay" | "duplicate" | "stale" | "circuit_open" | "repair"
   readonly stage: Stage
   readonly agent: AgentId
 }
@@ -60,6 +61,12 @@ export interface EventCounts {
   readonly stale: number
   /** Circuit openings; absent from layers that predate it (read it as 0). */
   readonly circuit_open?: number | undefined
+  /**
+   * Repairs the reading of answers applied (see `AnswerRepair`); absent until one is counted.
+   *
+   * @since 0.3.0
+   */
+  readonly repair?: number | undefined
 }
 
 /**

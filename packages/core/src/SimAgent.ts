@@ -12,7 +12,7 @@ import type { AgentId } from "./AgentId.ts"
 import * as SimChanges from "./internal/simChanges.ts"
 import { outline, prng, slug } from "./internal/specText.ts"
 import type { Stage } from "./Stage.ts"
-import * as StageResult from "./StageResult.ts"
+import * as ResultMerge from "./ResultMerge.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
 /**
@@ -52,7 +52,7 @@ const pick = <A>(random: () => number, items: ReadonlyArray<A>): A => items[Math
 
 /**
  * Produces the stage result a simulated agent answers for a request, as a JSON-ready object. Asked
- * for a synthesis (`request.synthesisOf`), it answers `StageResult.synthesize` of the given answers.
+ * for a synthesis (`request.synthesisOf`), it answers `ResultMerge.synthesize` of the given answers.
  *
  * @example
  * ```ts
@@ -98,7 +98,7 @@ const judgeCandidates = (
 
 export const answer = (request: Agent.AgentRequest, seed: number): Record<string, unknown> => {
   // As an aggregator: the deterministic merge of the answers, with agreements and conflicts.
-  const synthesis = request.synthesisOf ? StageResult.synthesize(request.synthesisOf, request.agent) : undefined
+  const synthesis = request.synthesisOf ? ResultMerge.synthesize(request.synthesisOf, request.agent) : undefined
   if (synthesis !== undefined) return { ...synthesis }
   const spec = outline(request.spec.title, request.spec.text)
   const random = prng(`${seed}/${request.stage}/${request.spec.id}`)

@@ -78,6 +78,49 @@ export class SpecEmpty extends Schema.TaggedError<SpecEmpty>()("SpecEmpty", {
 }
 
 /**
+ * The largest `spec.md` a run takes (256 KiB): a spec is prose a person wrote, and every stage's
+ * prompt holds it whole.
+ *
+ * @example
+ * ```ts
+ * import { Spec } from "@speckit/core"
+ *
+ * Spec.maxBytes // 262144
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const maxBytes = 256 * 1024
+
+/**
+ * The spec's `spec.md` is not text a run can send: not UTF-8, holding NUL bytes, or over
+ * {@link maxBytes}.
+ *
+ * @since 0.3.0
+ */
+export class SpecNotText extends Schema.TaggedError<SpecNotText>()("SpecNotText", {
+  specId: Schema.String,
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `spec ${this.specId} is not a text spec: ${this.path} ${this.reason}`
+  }
+}
+
+/** Why bytes are not a spec's text, if they are not: too large, NUL bytes, or not UTF-8. */
+const notTextReason = (bytes: Uint8Array): string | undefined => {
+  if (bytes.byteLength > maxBytes) return `is ${bytes.byteLength} bytes, over the ${maxBytes}-byte limit`
+  if (bytes.includes(0)) return "holds NUL bytes (a binary file?)"
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes)
+    return undefined
+  } catch {
+    return "is not UTF-8 text"
+  }
+}
+
+/**
  * The spec id is not a valid directory name.
  *
  * @since 0.1.0
@@ -108,7 +151,8 @@ export const titleOf = (text: string, fallback: string): string => {
 }
 
 /**
- * Loads `specs/<specId>/spec.md` from a workspace directory.
+ * Loads `specs/<specId>/spec.md` from a workspace directory: UTF-8 text (a byte-order mark is
+ * dropped) of at most {@link maxBytes}, else `SpecNotText`.
  *
  * @example
  * ```ts
@@ -129,7 +173,10 @@ export const load = Effect.fn("Spec.load")(function* (workspace: string, specId:
   )
   const directory = path.resolve(workspace, "specs", id)
   const file = path.join(directory, "spec.md")
-  const text = yield* fs.readFileString(file).pipe(Effect.mapError(() => new SpecNotFound({ specId, path: file })))
+  const bytes = yield* fs.readFile(file).pipe(Effect.mapError(() => new SpecNotFound({ specId, path: file })))
+  const reason = notTextReason(bytes)
+  if (reason !== undefined) return yield* new SpecNotText({ specId, path: file, reason })
+  const text = new TextDecoder().decode(bytes).replace(/^\uFEFF/, "")
   if (text.trim().length === 0) {
     return yield* new SpecEmpty({ specId, path: file })
   }

@@ -1,6 +1,9 @@
 /**
  * `speckit.config.json`: which agents answer each stage and under which policies.
  *
+ * Why one module of this size: it is the configuration file's schema, one field after another as the
+ * user writes them (with their documentation and defaults); splitting it would split one table.
+ *
  * @since 0.1.0
  */
 import { Effect, FileSystem, Path, Result, Schema, SchemaIssue } from "effect"
@@ -305,6 +308,11 @@ export const SpeckitConfig = Schema.Struct({
    * rankings; the default) or `checks-only` (the first candidate by the checks; no validate agents).
    */
   selection: Schema.optionalKey(Schema.Literals(["agents", "checks-only"])),
+  /**
+   * How answers are read: by default near misses are repaired (see `AnswerRepair`); `strict: true`
+   * only takes the JSON object out of the answer, and anything else off the schema is `Malformed`.
+   */
+  answers: Schema.optionalKey(Schema.Struct({ strict: Schema.optionalKey(Schema.Boolean) })),
   budget: Schema.optionalKey(
     Schema.Struct({
       usd: Schema.Number.check(Schema.isGreaterThan(0)),

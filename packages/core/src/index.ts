@@ -22,6 +22,8 @@ export * as AgentStep from "./AgentStep.ts"
 /** @since 0.3.0 */
 export * as AggregatorStep from "./AggregatorStep.ts"
 /** @since 0.3.0 */
+export * as AnswerRepair from "./AnswerRepair.ts"
+/** @since 0.3.0 */
 export * as AnswerStage from "./AnswerStage.ts"
 /** @since 0.1.0 */
 export * as Budget from "./Budget.ts"
@@ -67,6 +69,8 @@ export * as Providers from "./Providers.ts"
 export * as ReleaseStages from "./ReleaseStages.ts"
 /** @since 0.1.0 */
 export * as Resilience from "./Resilience.ts"
+/** @since 0.3.0 */
+export * as ResultMerge from "./ResultMerge.ts"
 /** @since 0.3.0 */
 export * as RunContext from "./RunContext.ts"
 /** @since 0.1.0 */

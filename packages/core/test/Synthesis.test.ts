@@ -1,9 +1,9 @@
 /**
- * Syntheses: the `StageResult.Synthesis` schema and its parser, the aggregator's prompt, the
+ * Syntheses: the `ResultMerge.Synthesis` schema and its parser, the aggregator's prompt, the
  * deterministic synthesis and the simulated agent acting as an aggregator.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type Agent, AgentId, Prompt, RunId, SimAgent, Spec, StageResult } from "@speckit/core"
+import { type Agent, AgentId, Prompt, RunId, ResultMerge, SimAgent, Spec, StageResult } from "@speckit/core"
 import { Effect, Result, Schema } from "effect"
 
 const alpha = AgentId.make("alpha")
@@ -35,13 +35,13 @@ const synthesisText = (fields: Record<string, unknown>) =>
     ...fields
   })
 
-describe("StageResult.parseSynthesis", () => {
+describe("ResultMerge.parseSynthesis", () => {
   it.effect("accepts a stage result with agreements and conflicts, filling in the agent", () =>
     Effect.gen(function* () {
-      const synthesis = yield* StageResult.parseSynthesis("implement", alpha, synthesisText({}))
+      const synthesis = yield* ResultMerge.parseSynthesis("implement", alpha, synthesisText({}))
       assert.strictEqual(synthesis.agent, "alpha")
       assert.deepStrictEqual(synthesis.agreements, ["both create src/a.ts"])
-      assert.deepStrictEqual(StageResult.resultOf(synthesis), {
+      assert.deepStrictEqual(ResultMerge.resultOf(synthesis), {
         stage: "implement",
         agent: alpha,
         summary: "merged",
@@ -54,15 +54,15 @@ describe("StageResult.parseSynthesis", () => {
     Effect.gen(function* () {
       const reasons = yield* Effect.forEach(
         [
-          StageResult.parseSynthesis(
+          ResultMerge.parseSynthesis(
             "implement",
             alpha,
             synthesisText({ agreements: undefined, conflicts: undefined })
           ),
-          StageResult.parseSynthesis("plan", alpha, synthesisText({})),
-          StageResult.parseSynthesis("implement", alpha, synthesisText({ agent: "beta" })),
-          StageResult.parseSynthesis("validate", alpha, synthesisText({ stage: "validate" })),
-          StageResult.parseSynthesis("implement", alpha, "no JSON here")
+          ResultMerge.parseSynthesis("plan", alpha, synthesisText({})),
+          ResultMerge.parseSynthesis("implement", alpha, synthesisText({ agent: "beta" })),
+          ResultMerge.parseSynthesis("validate", alpha, synthesisText({ stage: "validate" })),
+          ResultMerge.parseSynthesis("implement", alpha, "no JSON here")
         ],
         (parsed) => Effect.map(Effect.flip(parsed), (error) => error.reason)
       )
@@ -75,9 +75,9 @@ describe("StageResult.parseSynthesis", () => {
   )
 })
 
-describe("StageResult.synthesize", () => {
+describe("ResultMerge.synthesize", () => {
   it("merges the answers, lists shared items as agreements and disagreements as conflicts", () => {
-    const agreeing = StageResult.synthesize([implement("b", "create", true), implement("a", "create")], alpha)
+    const agreeing = ResultMerge.synthesize([implement("b", "create", true), implement("a", "create")], alpha)
     assert.strictEqual(agreeing?.agent, "alpha")
     assert.deepStrictEqual(agreeing?.stage === "implement" ? agreeing.changes.map((c) => c.path) : [], [
       "src/a.ts",
@@ -85,14 +85,14 @@ describe("StageResult.synthesize", () => {
     ])
     assert.deepStrictEqual(agreeing?.agreements, ["all 2 answer(s) include a change to src/a.ts"])
     assert.deepStrictEqual(agreeing?.conflicts, [])
-    const disagreeing = StageResult.synthesize([implement("a", "create"), implement("b", "delete")], alpha)
+    const disagreeing = ResultMerge.synthesize([implement("a", "create"), implement("b", "delete")], alpha)
     assert.deepStrictEqual(disagreeing?.conflicts, ["src/a.ts: a: create vs b: delete"])
-    assert.isUndefined(StageResult.synthesize([], alpha))
+    assert.isUndefined(ResultMerge.synthesize([], alpha))
   })
 
   it("is a valid Synthesis", () => {
-    const synthesis = StageResult.synthesize([implement("a", "create")], alpha)
-    assert.isTrue(Result.isSuccess(Schema.decodeUnknownResult(StageResult.Synthesis)(synthesis)))
+    const synthesis = ResultMerge.synthesize([implement("a", "create")], alpha)
+    assert.isTrue(Result.isSuccess(Schema.decodeUnknownResult(ResultMerge.Synthesis)(synthesis)))
   })
 })
 
@@ -137,8 +137,8 @@ describe("SimAgent as an aggregator", () => {
         synthesisOf: answers
       }
       const response = yield* SimAgent.make({ id: alpha, latencyMs: 0 }).call(request)
-      const synthesis = yield* StageResult.parseSynthesis("implement", alpha, response.text)
-      assert.deepStrictEqual(synthesis, StageResult.synthesize(answers, alpha))
+      const synthesis = yield* ResultMerge.parseSynthesis("implement", alpha, response.text)
+      assert.deepStrictEqual(synthesis, ResultMerge.synthesize(answers, alpha))
       assert.deepStrictEqual(synthesis.conflicts, ["src/a.ts: a: create vs b: delete"])
       // Without synthesisOf, the same agent answers the stage itself.
       const plain = yield* SimAgent.make({ id: alpha, latencyMs: 0 }).call({ ...request, synthesisOf: undefined })

@@ -14,6 +14,9 @@
  * point  = a lower-case name (letters, digits, "_", "-"), e.g. after_answer
  * ```
  *
+ * Why one module of this size: it is the grammar above, its parser, its printer (the inverse) and
+ * the error a bad spec gets, kept together so that `parse(print(spec))` can be read in one place.
+ *
  * @since 0.1.0
  */
 import { AgentId, Stage } from "@speckit/core"

@@ -3,8 +3,8 @@
  * (`.speckit/state.db`), plus the checks that make a state file safe to open: a single-instance
  * lock, and detection of corrupt, foreign or newer state.
  *
- * This module is only reachable as `@speckit/core/SqliteClient` (never from the barrel), so
- * `better-sqlite3` stays an optional peer dependency of `@speckit/core`.
+ * The single-instance lock lives in {@link StateLock}; the connection (binding, statement cache) in
+ * an internal module.
  *
  * Driver design:
  *
@@ -21,44 +21,19 @@
  * @since 0.1.0
  */
 import Database from "better-sqlite3"
-import { Context, Effect, Layer, Schema, type Scope, Semaphore, Stream } from "effect"
+import { Context, Effect, Layer, Schema, type Scope, Semaphore } from "effect"
 import { Reactivity } from "effect/reactivity"
-import { SqlClient, type SqlConnection, SqlError, Statement } from "effect/sql"
+import { SqlClient, type SqlError, Statement } from "effect/sql"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
+import { type Db, errorMessage, isCorruption, makeConnection, sqlError } from "./internal/connection.ts"
+import { acquireLock, type StateLocked } from "./StateLock.ts"
+
+const SQLITE_MAGIC = "SQLite format 3\u0000"
 
 // -------------------------------------------------------------------------------------------------
 // errors
 // -------------------------------------------------------------------------------------------------
-
-/**
- * Another process (or another client in this process) holds the single-instance lock of a state
- * database.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { acquireLock } from "@speckit/sqlite/SqliteClient"
- *
- * const program = Effect.scoped(acquireLock(".speckit/state.db")).pipe(
- *   Effect.catchTag("StateLocked", (e) => Effect.logError(`busy: pid ${e.ownerPid}`))
- * )
- * ```
- *
- * @since 0.1.0
- */
-export class StateLocked extends Schema.TaggedError<StateLocked>()("StateLocked", {
-  /** The state database the lock guards. */
-  path: Schema.String,
-  /** The pid recorded by the holder, when it could be read. */
-  ownerPid: Schema.NullOr(Schema.Number)
-}) {
-  override get message() {
-    const owner = this.ownerPid === null ? "another process" : `process ${this.ownerPid}`
-    return `${this.path} is in use by ${owner}; wait for it to finish or stop it`
-  }
-}
 
 /**
  * What is wrong with a state database that cannot be used.
@@ -209,131 +184,6 @@ export interface SqliteClient extends SqlClient.SqlClient {
  */
 export const SqliteClient: Context.Service<SqliteClient, SqliteClient> =
   Context.Service<SqliteClient>("@speckit/sqlite/SqliteClient")
-
-type Db = Database.Database
-type Stmt = Database.Statement<Array<unknown>, unknown>
-type Rows = ReadonlyArray<Record<string, unknown>>
-
-const SQLITE_MAGIC = "SQLite format 3\u0000"
-
-const sqlError = (cause: unknown, message: string, operation: string): SqlError.SqlError =>
-  new SqlError.SqlError({ reason: SqlError.classifySqliteError(cause, { message, operation }) })
-
-const errorCode = (cause: unknown): string =>
-  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : ""
-
-const errorMessage = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
-
-const isCorruption = (cause: unknown): boolean => {
-  const code = errorCode(cause)
-  return code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB")
-}
-
-/** Converts a JavaScript value to something better-sqlite3 binds. */
-const bindValue = (value: unknown): unknown => {
-  switch (typeof value) {
-    case "boolean":
-      return value ? 1 : 0
-    case "undefined":
-      return null
-    case "object": {
-      if (value === null || Buffer.isBuffer(value)) return value
-      if (value instanceof Date) return value.toISOString()
-      if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-      return value
-    }
-    default:
-      return value
-  }
-}
-
-const bindAll = (params: ReadonlyArray<unknown>): Array<unknown> => params.map(bindValue)
-
-const isMultipleStatements = (cause: unknown): boolean =>
-  cause instanceof RangeError && /more than one statement/i.test(cause.message)
-
-const makeConnection = (db: Db, cacheSize: number): SqlConnection.Connection => {
-  const cache = new Map<string, Stmt>()
-  const prepare = (sql: string): Stmt => {
-    const cached = cache.get(sql)
-    if (cached !== undefined) {
-      cache.delete(sql)
-      cache.set(sql, cached)
-      return cached
-    }
-    const statement: Stmt = db.prepare(sql)
-    cache.set(sql, statement)
-    if (cache.size > cacheSize) {
-      const oldest = cache.keys().next()
-      if (oldest.done !== true) cache.delete(oldest.value)
-    }
-    return statement
-  }
-
-  type Mode = "rows" | "raw" | "values"
-  const runSync = (statement: Stmt, params: ReadonlyArray<unknown>, mode: Mode, safeIntegers: boolean): unknown => {
-    statement.safeIntegers(safeIntegers)
-    const bound = bindAll(params)
-    if (!statement.reader) {
-      const result = statement.run(...bound)
-      return mode === "raw" ? { changes: result.changes, lastInsertRowid: result.lastInsertRowid } : []
-    }
-    if (mode !== "values") return statement.all(...bound)
-    statement.raw(true)
-    try {
-      return statement.all(...bound)
-    } finally {
-      statement.raw(false)
-    }
-  }
-
-  const run = (sql: string, params: ReadonlyArray<unknown>, mode: Mode, prepared: boolean) =>
-    Effect.withFiber((fiber) => {
-      const safeIntegers = fiber.getRef(SqlClient.SafeIntegers)
-      return Effect.try({
-        try: () => {
-          if (prepared) return runSync(prepare(sql), params, mode, safeIntegers)
-          let statement: Stmt
-          try {
-            statement = db.prepare(sql)
-          } catch (cause) {
-            // `exec` runs scripts of several statements (migrations); it binds nothing and returns nothing.
-            if (params.length === 0 && mode !== "values" && isMultipleStatements(cause)) {
-              db.exec(sql)
-              return []
-            }
-            throw cause
-          }
-          return runSync(statement, params, mode, safeIntegers)
-        },
-        catch: (cause) => sqlError(cause, "Failed to execute statement", "execute")
-      })
-    })
-
-  const rows = (effect: Effect.Effect<unknown, SqlError.SqlError>) => effect as Effect.Effect<Rows, SqlError.SqlError>
-  const values = (effect: Effect.Effect<unknown, SqlError.SqlError>) =>
-    effect as Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError.SqlError>
-
-  return {
-    execute: (sql, params, transformRows) => {
-      const effect = rows(run(sql, params, "rows", true))
-      return transformRows === undefined ? effect : Effect.map(effect, transformRows)
-    },
-    executeRaw: (sql, params) => run(sql, params, "raw", true),
-    executeValues: (sql, params) => values(run(sql, params, "values", true)),
-    executeValuesUnprepared: (sql, params) => values(run(sql, params, "values", false)),
-    executeUnprepared: (sql, params, transformRows) => {
-      const effect = rows(run(sql, params, "rows", false))
-      return transformRows === undefined ? effect : Effect.map(effect, transformRows)
-    },
-    // better-sqlite3 cannot run another statement while iterating, and the connection is shared,
-    // so a stream reads all rows first (fine for a local state database).
-    executeStream: (sql, params, transformRows) =>
-      Stream.fromEffect(rows(run(sql, params, "rows", true))).pipe(
-        Stream.flatMap((all) => Stream.fromIterable(transformRows === undefined ? all : transformRows(all)))
-      )
-  }
-}
 
 // -------------------------------------------------------------------------------------------------
 // state validation
@@ -623,150 +473,3 @@ export const layer = (
       return Context.make(SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
     })
   ).pipe(Layer.provide(Reactivity.layer))
-
-// -------------------------------------------------------------------------------------------------
-// single-instance lock
-// -------------------------------------------------------------------------------------------------
-
-/**
- * A held single-instance lock.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { acquireLock } from "@speckit/sqlite/SqliteClient"
- *
- * const program = Effect.scoped(Effect.map(acquireLock(".speckit/state.db"), (lock) => lock.lockPath))
- * ```
- *
- * @since 0.1.0
- */
-export interface StateLock {
-  /** The state database the lock guards. */
-  readonly path: string
-  /** The lock file (`<path>.lock` unless given). */
-  readonly lockPath: string
-  readonly pid: number
-}
-
-const LOCK_TABLE =
-  "CREATE TABLE IF NOT EXISTS speckit_lock (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, hostname TEXT NOT NULL, acquired_at TEXT NOT NULL)"
-
-const readOwner = (db: Db): number | null => {
-  try {
-    const row = db.prepare<[], { readonly pid: unknown }>("SELECT pid FROM speckit_lock WHERE id = 1").get()
-    return row !== undefined && typeof row.pid === "number" ? row.pid : null
-  } catch {
-    return null
-  }
-}
-
-const isBusy = (cause: unknown): boolean => {
-  const code = errorCode(cause)
-  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")
-}
-
-/** Takes the lock on an open lock database, or returns the owner's pid (`null` if unknown). */
-const tryLock = (db: Db): { readonly held: true } | { readonly held: false; readonly ownerPid: number | null } => {
-  const pid = process.pid
-  const begin = (): boolean => {
-    try {
-      db.exec("BEGIN IMMEDIATE")
-      return true
-    } catch (cause) {
-      if (isBusy(cause)) return false
-      throw cause
-    }
-  }
-  // 1. Without waiting: the holder keeps a write transaction open for as long as it lives.
-  db.pragma("busy_timeout = 0")
-  if (!begin()) return { held: false, ownerPid: readOwner(db) }
-  // 2. Record who we are where others can read it (readers are not blocked by a RESERVED lock).
-  try {
-    db.exec(LOCK_TABLE)
-    db.prepare(
-      "INSERT INTO speckit_lock (id, pid, hostname, acquired_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, hostname = excluded.hostname, acquired_at = excluded.acquired_at"
-    ).run(pid, Os.hostname(), new Date().toISOString())
-    db.exec("COMMIT")
-  } catch (cause) {
-    if (db.inTransaction) db.exec("ROLLBACK")
-    if (isBusy(cause)) return { held: false, ownerPid: readOwner(db) }
-    throw cause
-  }
-  // 3. Hold a write transaction for the lifetime of the lock. Someone may have slipped in between
-  //    COMMIT and BEGIN: wait briefly for them, then hold only if the recorded owner is still us.
-  db.pragma("busy_timeout = 2000")
-  if (!begin()) return { held: false, ownerPid: readOwner(db) }
-  const owner = readOwner(db)
-  if (owner !== pid) {
-    db.exec("ROLLBACK")
-    return { held: false, ownerPid: owner }
-  }
-  return { held: true }
-}
-
-/**
- * Takes the single-instance lock of a state database for the current scope, or fails with
- * `StateLocked { path, ownerPid }` at once if another process (or another lock in this process)
- * holds it.
- *
- * The lock is an open write transaction on a small sidecar SQLite file (`<path>.lock`, rollback
- * journal), so the operating system's file lock is the authority: it is released when the scope
- * closes, and by the kernel if the process crashes or is killed, with no heartbeat and no stale
- * lock to clear. The holder's pid, host and start time are committed to the lock file first, and
- * can be read by the process that is refused. It works alongside the state database's WAL (it never
- * touches that file), but like WAL it needs a local file system, not a network share.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { acquireLock } from "@speckit/sqlite/SqliteClient"
- *
- * const program = Effect.scoped(
- *   Effect.gen(function* () {
- *     yield* acquireLock(".speckit/state.db")
- *     // ... only one process gets here at a time
- *   })
- * )
- * ```
- *
- * @since 0.1.0
- */
-export const acquireLock = (
-  path: string,
-  options?: { readonly lockPath?: string | undefined }
-): Effect.Effect<StateLock, StateLocked | SqlError.SqlError, Scope.Scope> => {
-  const lockPath = options?.lockPath ?? `${path}.lock`
-  return Effect.acquireRelease(
-    Effect.try({
-      try: () => {
-        Fs.mkdirSync(Path.dirname(Path.resolve(lockPath)), { recursive: true })
-        const db = new Database(lockPath, { timeout: 0 })
-        try {
-          const result = tryLock(db)
-          if (!result.held) {
-            db.close()
-            return new StateLocked({ path, ownerPid: result.ownerPid })
-          }
-          return db
-        } catch (cause) {
-          db.close()
-          throw cause
-        }
-      },
-      catch: (cause) => sqlError(cause, `Failed to take the lock ${lockPath}`, "lock")
-    }).pipe(Effect.flatMap((held) => (held instanceof StateLocked ? Effect.fail(held) : Effect.succeed(held)))),
-    (db) =>
-      Effect.sync(() => {
-        try {
-          // Drop our record (best effort), then end the held transaction, which releases the lock.
-          db.exec("DELETE FROM speckit_lock WHERE id = 1")
-          db.exec("COMMIT")
-        } catch {
-          if (db.inTransaction) db.exec("ROLLBACK")
-        } finally {
-          db.close()
-        }
-      })
-  ).pipe(Effect.map((): StateLock => ({ path, lockPath, pid: process.pid })))
-}

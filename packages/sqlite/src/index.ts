@@ -12,3 +12,10 @@
 export * as SqliteClient from "./SqliteClient.ts"
 /** @since 0.2.0 */
 export * as StateDatabase from "./StateDatabase.ts"
+
+/**
+ * The single-instance lock of a state database (`acquireLock`, `StateLocked`).
+ *
+ * @since 0.2.0
+ */
+export * as StateLock from "./StateLock.ts"

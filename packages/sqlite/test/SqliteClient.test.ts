@@ -10,6 +10,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SqliteClient from "../src/SqliteClient.ts"
+import * as StateLock from "../src/StateLock.ts"
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "speckit-sqlite-"))
 
@@ -273,15 +274,15 @@ const waitExit = (child: ChildProcess) =>
     child.on("exit", () => resume(Effect.void))
   })
 
-describe("SqliteClient.acquireLock", () => {
+describe("StateLock.acquireLock", () => {
   it.live("a second lock in the same process is refused until the first is released", () =>
     Effect.gen(function* () {
       const path = Path.join(tempDir(), "state.db")
       const first = yield* Effect.scoped(
         Effect.gen(function* () {
-          const lock = yield* SqliteClient.acquireLock(path)
+          const lock = yield* StateLock.acquireLock(path)
           assert.strictEqual(lock.lockPath, `${path}.lock`)
-          return yield* Effect.flip(Effect.scoped(SqliteClient.acquireLock(path)))
+          return yield* Effect.flip(Effect.scoped(StateLock.acquireLock(path)))
         })
       )
       assert.strictEqual(first._tag, "StateLocked")
@@ -289,7 +290,7 @@ describe("SqliteClient.acquireLock", () => {
         assert.strictEqual(first.ownerPid, process.pid)
         assert.strictEqual(first.path, path)
       }
-      yield* Effect.scoped(SqliteClient.acquireLock(path)) // released: free again
+      yield* Effect.scoped(StateLock.acquireLock(path)) // released: free again
     })
   )
 
@@ -300,7 +301,7 @@ describe("SqliteClient.acquireLock", () => {
       const { child } = yield* startChild("hold", path).pipe(
         Effect.tap(({ event }) => Effect.sync(() => assert.strictEqual(event.event, "held")))
       )
-      const refused = yield* Effect.flip(Effect.scoped(SqliteClient.acquireLock(path)))
+      const refused = yield* Effect.flip(Effect.scoped(StateLock.acquireLock(path)))
       assert.strictEqual(refused._tag, "StateLocked")
       if (refused._tag === "StateLocked") assert.strictEqual(refused.ownerPid, child.pid)
       // The state database itself (WAL) stays usable for reads while the lock is held elsewhere.
@@ -308,7 +309,7 @@ describe("SqliteClient.acquireLock", () => {
       // A crash (SIGKILL: no finalizers) releases the lock through the kernel, with no stale lock.
       child.kill("SIGKILL")
       yield* waitExit(child)
-      const lock = yield* Effect.scoped(SqliteClient.acquireLock(path))
+      const lock = yield* Effect.scoped(StateLock.acquireLock(path))
       assert.strictEqual(lock.pid, process.pid)
     })
   )

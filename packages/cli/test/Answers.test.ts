@@ -1,0 +1,105 @@
+/**
+ * Answers real models give, end to end: three exec agents (real subprocesses) answering every stage
+ * near the requested shape (synonyms, strings for lists, prose, fences, broken JSON) complete a run
+ * with no repair round-trip, the repairs recorded with each answer; with `answers.strict` the same run
+ * fails, as it did before the repairs existed.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { ensureBuilt, execAgent, makeWorkspace, removeTempDirs, runCli, stages } from "./helpers.ts"
+
+interface Summary {
+  readonly status: string
+  readonly runDir: string
+  readonly stages: ReadonlyArray<{
+    readonly stage: string
+    readonly status: string
+    readonly agents: ReadonlyArray<{
+      readonly agent: string
+      readonly status: string
+      readonly attempts: number
+      readonly error?: { readonly kind: string; readonly detail: string }
+    }>
+  }>
+}
+
+const nearMissWorkspace = (strict: boolean) =>
+  makeWorkspace({
+    config: {
+      agents: { a: execAgent("near"), b: execAgent("near"), c: execAgent("near") },
+      defaults: { agents: ["a", "b", "c"], quorum: "all" },
+      implement: { mode: "describe" },
+      ...(strict ? { answers: { strict: true } } : {})
+    }
+  })
+
+beforeAll(() => ensureBuilt(), 120_000)
+afterAll(() => removeTempDirs())
+
+describe("near-miss answers", () => {
+  it("three agents answering near the shape complete the run with no repair round-trip", async () => {
+    const dir = nearMissWorkspace(false)
+    const result = await runCli(["auto", "SPEC-1", "-C", dir, "--json"], { timeoutMs: 60_000 })
+    assert.strictEqual(result.code, 0, result.stderr)
+    const summary = JSON.parse(result.stdout) as Summary
+    assert.strictEqual(summary.status, "completed")
+    assert.deepStrictEqual(
+      summary.stages.map((s) => s.stage),
+      [...stages]
+    )
+    for (const stage of summary.stages) {
+      for (const agent of stage.agents) {
+        assert.strictEqual(agent.status, "succeeded", `${stage.stage}/${agent.agent}`)
+        assert.strictEqual(agent.attempts, 1, `${stage.stage}/${agent.agent}: no repair round-trip`)
+      }
+    }
+    // Every answer is recorded with the repairs that read it.
+    const answer = (stage: string, agent: string) =>
+      JSON.parse(fs.readFileSync(path.join(dir, summary.runDir, "answers", stage, `${agent}.1.json`), "utf8")) as {
+        readonly repairs?: ReadonlyArray<string>
+      }
+    const unlockA = answer("unlock", "a").repairs ?? []
+    assert.isTrue(unlockA.includes("repaired JSON syntax"), JSON.stringify(unlockA))
+    assert.isTrue(
+      unlockA.some((r) => r.includes('"approve" read as "unlock"')),
+      JSON.stringify(unlockA)
+    )
+    const planB = answer("plan", "b").repairs ?? []
+    assert.isTrue(
+      planB.some((r) => r.includes('filled "stage"')),
+      JSON.stringify(planB)
+    )
+    assert.isTrue(
+      planB.some((r) => r.includes("work_breakdown[0] given as a string")),
+      JSON.stringify(planB)
+    )
+    const validateC = answer("validate", "c").repairs ?? []
+    assert.isTrue(
+      validateC.some((r) => r.includes("fenced block")),
+      JSON.stringify(validateC)
+    )
+    assert.isTrue(
+      validateC.some((r) => r.includes('"passed" read as "pass"')),
+      JSON.stringify(validateC)
+    )
+  }, 90_000)
+
+  it("with answers.strict the same run fails, each agent's reason on one summary line", async () => {
+    const dir = nearMissWorkspace(true)
+    const result = await runCli(["auto", "SPEC-1", "-C", dir, "--json"], { timeoutMs: 60_000 })
+    assert.strictEqual(result.code, 1, result.stderr)
+    const summary = JSON.parse(result.stdout) as Summary
+    assert.strictEqual(summary.status, "halted")
+    const plan = summary.stages.find((s) => s.stage === "plan")
+    assert.strictEqual(plan?.status, "failed")
+    for (const agent of plan?.agents ?? []) {
+      assert.strictEqual(agent.status, "failed")
+      assert.strictEqual(agent.error?.kind, "Malformed")
+    }
+    const text = await runCli(["auto", "SPEC-1", "-C", dir], { timeoutMs: 60_000 })
+    const failed = text.stdout.split("\n").filter((line) => line.trimStart().startsWith("failed"))
+    assert.lengthOf(failed, 3, text.stdout)
+    for (const line of failed) assert.match(line, /failed\s+plan [abc]: Malformed: \S/)
+  }, 120_000)
+})
