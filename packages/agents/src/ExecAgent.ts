@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Stream } from "effect"
+import { Duration, Effect, Fiber, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type * as Agent from "@speckit/core/Agent"
 import { AgentError } from "@speckit/core/AgentError"
@@ -61,8 +61,9 @@ const awaitExit = (handle: ChildProcessSpawner.ChildProcessHandle) =>
   )
 
 /**
- * Runs a command for one agent request and returns its raw output. Interrupting the effect
- * terminates the subprocess and its children (SIGTERM, then SIGKILL after the grace period).
+ * Runs a command for one agent request and returns its raw output. Interrupting the effect while
+ * the process runs terminates it and its children (SIGTERM, then SIGKILL after the grace period);
+ * once it has exited, its output is read to the end (it is an answer the provider billed).
  *
  * @since 0.1.0
  */
@@ -102,14 +103,19 @@ export const run = (
       killSignal: "SIGTERM",
       forceKillAfter: Duration.millis(options.killGraceMs ?? 2_000)
     })
-    const handle = yield* spawner.spawn(command)
-    const [stdout, stderr, exit] = yield* Effect.all(
-      [collect(handle.stdout), collect(handle.stderr), awaitExit(handle)],
-      {
-        concurrency: "unbounded"
-      }
+    return yield* Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        const handle = yield* spawner.spawn(command)
+        const output = yield* Effect.forkScoped(
+          Effect.all([collect(handle.stdout), collect(handle.stderr)], { concurrency: "unbounded" })
+        )
+        // Only the wait for the process can be interrupted: once it has exited its answer is billed,
+        // and its output is read to the end whatever happens meanwhile.
+        const exit = yield* restore(awaitExit(handle))
+        const [stdout, stderr] = yield* Fiber.join(output)
+        return { stdout, stderr, ...exit }
+      })
     )
-    return { stdout, stderr, ...exit }
   }).pipe(
     Effect.scoped,
     Effect.catchTag("PlatformError", (error) =>

@@ -79,7 +79,7 @@ export const format = (summary: RunSummary.RunSummary): string => {
         `  ${stage.stage.padEnd(10)} ${stage.status.padEnd(9)} ${stage.agents.filter((a) => a.status === "succeeded").length}/${stage.agents.length} agents${stoppedText(stage)}${stage.verdict ? `  verdict ${stage.verdict}` : ""}${stage.dissent.length > 0 ? `  dissent ${stage.dissent.join(", ")}` : ""}${stage.reason && stage.status !== "ok" ? `  (${stage.reason})` : ""}`
     ),
     `  tokens   ${summary.usage.input} in (${summary.usage.cachedInput} cached) · ${summary.usage.output} out (${summary.usage.reasoning} reasoning)`,
-    `  cost     $${summary.costUsd.toFixed(4)}${summary.unpriced.length > 0 ? `  (unpriced: ${summary.unpriced.join(", ")})` : ""}`,
+    `  cost     $${summary.costUsd.toFixed(4)}${summary.estimatedCostUsd ? `  ($${summary.estimatedCostUsd.toFixed(4)} of it estimated: the input of calls stopped in flight)` : ""}${summary.unpriced.length > 0 ? `  (unpriced: ${summary.unpriced.join(", ")})` : ""}`,
     `  records  ${summary.runDir}/`
   ]
   lines.push(...failureLines(summary), ...changeLines(summary))

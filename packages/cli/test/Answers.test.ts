@@ -2,12 +2,25 @@
  * Answers real models give, end to end: three exec agents (real subprocesses) answering every stage
  * near the requested shape (synonyms, strings for lists, prose, fences, broken JSON) complete a run
  * with no repair round-trip, the repairs recorded with each answer; with `answers.strict` the same run
- * fails, as it did before the repairs existed.
+ * fails, as it did before the repairs existed. And every cent is counted: agents answering at the same
+ * instant in a majority run are all billed, the ones stopped by the early decision included.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { ensureBuilt, execAgent, makeWorkspace, removeTempDirs, runCli, stages } from "./helpers.ts"
+import { SummaryText } from "@speckit/cli"
+import type { RunSummary } from "@speckit/core"
+import {
+  ensureBuilt,
+  execAgent,
+  freePrice,
+  makeWorkspace,
+  removeTempDirs,
+  repoRoot,
+  runCli,
+  stages,
+  tempDir
+} from "./helpers.ts"
 
 interface Summary {
   readonly status: string
@@ -19,6 +32,8 @@ interface Summary {
       readonly agent: string
       readonly status: string
       readonly attempts: number
+      readonly costUsd: number
+      readonly estimatedCostUsd?: number
       readonly error?: { readonly kind: string; readonly detail: string }
     }>
   }>
@@ -97,9 +112,77 @@ describe("near-miss answers", () => {
       assert.strictEqual(agent.status, "failed")
       assert.strictEqual(agent.error?.kind, "Malformed")
     }
-    const text = await runCli(["auto", "SPEC-1", "-C", dir], { timeoutMs: 60_000 })
-    const failed = text.stdout.split("\n").filter((line) => line.trimStart().startsWith("failed"))
-    assert.lengthOf(failed, 3, text.stdout)
+    const text = SummaryText.format(summary as unknown as RunSummary.RunSummary)
+    const failed = text.split("\n").filter((line) => line.trimStart().startsWith("failed"))
+    assert.lengthOf(failed, 3, text)
     for (const line of failed) assert.match(line, /failed\s+plan [abc]: Malformed: \S/)
+  }, 120_000)
+})
+
+describe("every cent counted", () => {
+  it("a majority run with three agents answering at the same instant: costUsd is the sum of what they reported", async () => {
+    const ledger = path.join(tempDir(), "ledger.txt")
+    const script = path.join(repoRoot, "packages/cli/test/fixtures/answers/same-instant.mjs")
+    const agent = { provider: "exec", command: ["node", script, ledger], format: "claude", price: freePrice }
+    const dir = makeWorkspace({
+      config: {
+        agents: { a: agent, b: agent, c: agent },
+        defaults: { agents: ["a", "b", "c"], quorum: "majority" },
+        implement: { mode: "describe" }
+      }
+    })
+    const result = await runCli(["auto", "SPEC-1", "-C", dir, "--json"], { timeoutMs: 60_000 })
+    assert.strictEqual(result.code, 0, result.stderr)
+    const summary = JSON.parse(result.stdout) as Summary & { readonly costUsd: number }
+    const billed = fs
+      .readFileSync(ledger, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => Number(line.split(" ")[2]))
+    const agentsTotal = summary.stages.flatMap((s) => s.agents).reduce((sum, a) => sum + a.costUsd, 0)
+    assert.closeTo(
+      summary.costUsd,
+      billed.reduce((sum, cost) => sum + cost, 0),
+      1e-9,
+      `billed ${billed.length} answers`
+    )
+    assert.closeTo(agentsTotal, summary.costUsd, 1e-9, "the agents' rows add up to the total")
+  }, 90_000)
+
+  it("an agent stopped in flight is charged the input it was sent, marked as an estimate", async () => {
+    const sleeper = path.join(repoRoot, "packages/cli/test/fixtures/cancel/sleeper.mjs")
+    const dir = makeWorkspace({
+      config: {
+        agents: {
+          a: execAgent(),
+          b: execAgent(),
+          slow: { provider: "exec", command: ["node", sleeper], price: { inputPerMTok: 1000, outputPerMTok: 0 } }
+        },
+        defaults: { agents: ["a", "b", "slow"], quorum: "majority" },
+        stages: { plan: { agents: ["a", "b"] }, tasks: { agents: ["a", "b"] }, implement: { agents: ["a", "b"] } },
+        implement: { mode: "describe" }
+      }
+    })
+    const result = await runCli(["auto", "SPEC-1", "-C", dir, "--json"], {
+      timeoutMs: 60_000,
+      env: { PID_FILE: path.join(tempDir(), "pids") }
+    })
+    assert.strictEqual(result.code, 0, result.stderr)
+    const summary = JSON.parse(result.stdout) as Summary & {
+      readonly costUsd: number
+      readonly estimatedCostUsd?: number
+    }
+    const slowRows = summary.stages.flatMap((s) => s.agents).filter((a) => a.agent === "slow")
+    assert.lengthOf(slowRows, 3)
+    for (const row of slowRows) {
+      assert.strictEqual(row.status, "stopped")
+      assert.isAbove(row.costUsd, 0, "the input it was sent is billed")
+      assert.strictEqual(row.estimatedCostUsd, row.costUsd, "and marked as an estimate")
+    }
+    const estimated = slowRows.reduce((sum, row) => sum + row.costUsd, 0)
+    assert.closeTo(summary.estimatedCostUsd ?? 0, estimated, 1e-9)
+    assert.closeTo(summary.costUsd, estimated, 1e-9, "the free agents cost nothing")
+    const text = SummaryText.format(summary as unknown as RunSummary.RunSummary)
+    assert.match(text, /of it estimated: the input of calls stopped in flight/)
   }, 120_000)
 })

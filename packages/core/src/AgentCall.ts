@@ -22,6 +22,7 @@ import { SessionMetrics } from "./SessionMetrics.ts"
 import type { Spec } from "./Spec.ts"
 import type { Stage } from "./Stage.ts"
 import * as StageResult from "./StageResult.ts"
+import { TokenCounter } from "./TokenCounter.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
 /**
@@ -85,6 +86,38 @@ export interface CallOptions {
   readonly handOverWaitsFromMs?: number | undefined
   /** A handed-over outcome of this same call, to go on from (its next attempt, counters, usage). */
   readonly resume?: AgentOutcome.Failed | undefined
+  /**
+   * Told what the call has spent so far, as it goes: when an attempt is sent, and once its answer (or
+   * failure) is recorded. A caller that stops the call uses the last one to count what it cost.
+   *
+   * @since 0.3.0
+   */
+  readonly onProgress?: ((progress: Progress) => void) | undefined
+}
+
+/**
+ * What a call has spent so far (see {@link CallOptions.onProgress}).
+ *
+ * @example
+ * ```ts
+ * import { type AgentCall, TokenUsage } from "@speckit/core"
+ *
+ * const progress: AgentCall.Progress = { attempts: 1, usage: TokenUsage.empty, costUsd: 0, model: "m", inFlightTokens: 1200 }
+ * ```
+ *
+ * @since 0.3.0
+ */
+export interface Progress {
+  /** The attempts recorded (in the metrics and the outcome's totals). */
+  readonly attempts: number
+  readonly usage: TokenUsage.TokenUsage
+  readonly costUsd: number
+  readonly model: string
+  /**
+   * The prompt tokens (counted) of an attempt sent and not answered yet: what the provider is billing
+   * if the call is stopped now. `undefined` when no attempt is in flight.
+   */
+  readonly inFlightTokens: number | undefined
 }
 
 /** The request of one attempt. */
@@ -120,6 +153,28 @@ interface CallState {
   /** The repairs the reading of the last answer applied. */
   repairs: ReadonlyArray<string>
 }
+
+/** A call's state at its start: fresh, or going on from a handed-over outcome. */
+const stateOf = (agent: Agent.Agent, resume: AgentOutcome.Failed | undefined): CallState => ({
+  attempt: resume?.attempts ?? 0,
+  repairNote: resume?.handOver?.repairNote,
+  history:
+    resume === undefined
+      ? []
+      : [
+          ...resume.history,
+          {
+            attempt: resume.attempts,
+            kind: resume.kind,
+            detail: resume.detail,
+            waitedMs: resume.handOver?.delayMs ?? 0
+          }
+        ],
+  usage: resume?.usage ?? TokenUsage.empty,
+  costUsd: resume?.costUsd ?? 0,
+  model: resume?.model ?? agent.model,
+  repairs: []
+})
 
 /** The retry a call handed over to its caller, with the counters after it. */
 interface HandedOver {
@@ -215,102 +270,112 @@ export const call = Effect.fnUntraced(function* (
   const events = yield* PipelineEvents
   const budget = yield* Budget
   const resilience = yield* Resilience.AgentResilience
+  const counter = yield* TokenCounter
   const policy = resilience.policyFor(agent.id)
   const { runId, stage } = context
   const resume = options.resume
   const resumed = resume?.handOver
   const started = resumed?.startedAt ?? (yield* Clock.currentTimeMillis)
   const deadline = started + policy.maxElapsedMs
-  const state: CallState = {
-    attempt: resume?.attempts ?? 0,
-    repairNote: resumed?.repairNote,
-    history:
-      resume === undefined
-        ? []
-        : [
-            ...resume.history,
-            { attempt: resume.attempts, kind: resume.kind, detail: resume.detail, waitedMs: resumed?.delayMs ?? 0 }
-          ],
-    usage: resume?.usage ?? TokenUsage.empty,
-    costUsd: resume?.costUsd ?? 0,
-    model: resume?.model ?? agent.model,
-    repairs: []
-  }
+  const state = stateOf(agent, resume)
   /** The retry this call handed over to its caller, with the counters after it. */
   let handedOver: HandedOver | undefined
 
-  const attemptOnce = Effect.gen(function* () {
-    const attempt = ++state.attempt
-    const request = requestOf(agent, context, attempt, state.repairNote)
-    yield* budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt })
-    yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })
-    const now = yield* Clock.currentTimeMillis
-    const remaining = deadline - now
-    const byDeadline = policy.timeoutMs === undefined || remaining < policy.timeoutMs
-    const response = yield* Resilience.withTimeout(
-      faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request))),
-      agent.id,
-      byDeadline ? remaining : policy.timeoutMs,
-      byDeadline
-        ? `the call took its whole time budget (retry.maxElapsedMs ${policy.maxElapsedMs} ms)`
-        : `no answer within ${policy.timeoutMs} ms`
-    ).pipe(Effect.result)
-    // The repairs the reading applied (see `AnswerRepair`), recorded with the answer and counted.
-    const repairs: Array<string> = []
-    const parsed = Result.isSuccess(response)
-      ? yield* (context.ask?.parse ?? ((text: string) => StageResult.parse(stage, agent.id, text)))(
-          response.success.text
-        ).pipe(
-          Effect.provideService(AnswerRepair.Applied, repairs),
-          Effect.mapError((error) => new AgentError({ agent: agent.id, kind: "Malformed", detail: error.reason })),
-          Effect.result
+  const progress = (inFlightTokens: number | undefined) =>
+    options.onProgress?.({
+      attempts: state.attempt - (inFlightTokens === undefined ? 0 : 1),
+      usage: state.usage,
+      costUsd: state.costUsd,
+      model: state.model,
+      inFlightTokens
+    })
+
+  // Only waiting (for the budget, for the agent) can be interrupted: an answer that has arrived is
+  // always read, recorded and counted, even when the stage is decided meanwhile.
+  const attemptOnce = Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      const attempt = ++state.attempt
+      const request = requestOf(agent, context, attempt, state.repairNote)
+      yield* restore(budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt }))
+      yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })
+      const now = yield* Clock.currentTimeMillis
+      const remaining = deadline - now
+      const byDeadline = policy.timeoutMs === undefined || remaining < policy.timeoutMs
+      progress(counter.count(request.prompt))
+      const response = yield* restore(
+        Resilience.withTimeout(
+          faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request))),
+          agent.id,
+          byDeadline ? remaining : policy.timeoutMs,
+          byDeadline
+            ? `the call took its whole time budget (retry.maxElapsedMs ${policy.maxElapsedMs} ms)`
+            : `no answer within ${policy.timeoutMs} ms`
         )
-      : Result.fail(response.failure)
-    // A failed attempt is charged for what the provider reported it spent (carried on the error).
-    const spent = Result.isSuccess(response)
-      ? response.success
-      : {
-          usage: response.failure.usage ?? TokenUsage.empty,
-          model: response.failure.model ?? agent.model,
-          reportedCostUsd: response.failure.reportedCostUsd
+      ).pipe(Effect.result)
+      return yield* answered(attempt, response)
+    })
+  )
+
+  /** Reads, records and counts an attempt's answer (or failure). */
+  const answered = (attempt: number, response: Result.Result<Agent.AgentResponse, AgentError>) =>
+    Effect.gen(function* () {
+      // The repairs the reading applied (see `AnswerRepair`), recorded with the answer and counted.
+      const repairs: Array<string> = []
+      const parsed = Result.isSuccess(response)
+        ? yield* (context.ask?.parse ?? ((text: string) => StageResult.parse(stage, agent.id, text)))(
+            response.success.text
+          ).pipe(
+            Effect.provideService(AnswerRepair.Applied, repairs),
+            Effect.mapError((error) => new AgentError({ agent: agent.id, kind: "Malformed", detail: error.reason })),
+            Effect.result
+          )
+        : Result.fail(response.failure)
+      // A failed attempt is charged for what the provider reported it spent (carried on the error).
+      const spent = Result.isSuccess(response)
+        ? response.success
+        : {
+            usage: response.failure.usage ?? TokenUsage.empty,
+            model: response.failure.model ?? agent.model,
+            reportedCostUsd: response.failure.reportedCostUsd
+          }
+      const usage = spent.usage
+      const model = spent.model
+      if (Result.isSuccess(response)) {
+        yield* store.saveAnswer(runId, stage, agent.id, attempt, {
+          agent: agent.id,
+          attempt,
+          model,
+          usage,
+          reportedCostUsd: response.success.reportedCostUsd,
+          text: response.success.text,
+          ...(response.success.warnings === undefined ? {} : { warnings: response.success.warnings }),
+          ...(repairs.length === 0 ? {} : { repairs })
+        })
+        if (metrics.count) {
+          for (const _ of repairs) yield* metrics.count({ kind: "repair", stage, agent: agent.id })
         }
-    const usage = spent.usage
-    const model = spent.model
-    if (Result.isSuccess(response)) {
-      yield* store.saveAnswer(runId, stage, agent.id, attempt, {
+        if (repairs.length > 0) state.repairs = repairs
+        for (const message of response.success.warnings ?? []) {
+          yield* events.emit({ _tag: "AgentWarning", stage, agent: agent.id, attempt, message })
+        }
+        yield* faults.crashPoint("after_answer")
+      }
+      const cost = yield* metrics.record({
+        stage,
         agent: agent.id,
         attempt,
         model,
         usage,
-        reportedCostUsd: response.success.reportedCostUsd,
-        text: response.success.text,
-        ...(response.success.warnings === undefined ? {} : { warnings: response.success.warnings }),
-        ...(repairs.length === 0 ? {} : { repairs })
+        reportedCostUsd: spent.reportedCostUsd,
+        ok: Result.isSuccess(parsed)
       })
-      if (metrics.count) {
-        for (const _ of repairs) yield* metrics.count({ kind: "repair", stage, agent: agent.id })
-      }
-      if (repairs.length > 0) state.repairs = repairs
-      for (const message of response.success.warnings ?? []) {
-        yield* events.emit({ _tag: "AgentWarning", stage, agent: agent.id, attempt, message })
-      }
-      yield* faults.crashPoint("after_answer")
-    }
-    const cost = yield* metrics.record({
-      stage,
-      agent: agent.id,
-      attempt,
-      model,
-      usage,
-      reportedCostUsd: spent.reportedCostUsd,
-      ok: Result.isSuccess(parsed)
+      state.usage = TokenUsage.add(state.usage, usage)
+      state.costUsd += cost.costUsd
+      state.model = model
+      progress(undefined)
+      if (Result.isFailure(parsed)) return yield* Effect.fail(parsed.failure)
+      return parsed.success
     })
-    state.usage = TokenUsage.add(state.usage, usage)
-    state.costUsd += cost.costUsd
-    state.model = model
-    if (Result.isFailure(parsed)) return yield* Effect.fail(parsed.failure)
-    return parsed.success
-  })
 
   const onRetry = (retry: Resilience.Retrying) =>
     Effect.gen(function* () {

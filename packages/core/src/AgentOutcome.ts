@@ -75,7 +75,14 @@ const common = {
    *
    * @since 0.3.0
    */
-  candidate: Schema.optionalKey(Candidate)
+  candidate: Schema.optionalKey(Candidate),
+  /**
+   * The part of `costUsd` that is an estimate: the input of an attempt stopped in flight (billed by
+   * the provider although unanswered), priced from its counted prompt.
+   *
+   * @since 0.3.0
+   */
+  estimatedCostUsd: Schema.optionalKey(Schema.Number)
 }
 
 /**

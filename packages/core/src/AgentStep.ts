@@ -7,7 +7,7 @@
  *
  * @since 0.3.0
  */
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Effect, Fiber, Option, Schema } from "effect"
 import type * as Agent from "./Agent.ts"
 import * as AgentCall from "./AgentCall.ts"
 import type { AgentId } from "./AgentId.ts"
@@ -20,6 +20,7 @@ import type { RunStoreError } from "./RunStore.ts"
 import * as SessionMetrics from "./SessionMetrics.ts"
 import type { Stage } from "./Stage.ts"
 import * as StageRunner from "./StageRunner.ts"
+import * as TokenUsage from "./TokenUsage.ts"
 
 /**
  * Retry waits at least this long are waited out, in a durable run, in a journaled step of their own
@@ -28,6 +29,15 @@ import * as StageRunner from "./StageRunner.ts"
  * @since 0.2.0
  */
 export const durableWaitMs = 5_000
+
+/**
+ * How long an agent stopped by an early decision is given to finish an answer that is arriving (a
+ * CLI that has printed its answer and is exiting, a response being read) before it is interrupted:
+ * the provider has billed that answer, so it is recorded and counted (not in the consensus).
+ *
+ * @since 0.3.0
+ */
+export const stopGraceMs = 250
 
 /**
  * Where an agent's step runs: its stage, the previous stage's artifact, the stage's stop signal and the
@@ -107,23 +117,67 @@ export const rerecord = (stage: Stage, outcome: AgentOutcome) =>
     )
   )
 
-/** The outcome of an agent stopped by an early decision; its (possibly partial) usage is recorded. */
-const stoppedOutcome = (stage: Stage, agent: Agent.Agent, elapsedMs: number) =>
+/**
+ * The outcome of an agent stopped by an early decision, with what its call spent: the attempts it
+ * recorded (an answer that arrived is recorded, marked as after the decision, and not counted in the
+ * consensus), and the input of an attempt in flight, billed by the provider although unanswered,
+ * recorded now as an estimate from its counted prompt.
+ */
+const stoppedOutcome = (stage: Stage, agent: Agent.Agent, elapsedMs: number, spent: AgentCall.Progress | undefined) =>
   SessionMetrics.SessionMetrics.use((metrics) =>
     Effect.gen(function* () {
       const outcome = StageRunner.interrupted(agent.id, agent.model, elapsedMs)
-      const cost = yield* metrics.record({
-        stage,
-        agent: agent.id,
-        attempt: outcome.attempts,
-        model: agent.model,
-        usage: outcome.usage,
-        ok: false,
-        interrupted: true
-      })
-      return { ...outcome, costUsd: cost.costUsd }
+      const inFlight = TokenUsage.make({ input: spent?.inFlightTokens ?? 0 })
+      // An answer that arrived was recorded by the call itself; otherwise the stopped attempt is.
+      const answered = spent !== undefined && spent.inFlightTokens === undefined && spent.attempts > 0
+      const estimate = answered
+        ? { costUsd: 0 }
+        : yield* metrics.record({
+            stage,
+            agent: agent.id,
+            attempt: (spent?.attempts ?? 0) + 1,
+            model: spent?.model ?? agent.model,
+            usage: inFlight,
+            ok: false,
+            interrupted: true,
+            ...(spent?.inFlightTokens === undefined ? {} : { estimated: true })
+          })
+      return {
+        ...outcome,
+        model: spent?.model ?? agent.model,
+        attempts: Math.max(1, (spent?.attempts ?? 0) + (spent?.inFlightTokens === undefined ? 0 : 1)),
+        usage: TokenUsage.add(spent?.usage ?? TokenUsage.empty, inFlight),
+        costUsd: (spent?.costUsd ?? 0) + estimate.costUsd,
+        ...(spent?.inFlightTokens === undefined ? {} : { estimatedCostUsd: estimate.costUsd }),
+        ...(answered ? { detail: `${outcome.detail}; its answer arrived after the decision and is not counted` } : {})
+      }
     })
   ).pipe(Effect.orDie)
+
+/**
+ * Runs a call until the stage is settled (`stop`); then, after a moment to finish an answer that is
+ * arriving ({@link stopGraceMs}), interrupts it in the background (ending a process tree can take its
+ * kill grace, and the stage is decided) and returns `stopped`: what the call spent, as it reported it.
+ * Interrupting this effect (a cancelled run) interrupts the call and waits for it.
+ */
+const untilSettled = <E, R, R2>(
+  call: Effect.Effect<AgentOutcome, E, R>,
+  stop: Effect.Effect<void>,
+  stopped: Effect.Effect<AgentOutcome, never, R2>
+): Effect.Effect<AgentOutcome, E, R | R2> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      const calling = yield* Effect.forkDetach(restore(call))
+      const settled = Effect.gen(function* () {
+        const finished = yield* Effect.raceFirst(Effect.asSome(Fiber.join(calling)), Effect.as(stop, Option.none()))
+        if (Option.isSome(finished)) return finished.value
+        yield* Effect.raceFirst(Effect.asVoid(Fiber.await(calling)), Effect.sleep(stopGraceMs))
+        yield* Effect.forkDetach(Fiber.interrupt(calling))
+        return yield* stopped
+      })
+      return yield* restore(settled).pipe(Effect.onInterrupt(() => Fiber.interrupt(calling)))
+    })
+  )
 
 /**
  * Runs an agent's call in a stage as steps of the run and submits its outcome (see the module). The
@@ -155,8 +209,12 @@ export const call = (
     const agent = yield* AgentRegistry.use((registry) => registry.get(input.agent))
     const outer = yield* PipelineEvents
     const started = yield* Clock.currentTimeMillis
-    const stopNow = Effect.flatMap(Clock.currentTimeMillis, (now) => stoppedOutcome(stage, agent, now - started))
-    const stopped = Effect.andThen(stop, stopNow)
+    // What the call spent so far, as it reports it: a stopped call is charged for it.
+    let spent: AgentCall.Progress | undefined
+    const onProgress = (progress: AgentCall.Progress) => {
+      spent = progress
+    }
+    const stopNow = Effect.flatMap(Clock.currentTimeMillis, (now) => stoppedOutcome(stage, agent, now - started, spent))
     const recovering = {
       emit: (event: PipelineEvent) => Effect.andThen(outer.emit(event), run.phase.track(stage, event))
     }
@@ -167,11 +225,12 @@ export const call = (
     const callPart =
       (resume: Failed | undefined): Part =>
       (extras) =>
-        Effect.raceFirst(
-          AgentCall.call(agent, { ...context, ...extras }, { handOverWaitsFromMs, resume }).pipe(
+        untilSettled(
+          AgentCall.call(agent, { ...context, ...extras }, { handOverWaitsFromMs, resume, onProgress }).pipe(
             Effect.provideService(PipelineEvents, recovering)
           ),
-          stopped
+          stop,
+          stopNow
         )
     const part = (index: number, resume: Failed | undefined) =>
       run.step({
@@ -189,8 +248,8 @@ export const call = (
       const waited = yield* waitHandedOver(run, input, waiting, index, recovering)
       if (waited.value === "stopped") {
         const stoppedNow = yield* stopNow
-        const spent = { usage: waiting.usage, costUsd: waiting.costUsd, attempts: waiting.attempts }
-        done = { value: { ...stoppedNow, ...spent }, replayed: waited.replayed }
+        const soFar = { usage: waiting.usage, costUsd: waiting.costUsd, attempts: waiting.attempts }
+        done = { value: { ...stoppedNow, ...soFar }, replayed: waited.replayed }
         break
       }
       done = yield* part(index, waiting)

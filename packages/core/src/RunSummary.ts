@@ -40,6 +40,12 @@ export interface AgentSummary {
   readonly durationMs: number
   readonly usage: TokenUsage
   readonly costUsd: number
+  /**
+   * The part of `costUsd` that is an estimate (the input of an attempt stopped in flight).
+   *
+   * @since 0.3.0
+   */
+  readonly estimatedCostUsd?: number | undefined
   readonly error?: { readonly kind: string; readonly detail: string } | undefined
   /** Retries: the attempts that failed before the last one, with their waits. */
   readonly retries: ReadonlyArray<{
@@ -116,6 +122,12 @@ export interface RunSummary {
   readonly stages: ReadonlyArray<StageSummary>
   readonly usage: TokenUsage
   readonly costUsd: number
+  /**
+   * The part of `costUsd` that is an estimate (the input of calls stopped in flight); absent when none.
+   *
+   * @since 0.3.0
+   */
+  readonly estimatedCostUsd?: number | undefined
   /** Models without a known price; their calls count 0 in `costUsd`. */
   readonly unpriced: ReadonlyArray<string>
   readonly byAgent: Readonly<Record<string, Breakdown>>
@@ -177,6 +189,7 @@ export const agentSummary = (outcome: AgentOutcome, stopped: ReadonlyArray<Agent
   durationMs: outcome.durationMs,
   usage: outcome.usage,
   costUsd: outcome.costUsd,
+  ...(outcome.estimatedCostUsd === undefined ? {} : { estimatedCostUsd: outcome.estimatedCostUsd }),
   error: outcome._tag === "Failed" ? { kind: outcome.kind, detail: outcome.detail } : undefined,
   retries: outcome.history,
   vote: outcome._tag === "Succeeded" ? StageResult.voteOf(outcome.result) : undefined
@@ -263,6 +276,7 @@ export const make = (state: RunState, snapshot: MetricsSnapshot, finishedAt: num
   stages: state.stages,
   usage: snapshot.usage,
   costUsd: snapshot.costUsd,
+  ...(snapshot.estimatedCostUsd ? { estimatedCostUsd: snapshot.estimatedCostUsd } : {}),
   unpriced: snapshot.unpriced,
   byAgent: snapshot.byAgent,
   byStage: snapshot.byStage,

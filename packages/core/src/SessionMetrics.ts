@@ -25,6 +25,13 @@ export interface CallRecord {
   readonly ok: boolean
   /** Set when the attempt was interrupted (cancelled, lost a race); its reported usage still counts. */
   readonly interrupted?: boolean | undefined
+  /**
+   * Set when the usage is an estimate (the counted input of an attempt stopped in flight), not what
+   * the provider reported: its cost is reported apart as `estimatedCostUsd`.
+   *
+   * @since 0.3.0
+   */
+  readonly estimated?: boolean | undefined
 }
 
 /**
@@ -101,6 +108,12 @@ export interface MetricsSnapshot {
   readonly failedCalls: number
   readonly usage: TokenUsage
   readonly costUsd: number
+  /**
+   * The part of `costUsd` that is estimated (calls recorded with `estimated`); absent when none is.
+   *
+   * @since 0.3.0
+   */
+  readonly estimatedCostUsd?: number | undefined
   /** Models used without a known price. */
   readonly unpriced: ReadonlyArray<string>
   readonly byAgent: Readonly<Record<string, Breakdown>>

@@ -6,7 +6,7 @@
  */
 import { Clock, Deferred, Effect, Fiber } from "effect"
 import type { AgentId } from "./AgentId.ts"
-import type { AgentOutcome } from "./AgentOutcome.ts"
+import type { AgentOutcome, Failed } from "./AgentOutcome.ts"
 import type { StagePolicy } from "./SpeckitConfig.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
@@ -62,7 +62,7 @@ export interface Options<E, R> {
  *
  * @since 0.1.0
  */
-export const interrupted = (agent: AgentId, model: string, elapsedMs: number): AgentOutcome => ({
+export const interrupted = (agent: AgentId, model: string, elapsedMs: number): Failed => ({
   _tag: "Failed",
   agent,
   model,

@@ -115,6 +115,8 @@ export * as StageResult from "./StageResult.ts"
 export * as StageRunner from "./StageRunner.ts"
 /** @since 0.3.0 */
 export * as StageVerdict from "./StageVerdict.ts"
+/** @since 0.3.0 */
+export * as TokenCounter from "./TokenCounter.ts"
 /** @since 0.1.0 */
 export * as TokenUsage from "./TokenUsage.ts"
 /** @since 0.3.0 */

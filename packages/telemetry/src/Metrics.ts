@@ -168,6 +168,7 @@ export const make = (options: Options = {}): Effect.Effect<SessionMetrics.Sessio
     let usage = TokenUsage.empty
     let lastTurn: TokenUsage.TokenUsage | undefined
     let costUsd = 0
+    let estimatedCostUsd = 0
     const unpriced = new Set<string>(options.unpriced ?? [])
     const byAgent: Record<string, SessionMetrics.Breakdown> = {}
     const byStage: Record<string, SessionMetrics.Breakdown> = {}
@@ -197,6 +198,7 @@ export const make = (options: Options = {}): Effect.Effect<SessionMetrics.Sessio
           usage = TokenUsage.add(usage, call.usage)
           lastTurn = call.usage
           costUsd += cost
+          if (call.estimated === true) estimatedCostUsd += cost
           addTo(byAgent, call.agent, call.usage, cost)
           addTo(byStage, call.stage, call.usage, cost)
           const stageTable = byStageAgent[call.stage] ?? {}
@@ -224,6 +226,7 @@ export const make = (options: Options = {}): Effect.Effect<SessionMetrics.Sessio
         failedCalls,
         usage,
         costUsd,
+        ...(estimatedCostUsd > 0 ? { estimatedCostUsd } : {}),
         unpriced: [...unpriced].sort(),
         byAgent: { ...byAgent },
         byStage: { ...byStage },

@@ -15,6 +15,7 @@ import {
   PipelineEvent as Events,
   SessionMetrics,
   type Spec,
+  TokenCounter,
   type SpeckitConfig
 } from "@speckit/core"
 import { Context, Effect, Layer, Metric, Path } from "effect"
@@ -25,6 +26,7 @@ import * as Export from "./Export.ts"
 import * as History from "./History.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Pricing from "./Pricing.ts"
+import * as Tokens from "./Tokens.ts"
 import * as Tracing from "./Tracing.ts"
 
 /**
@@ -125,7 +127,8 @@ const writeFiles = (options: Options, snapshot: SessionMetrics.MetricsSnapshot, 
 
 /**
  * The run's telemetry (see the module). It provides `SessionMetrics`, `RunTelemetry`, the wrapped
- * `PipelineEvents`, the `Budget`, a fresh `MetricRegistry` and, when configured, the OTLP exporter.
+ * `PipelineEvents`, the `Budget`, the `TokenCounter` (the real tokenizer), a fresh `MetricRegistry` and,
+ * when configured, the OTLP exporter.
  *
  * @example
  * ```ts
@@ -173,7 +176,8 @@ export const layer = (options: Options) => {
         Context.add(RunTelemetry, { estimate, pricer, traced: otlp !== undefined }),
         Context.add(Events.PipelineEvents, otlp ? Tracing.traceStages(display) : display),
         Context.add(Budget.Budget, guard?.budget ?? { admit: () => Effect.void }),
-        Context.add(Metric.MetricRegistry, registry)
+        Context.add(Metric.MetricRegistry, registry),
+        Context.add(TokenCounter.TokenCounter, Tokens.counter)
       )
     })
   )

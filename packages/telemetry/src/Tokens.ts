@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import type { TokenCounter } from "@speckit/core"
 import { countTokens } from "gpt-tokenizer"
 
 const cache = new Map<string, number>()
@@ -32,3 +33,20 @@ export const count = (text: string): number => {
   cache.set(text, counted)
   return counted
 }
+
+/**
+ * This tokenizer as the kernel's token counter: provide it as `TokenCounter.TokenCounter` (the run's
+ * telemetry layer does) and prompts are counted with it, not estimated.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TokenCounter } from "@speckit/core"
+ * import { Tokens } from "@speckit/telemetry"
+ *
+ * const program = Effect.provideService(Effect.void, TokenCounter.TokenCounter, Tokens.counter)
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const counter: TokenCounter.Service = { name: "o200k_base", count }
