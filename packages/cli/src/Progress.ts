@@ -92,6 +92,10 @@ export const plain = (out: Output): Display => {
           return line(`[${event.stage}] check ${checkText(event.result)}`)
         case "AgentWarning":
           return line(`[${event.stage}] ${event.agent}: warning: ${event.message}`)
+        case "PromptReduced":
+          return line(
+            `[${event.stage}] ${event.agent}: prompt reduced ${event.fromTokens} -> ${event.toTokens} tokens to fit the ${event.contextWindow}-token window (${event.reductions.join("; ")})`
+          )
         case "Delivered":
           return line(
             `delivered: ${event.candidate}'s change to branch ${event.branch} (commit ${event.commit.slice(0, 12)})`
@@ -222,6 +226,12 @@ export const live = (out: Output): Display => {
           case "BreakerChanged": {
             const state = agents.get(event.stage)?.get(event.agent)
             if (state && event.to === "Open") state.detail = "circuit open"
+            break
+          }
+          case "PromptReduced": {
+            const state = agents.get(event.stage)?.get(event.agent)
+            if (state)
+              state.detail = `prompt ${event.fromTokens} -> ${event.toTokens} tok (window ${event.contextWindow})`
             break
           }
           case "AgentsStopped": {

@@ -9,11 +9,13 @@
 import { Clock, Effect, Result, Schedule } from "effect"
 import * as Agent from "./Agent.ts"
 import { AgentError } from "./AgentError.ts"
+import * as ContextGuard from "./ContextGuard.ts"
 import * as AnswerRepair from "./AnswerRepair.ts"
 import type * as AgentOutcome from "./AgentOutcome.ts"
 import { Budget, type BudgetExceeded } from "./Budget.ts"
 import { FaultInjector } from "./FaultInjector.ts"
 import { PipelineEvents } from "./PipelineEvent.ts"
+import * as ModelLimits from "./ModelLimits.ts"
 import * as Prompt from "./Prompt.ts"
 import * as Resilience from "./Resilience.ts"
 import type { RunId } from "./RunId.ts"
@@ -22,7 +24,7 @@ import { SessionMetrics } from "./SessionMetrics.ts"
 import type { Spec } from "./Spec.ts"
 import type { Stage } from "./Stage.ts"
 import * as StageResult from "./StageResult.ts"
-import { TokenCounter } from "./TokenCounter.ts"
+import * as TokenCounter from "./TokenCounter.ts"
 import * as TokenUsage from "./TokenUsage.ts"
 
 /**
@@ -50,6 +52,13 @@ export interface CallContext {
    * @since 0.3.0
    */
   readonly ask?: Ask | undefined
+  /**
+   * The agent's configured `contextWindow` and `maxOutputTokens`, over the run's `ModelLimits`
+   * catalogue: prompts are fitted to the window (`ContextGuard`) before they are sent.
+   *
+   * @since 0.3.0
+   */
+  readonly limits?: ModelLimits.Limits | undefined
 }
 
 /**
@@ -152,6 +161,39 @@ interface CallState {
   model: string
   /** The repairs the reading of the last answer applied. */
   repairs: ReadonlyArray<string>
+}
+
+/** How an attempt's prompt was fitted to the model's window, recorded with its answer. */
+interface Reduced {
+  readonly fromTokens: number
+  readonly toTokens: number
+  readonly contextWindow: number
+  readonly reductions: ReadonlyArray<string>
+}
+
+/**
+ * An attempt's request with its prompt fitted to the model's window when the window is known
+ * (configured or catalogued; see `ContextGuard`), or the `ContextTooLarge` error it fails with.
+ */
+const fittedRequest = (
+  request: Agent.AgentRequest,
+  agent: Agent.Agent,
+  limits: ModelLimits.Limits,
+  counter: TokenCounter.Service
+): { readonly request: Agent.AgentRequest; readonly reduced?: Reduced } | AgentError => {
+  const { contextWindow } = limits
+  if (contextWindow === undefined) return { request }
+  const outputReserve = Math.min(limits.maxOutputTokens ?? ContextGuard.defaultOutputReserve, contextWindow)
+  const fitted = ContextGuard.fit(request.prompt, agent.model, { contextWindow, outputReserve }, counter.count)
+  if (fitted instanceof ContextGuard.PromptTooLarge) {
+    return new AgentError({ agent: agent.id, kind: "ContextTooLarge", detail: fitted.message })
+  }
+  if (fitted.reductions.length === 0) return { request }
+  const { originalTokens: fromTokens, tokens: toTokens, reductions } = fitted
+  return {
+    request: { ...request, prompt: fitted.prompt },
+    reduced: { fromTokens, toTokens, contextWindow, reductions }
+  }
 }
 
 /** A call's state at its start: fresh, or going on from a handed-over outcome. */
@@ -270,7 +312,10 @@ export const call = Effect.fnUntraced(function* (
   const events = yield* PipelineEvents
   const budget = yield* Budget
   const resilience = yield* Resilience.AgentResilience
-  const counter = yield* TokenCounter
+  const counter = yield* TokenCounter.TokenCounter
+  const catalogue = yield* ModelLimits.ModelLimits
+  /** How the current attempt's prompt was fitted to the window, recorded with its answer. */
+  let reduced: Reduced | undefined
   const policy = resilience.policyFor(agent.id)
   const { runId, stage } = context
   const resume = options.resume
@@ -295,7 +340,12 @@ export const call = Effect.fnUntraced(function* (
   const attemptOnce = Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
       const attempt = ++state.attempt
-      const request = requestOf(agent, context, attempt, state.repairNote)
+      const limits = { ...catalogue.of(agent.model), ...context.limits }
+      const fitted = fittedRequest(requestOf(agent, context, attempt, state.repairNote), agent, limits, counter)
+      if (fitted instanceof AgentError) return yield* answered(attempt, Result.fail(fitted))
+      const { request } = fitted
+      reduced = fitted.reduced
+      if (reduced) yield* events.emit({ _tag: "PromptReduced", stage, agent: agent.id, attempt, ...reduced })
       yield* restore(budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt }))
       yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })
       const now = yield* Clock.currentTimeMillis
@@ -349,7 +399,8 @@ export const call = Effect.fnUntraced(function* (
           reportedCostUsd: response.success.reportedCostUsd,
           text: response.success.text,
           ...(response.success.warnings === undefined ? {} : { warnings: response.success.warnings }),
-          ...(repairs.length === 0 ? {} : { repairs })
+          ...(repairs.length === 0 ? {} : { repairs }),
+          ...(reduced === undefined ? {} : { reduced })
         })
         if (metrics.count) {
           for (const _ of repairs) yield* metrics.count({ kind: "repair", stage, agent: agent.id })

@@ -36,7 +36,8 @@ export const AgentErrorKind = Schema.Literals([
   "CircuitOpen",
   "Interrupted",
   "Rejected",
-  "Workspace"
+  "Workspace",
+  "ContextTooLarge"
 ])
 
 /**
@@ -92,7 +93,8 @@ const permanent: ReadonlySet<AgentErrorKind> = new Set([
   "CircuitOpen",
   "Interrupted",
   "Rejected",
-  "Workspace"
+  "Workspace",
+  "ContextTooLarge"
 ])
 
 /**

@@ -15,6 +15,7 @@ import { AgentOutcome, type Failed } from "./AgentOutcome.ts"
 import { AgentRegistry, type UnknownAgent } from "./AgentRegistry.ts"
 import { BudgetExceeded } from "./Budget.ts"
 import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
+import type * as ModelLimits from "./ModelLimits.ts"
 import type { RunContext } from "./RunContext.ts"
 import type { RunStoreError } from "./RunStore.ts"
 import * as SessionMetrics from "./SessionMetrics.ts"
@@ -154,6 +155,15 @@ const stoppedOutcome = (stage: Stage, agent: Agent.Agent, elapsedMs: number, spe
     })
   ).pipe(Effect.orDie)
 
+/** An agent's configured context window and output reserve (only the keys it sets). */
+const limitsOf = (run: RunContext, agent: AgentId): ModelLimits.Limits => {
+  const own = run.config.agents?.[agent]
+  return {
+    ...(own?.contextWindow === undefined ? {} : { contextWindow: own.contextWindow }),
+    ...(own?.maxOutputTokens === undefined ? {} : { maxOutputTokens: own.maxOutputTokens })
+  }
+}
+
 /**
  * Runs a call until the stage is settled (`stop`); then, after a moment to finish an answer that is
  * arriving ({@link stopGraceMs}), interrupts it in the background (ending a process tree can take its
@@ -221,7 +231,7 @@ export const call = (
     const name = `agent/${stage}/${agent.id}${generation > 1 ? `#${generation}` : ""}`
     // A durable run waits out long retry waits in steps of their own.
     const handOverWaitsFromMs = run.durable ? durableWaitMs : undefined
-    const context = { runId: run.runId, stage, spec: run.spec, previous }
+    const context = { runId: run.runId, stage, spec: run.spec, previous, limits: limitsOf(run, agent.id) }
     const callPart =
       (resume: Failed | undefined): Part =>
       (extras) =>

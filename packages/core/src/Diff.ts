@@ -80,15 +80,34 @@ export const trim = (patch: string, maxChars: number): string => {
       kept[index] = round + 1
     }
   }
-  return all
-    .map((file, index) => {
-      if (file.binary) return `${file.header}[binary file]\n`
-      const count = kept[index] ?? 0
-      const shown = file.hunks.slice(0, count).join("")
-      const cut = file.hunks.slice(count)
-      if (cut.length === 0) return `${file.header}${shown}`
-      const lines = cut.reduce((sum, hunk) => sum + lineCount(hunk), 0)
-      return `${file.header}${shown}[… ${cut.length} of ${file.hunks.length} hunks (${lines} lines) cut]\n`
-    })
-    .join("")
+  return all.map((file, index) => shownFile(file, kept[index] ?? 0)).join("")
 }
+
+/** A file with its first `count` hunks, and a marker for the hunks cut. */
+const shownFile = (file: FilePatch, count: number): string => {
+  if (file.binary) return `${file.header}[binary file]\n`
+  const shown = file.hunks.slice(0, count).join("")
+  const cut = file.hunks.slice(count)
+  if (cut.length === 0) return `${file.header}${shown}`
+  const lines = cut.reduce((sum, hunk) => sum + lineCount(hunk), 0)
+  return `${file.header}${shown}[… ${cut.length} of ${file.hunks.length} hunks (${lines} lines) cut]\n`
+}
+
+/**
+ * A patch reduced to every file's header and first hunk, with the marker of {@link trim} for the hunks
+ * cut: what a prompt keeps of a diff when it must fit a model's context window.
+ *
+ * @example
+ * ```ts
+ * import { Diff } from "@speckit/core"
+ *
+ * declare const patch: string
+ * const glance = Diff.firstHunks(patch)
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const firstHunks = (patch: string): string =>
+  files(patch)
+    .map((file) => shownFile(file, 1))
+    .join("")

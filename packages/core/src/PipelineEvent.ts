@@ -99,6 +99,17 @@ export type PipelineEvent =
     }
   | { readonly _tag: "CheckFinished"; readonly stage: Stage; readonly result: CheckResult }
   | {
+      /** A prompt reduced to fit the model's context window (see `ContextGuard`). */
+      readonly _tag: "PromptReduced"
+      readonly stage: Stage
+      readonly agent: AgentId
+      readonly attempt: number
+      readonly fromTokens: number
+      readonly toTokens: number
+      readonly contextWindow: number
+      readonly reductions: ReadonlyArray<string>
+    }
+  | {
       readonly _tag: "AgentWarning"
       readonly stage: Stage
       readonly agent: AgentId

@@ -84,7 +84,11 @@ const callPolicy = {
   price: Schema.optionalKey(Price),
   timeoutMs: Schema.optionalKey(PositiveInt),
   retry: Schema.optionalKey(RetryPolicy),
-  breaker: Schema.optionalKey(BreakerPolicy)
+  breaker: Schema.optionalKey(BreakerPolicy),
+  /** The model's context window in tokens, overriding the catalogue's (see `ContextGuard`). */
+  contextWindow: Schema.optionalKey(PositiveInt),
+  /** The tokens kept for the answer when fitting a prompt to the window (see `ContextGuard`). */
+  maxOutputTokens: Schema.optionalKey(PositiveInt)
 }
 
 /**

@@ -40,6 +40,8 @@ export * as Checks from "./Checks.ts"
 /** @since 0.1.0 */
 export * as Consensus from "./Consensus.ts"
 /** @since 0.3.0 */
+export * as ContextGuard from "./ContextGuard.ts"
+/** @since 0.3.0 */
 export * as DecisionLoop from "./DecisionLoop.ts"
 /** @since 0.3.0 */
 export * as Diff from "./Diff.ts"
@@ -53,6 +55,8 @@ export * as FaultInjector from "./FaultInjector.ts"
 export * as FileAnswer from "./FileAnswer.ts"
 /** @since 0.3.0 */
 export * as GitState from "./GitState.ts"
+/** @since 0.3.0 */
+export * as ModelLimits from "./ModelLimits.ts"
 /** @since 0.1.0 */
 export * as Phase from "./Phase.ts"
 /** @since 0.1.0 */

@@ -13,6 +13,7 @@ import {
   Budget,
   type PipelineEvent,
   PipelineEvent as Events,
+  ModelLimits,
   SessionMetrics,
   type Spec,
   TokenCounter,
@@ -24,6 +25,7 @@ import * as BudgetGuard from "./BudgetGuard.ts"
 import * as Estimate from "./Estimate.ts"
 import * as Export from "./Export.ts"
 import * as History from "./History.ts"
+import * as Limits from "./Limits.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Pricing from "./Pricing.ts"
 import * as Tokens from "./Tokens.ts"
@@ -127,7 +129,8 @@ const writeFiles = (options: Options, snapshot: SessionMetrics.MetricsSnapshot, 
 
 /**
  * The run's telemetry (see the module). It provides `SessionMetrics`, `RunTelemetry`, the wrapped
- * `PipelineEvents`, the `Budget`, the `TokenCounter` (the real tokenizer), a fresh `MetricRegistry` and,
+ * `PipelineEvents`, the `Budget`, the `TokenCounter` (the real tokenizer), `ModelLimits` (`tokenlens`), a
+ * fresh `MetricRegistry` and,
  * when configured, the OTLP exporter.
  *
  * @example
@@ -177,7 +180,8 @@ export const layer = (options: Options) => {
         Context.add(Events.PipelineEvents, otlp ? Tracing.traceStages(display) : display),
         Context.add(Budget.Budget, guard?.budget ?? { admit: () => Effect.void }),
         Context.add(Metric.MetricRegistry, registry),
-        Context.add(TokenCounter.TokenCounter, Tokens.counter)
+        Context.add(TokenCounter.TokenCounter, Tokens.counter),
+        Context.add(ModelLimits.ModelLimits, Limits.catalogue)
       )
     })
   )

@@ -15,6 +15,8 @@ export * as Estimate from "./Estimate.ts"
 export * as Export from "./Export.ts"
 /** @since 0.1.0 */
 export * as History from "./History.ts"
+/** @since 0.3.0 */
+export * as Limits from "./Limits.ts"
 /** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
 /** @since 0.1.0 */
