@@ -12,6 +12,7 @@ import * as Demo from "./Demo.ts"
 import { InputError } from "./Errors.ts"
 import * as Estimate from "./Estimate.ts"
 import * as Run from "./Run.ts"
+import * as Report from "./Report.ts"
 import * as Runs from "./Runs.ts"
 
 /** A `--json` flag (off by default) saying what it prints. */
@@ -341,6 +342,37 @@ export const status = Command.make(
   ])
 )
 
+/**
+ * `speckit report [RUN-ID]`: write a run's HTML report.
+ *
+ * @since 0.3.0
+ */
+export const report = Command.make(
+  "report",
+  {
+    runId: Argument.String("RUN-ID").pipe(
+      Argument.withDescription("The run to report (default: the newest run of the workspace)."),
+      Argument.optional
+    ),
+    workspace,
+    json: jsonFlag('Print { "runId", "report" } as one JSON object instead of the path.')
+  },
+  Effect.fn(function* ({ runId, workspace, json }) {
+    const path = yield* Path.Path
+    const run = yield* Runs.find(workspace, runId._tag === "Some" ? runId.value : undefined)
+    const file = yield* Report.write(path.resolve(workspace), run.runId)
+    process.stdout.write(json ? `${JSON.stringify({ runId: run.runId, report: file })}\n` : `${file}\n`)
+  })
+).pipe(
+  Command.withDescription(
+    "Write a run's report, one self-contained HTML file (no network access; readable without JavaScript; light and dark; printable), to .speckit/runs/<run-id>/report.html and print its path: the timeline of every agent's attempts, retries, waits and early stops; cost and tokens per agent and stage against the estimate; each stage's consensus and artifact; candidates, checks, selection and the delivered diff. Every run writes it when it ends. Exit codes: 0, 2 when there is no such run."
+  ),
+  Command.withExamples([
+    { command: "speckit report", description: "The newest run's report" },
+    { command: "open $(speckit report run-20261125-093012-k3f9)", description: "Write one run's report and open it" }
+  ])
+)
+
 /** The repository's worktrees, for `clean` and `status`. */
 const withWorktrees = <A, E, R>(workspace: string, use: (worktrees: Worktrees.Service) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
@@ -409,7 +441,7 @@ export const speckit = Command.make("speckit").pipe(
   Command.withDescription(
     "speckit runs spec-driven, multi-agent LLM pipelines reliably: several agents answer every stage, their answers are sequenced exactly once and merged into a consensus."
   ),
-  Command.withSubcommands([auto, resume, approve, reject, budget, demo, estimate, runs, status, clean])
+  Command.withSubcommands([auto, resume, approve, reject, budget, demo, estimate, runs, status, report, clean])
 )
 
 /**

@@ -34,6 +34,7 @@ import * as Os from "node:os"
 import type { ChildProcessSpawner } from "effect/process"
 import { ApplyRefused, ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
 import * as Progress from "./Progress.ts"
+import * as Report from "./Report.ts"
 import * as Runs from "./Runs.ts"
 import * as SummaryText from "./SummaryText.ts"
 
@@ -288,15 +289,19 @@ const execute = Effect.fnUntraced(function* (
     Effect.ensuring(Effect.sync(display.close)),
     // Interrupted (Ctrl-C): the run recorded itself as cancelled; scripts still get its summary.
     Effect.onInterrupt(() =>
-      options.json
-        ? Runs.summaryOf(root, options.runId).pipe(
-            Effect.flatMap((summary) => reportSummary(summary, options)),
-            Effect.ignore
-          )
-        : Effect.void
+      Effect.andThen(
+        writeReport(root, options.runId, warn),
+        options.json
+          ? Runs.summaryOf(root, options.runId).pipe(
+              Effect.flatMap((summary) => reportSummary(summary, options)),
+              Effect.ignore
+            )
+          : Effect.void
+      )
     )
   )
   const summary = outcome._tag === "AlreadyFinished" ? yield* Runs.summaryOf(root, options.runId) : outcome.summary
+  yield* writeReport(root, options.runId, warn)
   const reported = yield* reportSummary(summary, options)
   if (options.apply === true) yield* applyDelivery(summary, options).pipe(Effect.provide(repository))
   return reported
@@ -321,6 +326,15 @@ const applyDelivery = (summary: RunSummary.RunSummary, options: { readonly json:
   })
 
 /** Prints a run's summary (JSON or for people); fails with {@link RunNotCompleted} unless it completed. */
+/** Writes the run's HTML report (`speckit report`); a failure is a warning, never the run's outcome. */
+const writeReport = (root: string, runId: RunId.RunId, warn: Progress.Output) =>
+  Report.write(root, runId).pipe(
+    Effect.asVoid,
+    Effect.catch((error) =>
+      Effect.sync(() => void warn.write(`speckit: warning: the report was not written: ${error.message}\n`))
+    )
+  )
+
 const reportSummary = (
   summary: RunSummary.RunSummary,
   options: { readonly json: boolean; readonly report?: Progress.Output | undefined }

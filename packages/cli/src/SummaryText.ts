@@ -80,7 +80,8 @@ export const format = (summary: RunSummary.RunSummary): string => {
     ),
     `  tokens   ${summary.usage.input} in (${summary.usage.cachedInput} cached) · ${summary.usage.output} out (${summary.usage.reasoning} reasoning)`,
     `  cost     $${summary.costUsd.toFixed(4)}${summary.estimatedCostUsd ? `  ($${summary.estimatedCostUsd.toFixed(4)} of it estimated: the input of calls stopped in flight)` : ""}${summary.unpriced.length > 0 ? `  (unpriced: ${summary.unpriced.join(", ")})` : ""}`,
-    `  records  ${summary.runDir}/`
+    `  records  ${summary.runDir}/`,
+    `  report   ${summary.runDir}/report.html`
   ]
   lines.push(...failureLines(summary), ...changeLines(summary))
   const last = summary.stages.at(-1)

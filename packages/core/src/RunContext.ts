@@ -5,7 +5,7 @@
  *
  * @since 0.3.0
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import * as DecisionLoop from "./DecisionLoop.ts"
 import * as Execution from "./Execution.ts"
 import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
@@ -81,7 +81,11 @@ export const logger = (runId: RunId) =>
     const store = yield* RunStore
     let replaying = true
     const appendEvent = store.appendEvent
-    const log = (event: PipelineEvent) => (appendEvent && !replaying ? appendEvent(runId, event) : Effect.void)
+    // Each line carries when it happened (`at`, epoch ms): the report's timeline is drawn from it.
+    const log = (event: PipelineEvent) =>
+      appendEvent && !replaying
+        ? Effect.flatMap(Clock.currentTimeMillis, (at) => appendEvent(runId, { at, ...event }))
+        : Effect.void
     const result: Logger = {
       durable: execution.durable,
       emit: (event) => Effect.andThen(events.emit(event), log(event)),

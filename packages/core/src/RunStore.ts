@@ -95,7 +95,8 @@ export class RunStore extends Context.Service<
       | ((runId: RunId, agent: string, candidate: Candidate) => Effect.Effect<string, RunStoreError>)
       | undefined
     /**
-     * Appends an event to the run's event log (`events.jsonl`, one JSON object a line), in call order.
+     * Appends an event to the run's event log (`events.jsonl`, one JSON object a line, with `at`: when it
+     * happened, epoch ms), in call order.
      * Cheap: lines are buffered and written in the background in batches; `finish` waits for them.
      * Optional: a store without an event log leaves it out.
      */
