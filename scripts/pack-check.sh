@@ -46,7 +46,7 @@ mkdir -p "$tmp/logs" "$tmp/tarballs" "$tmp/project"
 
 echo "== build"
 # Safe to run standalone: an up-to-date build is a no-op.
-if (cd "$root" && npx tsc -b $(printf 'packages/%s/tsconfig.json ' "${packages[@]}")); then
+if (cd "$root" && npx tsc -b $(printf 'packages/%s/tsconfig.json ' "${packages[@]}") && node packages/cli/scripts/bundle.mjs); then
   pass "build (tsc -b)"
 else
   fail "build (tsc -b)"
@@ -191,7 +191,7 @@ check "@speckit/faults/internal/prng is blocked" blocked_check @speckit/faults/i
 
 echo "== (c) typecheck a TypeScript consumer (typescript@$ts_version)"
 cat >check.ts <<'EOF'
-import { Cli, Demo, Run } from "@speckit/cli"
+import { Cli, Demo, SummaryText } from "@speckit/cli"
 import { MemorySequencer, QuorumConsensus } from "@speckit/consensus"
 import { type AgentId, type Consensus, Pipeline, type RunSummary, Stage, SpeckitConfig } from "@speckit/core"
 import * as StageModule from "@speckit/core/Stage"
@@ -212,7 +212,7 @@ export const pricing = Pricing
 export const faults: object = Faults
 export const cli: (args: ReadonlyArray<string>) => Effect.Effect<void, unknown, unknown> = Cli.run
 export const demoSpec: string = Demo.specId
-export const summaryText: (summary: RunSummary.RunSummary) => string = Run.formatSummary
+export const summaryText: (summary: RunSummary.RunSummary) => string = SummaryText.format
 export const policy: SpeckitConfig.StagePolicy = SpeckitConfig.policyFor(SpeckitConfig.defaultConfig, "plan")
 export type Agent = AgentId.AgentId
 export const providers = AgentProviders.builtins

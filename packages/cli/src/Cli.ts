@@ -3,19 +3,28 @@
  *
  * @since 0.1.0
  */
-import { Worktrees } from "@speckit/core"
-import { Git, GitWorktrees } from "@speckit/git"
-import { StateDatabase, StateLock } from "@speckit/sqlite"
+import * as Worktrees from "@speckit/core/Worktrees"
+import * as Git from "@speckit/git/Git"
 import { Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import * as Demo from "./Demo.ts"
 import { InputError } from "./Errors.ts"
-import * as Estimate from "./Estimate.ts"
-import * as Run from "./Run.ts"
-import * as Report from "./Report.ts"
 import * as Runs from "./Runs.ts"
 
 /** A `--json` flag (off by default) saying what it prints. */
+/**
+ * The modules a command needs, loaded when it runs: `--help`, `--version`, `runs` and `status` never
+ * load the pipeline, the tokenizer, the price and model catalogues, SQLite, the HTTP client or the
+ * workflow engine (in the bundle each is a chunk of its own).
+ */
+const load = {
+  run: Effect.promise(() => import("./Run.ts")),
+  demo: Effect.promise(() => import("./Demo.ts")),
+  estimate: Effect.promise(() => import("./Estimate.ts")),
+  report: Effect.promise(() => import("./Report.ts")),
+  sqlite: Effect.promise(() => import("@speckit/sqlite")),
+  worktrees: Effect.promise(() => import("@speckit/git/GitWorktrees"))
+}
+
 const jsonFlag = (description: string) =>
   Flag.Boolean("json").pipe(Flag.withDescription(description), Flag.withDefault(false))
 
@@ -64,7 +73,10 @@ export const auto = Command.make(
     ),
     apply
   },
-  (options) => Run.auto({ ...options, metricsFile: optionalPath(options.metricsFile) }).pipe(Effect.asVoid)
+  (options) =>
+    Effect.flatMap(load.run, (Run) => Run.auto({ ...options, metricsFile: optionalPath(options.metricsFile) })).pipe(
+      Effect.asVoid
+    )
 ).pipe(
   Command.withDescription(
     "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. The run is durable (journaled in .speckit/state.db): after a crash, Ctrl-C or a pause, `speckit resume <RUN-ID>` goes on where it stopped without calling again the agents whose answers were recorded. A spec with an unfinished run on the current branch is refused (resume it, or pass --new). One speckit process at a time per workspace. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted (2 also when the workspace's state database is in use by another process, corrupt or foreign; after a 3, answer with `speckit approve` or `speckit reject`, then `speckit resume`)."
@@ -95,7 +107,10 @@ export const resume = Command.make(
     force: force("Resume even though the workspace is on another git branch than the run."),
     apply
   },
-  (options) => Run.resume({ ...options, metricsFile: optionalPath(options.metricsFile) }).pipe(Effect.asVoid)
+  (options) =>
+    Effect.flatMap(load.run, (Run) => Run.resume({ ...options, metricsFile: optionalPath(options.metricsFile) })).pipe(
+      Effect.asVoid
+    )
 ).pipe(
   Command.withDescription(
     "Continue a run that stopped: crashed or killed, cancelled with Ctrl-C, or paused. Recorded steps are replayed from .speckit/state.db (agents whose answers were recorded are not called again, their costs still count); the rest runs. A run paused for a review goes on once `speckit approve` or `speckit reject` answered it (a budget pause once `speckit budget` raised the budget); until then resume only reports it (exit 3). A run of another git branch is refused unless --force. Exit codes: as for `speckit auto`."
@@ -228,6 +243,8 @@ export const demo = Command.make(
       directory._tag === "Some"
         ? path.resolve(directory.value)
         : yield* fs.makeTempDirectory({ prefix: "speckit-demo-" })
+    const Demo = yield* load.demo
+    const Run = yield* load.run
     const repository = yield* Demo.create(target)
     const note = `speckit demo: sample workspace in ${target} (spec ${Demo.specId}${repository ? ", a git repository: the agents make real changes" : "; git is missing, so the agents only describe their changes"})\n`
     if (json) process.stderr.write(note)
@@ -262,7 +279,7 @@ export const estimate = Command.make(
     workspace,
     json: jsonFlag("Print the estimate as one JSON object on stdout.")
   },
-  (options) => Estimate.estimate(options).pipe(Effect.asVoid)
+  (options) => Effect.flatMap(load.estimate, (Estimate) => Estimate.estimate(options)).pipe(Effect.asVoid)
 ).pipe(
   Command.withDescription(
     "Predict what `speckit auto` will cost before anything is spent: tokens and USD per stage and agent and in total, with a low-high range. The first stage's prompt is counted; later prompts and all outputs come from earlier runs in this workspace (.speckit/runs/*/summary.json) when there are any, else from documented defaults; every figure says which. Exit codes: 0, 2 bad input or an unpriced model."
@@ -360,6 +377,7 @@ export const report = Command.make(
   Effect.fn(function* ({ runId, workspace, json }) {
     const path = yield* Path.Path
     const run = yield* Runs.find(workspace, runId._tag === "Some" ? runId.value : undefined)
+    const Report = yield* load.report
     const file = yield* Report.write(path.resolve(workspace), run.runId)
     process.stdout.write(json ? `${JSON.stringify({ runId: run.runId, report: file })}\n` : `${file}\n`)
   })
@@ -383,6 +401,7 @@ const withWorktrees = <A, E, R>(workspace: string, use: (worktrees: Worktrees.Se
     const provided = Effect.gen(function* () {
       return yield* use(yield* Worktrees.Worktrees)
     })
+    const GitWorktrees = yield* load.worktrees
     return yield* provided.pipe(Effect.provide(GitWorktrees.layer({ workspace: root })))
   })
 
@@ -404,13 +423,18 @@ export const clean = Command.make(
   Effect.fn(function* ({ runId, workspace, json }) {
     const path = yield* Path.Path
     const root = path.resolve(workspace)
-    // Refused while a speckit process works in the workspace: its worktrees are in use.
-    yield* Effect.scoped(StateLock.acquireLock(path.join(root, StateDatabase.path))).pipe(
-      Effect.catchTag("StateLocked", (error) =>
-        Effect.fail(new InputError({ message: `${error.message}; clean when it is done` }))
-      ),
-      Effect.catchTag("SqlError", () => Effect.void)
-    )
+    // Refused while a speckit process works in the workspace: its worktrees are in use. (No lock file,
+    // no process: SQLite is loaded only to test a lock that exists.)
+    const fs = yield* FileSystem.FileSystem
+    if (yield* fs.exists(path.join(root, ".speckit", "state.db.lock")).pipe(Effect.orElseSucceed(() => true))) {
+      const { StateDatabase, StateLock } = yield* load.sqlite
+      yield* Effect.scoped(StateLock.acquireLock(path.join(root, StateDatabase.path))).pipe(
+        Effect.catchTag("StateLocked", (error) =>
+          Effect.fail(new InputError({ message: `${error.message}; clean when it is done` }))
+        ),
+        Effect.catchTag("SqlError", () => Effect.void)
+      )
+    }
     const removed = yield* withWorktrees(workspace, (worktrees) =>
       worktrees.clean(runId._tag === "Some" ? runId.value : undefined)
     ).pipe(Effect.mapError((error) => new InputError({ message: error.message })))

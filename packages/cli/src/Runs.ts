@@ -4,7 +4,9 @@
  *
  * @since 0.1.0
  */
-import { type GitState, RunId, type RunSummary } from "@speckit/core"
+import type * as GitState from "@speckit/core/GitState"
+import * as RunId from "@speckit/core/RunId"
+import type * as RunSummary from "@speckit/core/RunSummary"
 import { Effect, FileSystem, Option, Path } from "effect"
 import { InputError } from "./Errors.ts"
 

@@ -5,12 +5,10 @@
  * request is made.
  */
 import * as fs from "node:fs"
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Tokens } from "@speckit/telemetry"
-import { ensureBuilt, freePrice, makeWorkspace, removeTempDirs, runCli } from "./helpers.ts"
+import { ensureBuilt, freePrice, makeWorkspace, removeTempDirs, runCli, startChatServer } from "./helpers.ts"
 
 beforeAll(() => ensureBuilt(), 120_000)
 afterAll(() => removeTempDirs())
@@ -38,29 +36,10 @@ const answerOf = (stage: string) =>
             ? { findings: [], verdict: "pass" }
             : { decision: "unlock" }
 
-/** A Chat Completions server that records every prompt it receives. */
-const startServer = async (prompts: Array<string>): Promise<{ server: Server; baseUrl: string }> => {
-  const server = createServer((request, response) => {
-    let body = ""
-    request.on("data", (chunk: Buffer) => {
-      body += chunk.toString("utf8")
-    })
-    request.on("end", () => {
-      const prompt = (JSON.parse(body) as { messages: Array<{ content: string }> }).messages.at(-1)?.content ?? ""
-      prompts.push(prompt)
-      const stage = /Stage \d of 6: (\w+)/.exec(prompt)?.[1] ?? "plan"
-      const content = { stage, summary: `gpt on ${stage}`, ...answerOf(stage) }
-      response.setHeader("content-type", "application/json")
-      response.end(
-        JSON.stringify({
-          choices: [{ message: { role: "assistant", content: JSON.stringify(content) }, finish_reason: "stop" }],
-          usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 }
-        })
-      )
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return { server, baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` }
+/** The answer of the server's model to a prompt: the stage's result. */
+const replyTo = (prompt: string) => {
+  const stage = /Stage \d of 6: (\w+)/.exec(prompt)?.[1] ?? "plan"
+  return { stage, summary: `gpt on ${stage}`, ...answerOf(stage) }
 }
 
 const gpt = (baseUrl: string, contextWindow: number) => ({
@@ -75,8 +54,7 @@ const gpt = (baseUrl: string, contextWindow: number) => ({
 
 describe("context guard", () => {
   it("a prompt over the window is reduced by the rule and sent under it, the spec whole", async () => {
-    const prompts: Array<string> = []
-    const { server, baseUrl } = await startServer(prompts)
+    const { baseUrl, prompts, close } = await startChatServer(replyTo)
     try {
       const spec = "# Greeting\n\nPrint a friendly greeting.\n\n## Acceptance criteria\n\n- It greets by name\n"
       const dir = makeWorkspace({
@@ -106,13 +84,12 @@ describe("context guard", () => {
       assert.isAtMost(answer.reduced?.toTokens ?? Number.POSITIVE_INFINITY, 2_500)
       assert.include(answer.reduced?.reductions[0] ?? "", "Consensus of the plan stage")
     } finally {
-      server.close()
+      close()
     }
   }, 90_000)
 
   it("a prompt that cannot be brought under the window fails before any request", async () => {
-    const prompts: Array<string> = []
-    const { server, baseUrl } = await startServer(prompts)
+    const { baseUrl, prompts, close } = await startChatServer(replyTo)
     try {
       const spec = `# Greeting\n\n${"Print a friendly greeting, in every language the user may speak. ".repeat(200)}\n`
       const dir = makeWorkspace({
@@ -138,7 +115,7 @@ describe("context guard", () => {
       )
       assert.strictEqual(summary.stages[0]?.agents[0]?.attempts, 1, "not retried")
     } finally {
-      server.close()
+      close()
     }
   }, 90_000)
 })

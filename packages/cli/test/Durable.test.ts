@@ -377,7 +377,7 @@ describe("crash and resume", () => {
         for (const seed of seeds.filter((s) => s % 2 === lane)) await crashAndResume(seed)
       })
     )
-  }, 240_000)
+  }, 420_000)
 })
 
 describe("review pauses", () => {

@@ -3,8 +3,6 @@
  * checks (`node --test`), delivery to a branch.
  */
 import * as fs from "node:fs"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { agentConfig, checkout, configure, noWorktreeLeft, repository, specId, stageOf, summaryOf } from "./changes.ts"
@@ -17,6 +15,7 @@ import {
   runCli,
   runDirs,
   startCli,
+  startChatServer,
   tempDir,
   writeFile
 } from "./helpers.ts"
@@ -150,7 +149,6 @@ describe("real changes", () => {
 describe("an openai agent makes real changes through file contents", () => {
   it("its contents become a candidate; an answer writing ../outside gets a repair note", async () => {
     const dir = repository()
-    const prompts: Array<string> = []
     const answers = [
       { files: [{ path: "../outside.js", content: "x" }] },
       {
@@ -163,52 +161,35 @@ describe("an openai agent makes real changes through file contents", () => {
         ]
       }
     ]
-    const server = createServer((request, response) => {
-      let body = ""
-      request.on("data", (chunk: Buffer) => {
-        body += chunk.toString("utf8")
-      })
-      request.on("end", () => {
-        const parsed = JSON.parse(body) as { messages: Array<{ content: string }> }
-        const prompt = parsed.messages.at(-1)?.content ?? ""
-        prompts.push(prompt)
-        const stage = /Stage \d of 6: (\w+)/.exec(prompt)?.[1] ?? "plan"
-        const ids = [...prompt.matchAll(/^## Candidate (C\d+)$/gm)].map((m) => m[1])
-        const implementCalls = prompts.filter((p) => p.includes("Stage 3 of 6: implement")).length
-        const content = {
-          stage,
-          summary: `gpt on ${stage}`,
-          ...(stage === "plan"
-            ? { work_breakdown: [{ id: "W1", title: "clamp", detail: "" }], acceptance_mapping: [] }
-            : stage === "tasks"
-              ? { tasks: [{ id: "T1", title: "clamp", depends_on: [], done_when: "tests pass" }] }
-              : stage === "implement"
-                ? {
-                    changes: [{ path: "src/math.js", action: "modify", description: "clamp" }],
-                    ...answers[Math.min(implementCalls, answers.length) - 1]
-                  }
-                : stage === "validate"
-                  ? { test_strategy: ["checks"], verdict: "pass", ranking: ids }
-                  : stage === "audit"
-                    ? { findings: [], verdict: "pass" }
-                    : { decision: "unlock" })
-        }
-        response.setHeader("content-type", "application/json")
-        response.end(
-          JSON.stringify({
-            choices: [{ message: { role: "assistant", content: JSON.stringify(content) }, finish_reason: "stop" }],
-            usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 }
-          })
-        )
-      })
+    const { baseUrl, prompts, close } = await startChatServer((prompt, received) => {
+      const stage = /Stage \d of 6: (\w+)/.exec(prompt)?.[1] ?? "plan"
+      const ids = [...prompt.matchAll(/^## Candidate (C\d+)$/gm)].map((m) => m[1])
+      const implementCalls = received.filter((p) => p.includes("Stage 3 of 6: implement")).length
+      const content = {
+        stage,
+        summary: `gpt on ${stage}`,
+        ...(stage === "plan"
+          ? { work_breakdown: [{ id: "W1", title: "clamp", detail: "" }], acceptance_mapping: [] }
+          : stage === "tasks"
+            ? { tasks: [{ id: "T1", title: "clamp", depends_on: [], done_when: "tests pass" }] }
+            : stage === "implement"
+              ? {
+                  changes: [{ path: "src/math.js", action: "modify", description: "clamp" }],
+                  ...answers[Math.min(implementCalls, answers.length) - 1]
+                }
+              : stage === "validate"
+                ? { test_strategy: ["checks"], verdict: "pass", ranking: ids }
+                : stage === "audit"
+                  ? { findings: [], verdict: "pass" }
+                  : { decision: "unlock" })
+      }
+      return content
     })
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     try {
-      const port = (server.address() as AddressInfo).port
       configure(dir, {
         gpt: {
           provider: "openai",
-          baseUrl: `http://127.0.0.1:${port}/v1`,
+          baseUrl,
           model: "gpt-test",
           stream: false,
           price: freePrice,
@@ -232,7 +213,7 @@ describe("an openai agent makes real changes through file contents", () => {
       const saved = readJson(path.join(dir, summary.runDir, "candidates", "gpt.json")) as { stats: { files: number } }
       assert.strictEqual(saved.stats.files, 1)
     } finally {
-      server.close()
+      close()
     }
   }, 120_000)
 })

@@ -4,6 +4,8 @@
  */
 import { execFileSync, execSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -11,8 +13,8 @@ import { fileURLToPath } from "node:url"
 /** The repository root. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 
-/** The built binary. */
-export const binPath = path.join(repoRoot, "packages/cli/dist/bin.js")
+/** The built binary: the bundle `pnpm pack` ships (`scripts/bundle.mjs`). */
+export const binPath = path.join(repoRoot, "packages/cli/dist/bundle/speckit.js")
 
 /** The scripted exec agent (see `fixtures/agent.mjs`). */
 export const agentScript = path.join(repoRoot, "packages/cli/test/fixtures/agent.mjs")
@@ -23,7 +25,10 @@ export const stages = ["plan", "tasks", "implement", "validate", "audit", "unloc
 /** Builds the CLI (and the packages it references) when its dist is missing. */
 export const ensureBuilt = (): void => {
   if (!fs.existsSync(binPath)) {
-    execSync("npx tsc -b packages/cli/tsconfig.json", { cwd: repoRoot, stdio: "inherit" })
+    execSync("npx tsc -b packages/cli/tsconfig.json && node packages/cli/scripts/bundle.mjs", {
+      cwd: repoRoot,
+      stdio: "inherit"
+    })
   }
 }
 
@@ -60,7 +65,7 @@ export interface RunOptions {
   readonly env?: Readonly<Record<string, string>> | undefined
 }
 
-/** Runs `node dist/bin.js ...args` without a TTY and collects its output and exit code. */
+/** Runs `node dist/bundle/speckit.js ...args` without a TTY and collects its output and exit code. */
 export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<CliResult> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [binPath, ...args], {
@@ -173,7 +178,7 @@ export interface StartedCli {
 }
 
 /**
- * Starts `node dist/bin.js ...args` without waiting for it, to signal it (e.g. SIGKILL it) or run
+ * Starts `node dist/bundle/speckit.js ...args` without waiting for it, to signal it (e.g. SIGKILL it) or run
  * another command meanwhile. Killed with SIGKILL after `timeoutMs` (default 60 s).
  */
 export const startCli = (args: ReadonlyArray<string>, options: RunOptions = {}): StartedCli => {
@@ -218,3 +223,33 @@ export const git = (cwd: string, ...args: Array<string>): string =>
   })
     .toString()
     .trim()
+
+/**
+ * An OpenAI-compatible Chat Completions server on 127.0.0.1 for `openai` agents: records every prompt
+ * it receives (the last message) and answers with `reply(prompt, prompts)` as the message content
+ * (JSON-encoded), non-streaming. Close it when done.
+ */
+export const startChatServer = async (reply: (prompt: string, prompts: ReadonlyArray<string>) => unknown) => {
+  const prompts: Array<string> = []
+  const server = createServer((request, response) => {
+    let body = ""
+    request.on("data", (chunk: Buffer) => {
+      body += chunk.toString("utf8")
+    })
+    request.on("end", () => {
+      const prompt = (JSON.parse(body) as { messages: Array<{ content: string }> }).messages.at(-1)?.content ?? ""
+      prompts.push(prompt)
+      const content = reply(prompt, prompts)
+      response.setHeader("content-type", "application/json")
+      response.end(
+        JSON.stringify({
+          choices: [{ message: { role: "assistant", content: JSON.stringify(content) }, finish_reason: "stop" }],
+          usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 }
+        })
+      )
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const port = (server.address() as AddressInfo).port
+  return { baseUrl: `http://127.0.0.1:${port}/v1`, prompts, close: () => server.close() }
+}

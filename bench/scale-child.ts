@@ -1,0 +1,52 @@
+/**
+ * One measurement of `scale.bench.ts`, in a process of its own (so that its peak RSS is its own): one
+ * run of N `sim` agents × 6 stages at a fixed latency through `Pipeline.run` on the real plugin layers
+ * and a real temp workspace. Prints one JSON line: wall ms, ideal ms, CPU ms, agent calls, peak RSS MB.
+ *
+ * Usage: tsx bench/scale-child.ts N [latencyMs]
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { NodeServices, Pipeline, Run } from "./deps.ts"
+
+const n = Number(process.argv[2] ?? "100")
+const latencyMs = Number(process.argv[3] ?? "1000")
+const stages = 6
+
+const main = Effect.gen(function* () {
+  const root = yield* Effect.promise(() => mkdtemp(join(tmpdir(), "speckit-bench-scale-")))
+  const agents = Object.fromEntries(
+    Array.from({ length: n }, (_, i) => [`a${i}`, { provider: "sim", model: "sim-small", latencyMs, seed: i }])
+  )
+  const config = { agents, defaults: { quorum: "majority", earlyDecision: false }, implement: { mode: "describe" } }
+  yield* Effect.promise(async () => {
+    await writeFile(join(root, "speckit.config.json"), JSON.stringify(config))
+    const { mkdir } = await import("node:fs/promises")
+    await mkdir(join(root, "specs", "SPEC-1"), { recursive: true })
+    await writeFile(
+      join(root, "specs", "SPEC-1", "spec.md"),
+      "# Greeting\n\nPrint `greet(name)`: a friendly greeting.\n"
+    )
+  })
+  const prepared = yield* Run.prepare("SPEC-1", root)
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const summary = yield* Pipeline.run({ spec: prepared.spec, config: prepared.config }).pipe(
+    Effect.provide(Run.layer(prepared.config, root))
+  )
+  const wallMs = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  yield* Effect.promise(() => rm(root, { recursive: true, force: true }))
+  if (summary.status !== "completed") return yield* Effect.die(new Error(`the run ended ${summary.status}`))
+  const calls = n * stages
+  process.stdout.write(
+    `${JSON.stringify({ n, wallMs, idealMs: stages * latencyMs, cpuMs: (cpu.user + cpu.system) / 1000, calls, peakRssMb: process.resourceUsage().maxRSS / 1024 })}\n`
+  )
+})
+
+Effect.runPromise(main.pipe(Effect.provide(NodeServices.layer))).catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,60 @@
+/**
+ * How the orchestrator scales within one process: one run of N = 100, 1,000 and 5,000 `sim` agents ×
+ * 6 stages at 1 s latency (each N in a process of its own, `scale-child.ts`), printing wall / ideal,
+ * CPU ms per agent call and peak RSS per N, so that growth is visible (it should be flat per call).
+ * `SPECKIT_BENCH_SCALE=100,1000` picks the Ns.
+ *
+ * ratio = wall / ideal at N = 1,000 (target ≤ 1.2).
+ */
+import { spawnSync } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { type Benchmark, round2 } from "./Bench.ts"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const ns = (process.env.SPECKIT_BENCH_SCALE ?? "100,1000,5000").split(",").map(Number)
+
+interface Figures {
+  readonly n: number
+  readonly wallMs: number
+  readonly idealMs: number
+  readonly cpuMs: number
+  readonly calls: number
+  readonly peakRssMb: number
+}
+
+const measure = (n: number): Figures => {
+  const result = spawnSync(process.execPath, ["--import", "tsx", path.join(here, "scale-child.ts"), String(n)], {
+    encoding: "utf8",
+    maxBuffer: 16 * 1024 * 1024
+  })
+  if (result.status !== 0) throw new Error(`scale-child ${n} exited ${result.status}: ${result.stderr.slice(-2000)}`)
+  return JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}") as Figures
+}
+
+const benchmark: Benchmark = {
+  name: "scale",
+  description: `one run of N sim agents × 6 stages at 1 s, N = ${ns.join(", ")}: wall / ideal, CPU ms per call, peak RSS`,
+  target: { ratio: 1.2, direction: "max" },
+  run: async () => {
+    const figures = ns.map(measure)
+    const at = figures.find((f) => f.n === 1_000) ?? figures.at(-1)
+    if (at === undefined) throw new Error("no N measured")
+    const perCall = (f: Figures) => f.cpuMs / f.calls
+    const first = figures[0]
+    return {
+      baseline: { label: `ideal (N=${at.n})`, value: round2(at.idealMs), unit: "ms" },
+      measured: { label: `wall (N=${at.n})`, value: round2(at.wallMs), unit: "ms" },
+      extra: figures.flatMap((f) => [
+        { label: `N=${f.n} wall / ideal`, value: round2(f.wallMs / f.idealMs), unit: "×" },
+        { label: `N=${f.n} CPU per agent call`, value: round2(perCall(f)), unit: "ms" },
+        { label: `N=${f.n} peak RSS`, value: round2(f.peakRssMb), unit: "MB" },
+        ...(first && f !== first
+          ? [{ label: `N=${f.n} CPU per call / N=${first.n}'s`, value: round2(perCall(f) / perCall(first)), unit: "×" }]
+          : [])
+      ])
+    }
+  }
+}
+
+export default benchmark
