@@ -14,6 +14,7 @@ const layers = {
   "@speckit/core": 0,
   "@speckit/agents": 1,
   "@speckit/sqlite": 1,
+  "@speckit/postgres": 1,
   "@speckit/git": 1,
   "@speckit/consensus": 1,
   "@speckit/telemetry": 1,

@@ -13,7 +13,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-packages=(core agents sqlite git consensus telemetry faults cli)
+packages=(core agents sqlite postgres git consensus telemetry faults cli)
 pnpm_version="12.4.2"
 ts_version="7.0.2"
 effect_version="4.1.0"
@@ -122,6 +122,7 @@ alone_check() {
     local extra=()
     [[ "$pkg" != "core" ]] && extra+=("$(tarball_of core)")
     [[ "$pkg" == "sqlite" ]] && extra+=("better-sqlite3@12.11.1")
+    [[ "$pkg" == "postgres" ]] && extra+=("@effect/sql-pg@4.0.5" "@effect/platform-node@$effect_version")
     npm install --no-audit --no-fund "$(tarball_of "$pkg")" "${extra[@]}" "effect@$effect_version" >install.log 2>&1 ||
       { tail -n 20 install.log; exit 1; }
     local installed
@@ -135,6 +136,7 @@ alone_check() {
 check "@speckit/core alone" alone_check core Pipeline Stage
 check "@speckit/agents alone" alone_check agents AgentProviders ExecAgent
 check "@speckit/sqlite alone" alone_check sqlite SqliteClient StateDatabase
+check "@speckit/postgres alone" alone_check postgres PgStore Runner Retention
 check "@speckit/git alone" alone_check git Git GitWorktrees
 check "@speckit/consensus alone" alone_check consensus QuorumConsensus MemorySequencer
 check "@speckit/telemetry alone" alone_check telemetry Metrics Pricing
@@ -145,7 +147,7 @@ cd "$tmp/project"
 npm init -y >/dev/null
 npm pkg set type=module
 if npm install --no-audit --no-fund "${tarballs[@]}" "effect@$effect_version" \
-  "@effect/platform-node@$effect_version" >"$tmp/logs/install.log" 2>&1; then
+  "@effect/platform-node@$effect_version" "@effect/sql-pg@4.0.5" >"$tmp/logs/install.log" 2>&1; then
   pass "npm install of the tarballs, effect@$effect_version and @effect/platform-node@$effect_version"
 else
   fail "npm install"
@@ -160,6 +162,7 @@ echo "== (a) import from plain Node ESM"
 check "import @speckit/core (Pipeline, Stage)" import_check @speckit/core Pipeline Stage
 check "import @speckit/agents (AgentProviders, ExecAgent)" import_check @speckit/agents AgentProviders ExecAgent
 check "import @speckit/sqlite (SqliteClient, StateDatabase)" import_check @speckit/sqlite SqliteClient StateDatabase
+check "import @speckit/postgres (PgStore, Runner, Retention)" import_check @speckit/postgres PgStore Runner Retention
 check "import @speckit/git (Git, GitWorktrees)" import_check @speckit/git Git GitWorktrees
 check "import @speckit/consensus (QuorumConsensus, MemorySequencer)" \
   import_check @speckit/consensus QuorumConsensus MemorySequencer
@@ -199,6 +202,7 @@ import * as Faults from "@speckit/faults"
 import { AgentProviders } from "@speckit/agents"
 import { GitWorktrees } from "@speckit/git"
 import { StateDatabase } from "@speckit/sqlite"
+import { PgStore } from "@speckit/postgres"
 import { Metrics, Pricing } from "@speckit/telemetry"
 import type { Effect, Layer } from "effect"
 
@@ -218,6 +222,7 @@ export type Agent = AgentId.AgentId
 export const providers = AgentProviders.builtins
 export const worktrees = GitWorktrees.layer
 export const stateDatabase = StateDatabase.layer
+export const pgStore = PgStore.layer({ url: "postgres://speckit@127.0.0.1:5432/speckit" })
 // @ts-expect-error internal modules are not part of the public types either
 import type {} from "@speckit/core/internal/specText"
 EOF

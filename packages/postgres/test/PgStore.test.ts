@@ -1,0 +1,257 @@
+/**
+ * The PostgreSQL store on a real server: durable runs stopped mid-way and resumed in a new engine
+ * (core's journal engine, and effect's cluster engine on a runner), with the sequencer's state in the
+ * same database; schema migration (concurrent, refusing a newer schema); every bad input one clear
+ * error with nothing changed; retention.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { QuorumConsensus, SqlSequencerStore } from "@speckit/consensus"
+import {
+  type Agent,
+  AgentId,
+  AgentRegistry,
+  DurableRun,
+  FaultInjector,
+  RunId,
+  RunStore,
+  SimAgent,
+  Spec,
+  SpeckitConfig,
+  Stage
+} from "@speckit/core"
+import { Metrics } from "@speckit/telemetry"
+import { Effect, Exit, Fiber, Layer } from "effect"
+import type { SqlClient } from "effect/sql"
+import type { WorkflowEngine } from "effect/workflow"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll } from "vitest"
+import * as PgStore from "../src/PgStore.ts"
+import * as Retention from "../src/Retention.ts"
+import * as Runner from "../src/Runner.ts"
+import { freshDatabase, query, serverUrl, stopServer } from "./postgres.ts"
+
+afterAll(stopServer)
+
+const makeWorkspace = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "speckit-postgres-"))
+  fs.mkdirSync(path.join(dir, "specs", "SPEC-1"), { recursive: true })
+  fs.writeFileSync(
+    path.join(dir, "specs", "SPEC-1", "spec.md"),
+    "# Login\n\n## Requirements\n\n- Users sign in with email\n- Lock after 5 failures\n"
+  )
+  return dir
+}
+
+const artifacts = (workspace: string) =>
+  Object.fromEntries(
+    Stage.all.map((stage) => [stage, fs.readFileSync(path.join(workspace, "specs", "SPEC-1", `${stage}.md`), "utf8")])
+  )
+
+/** Sim agents that count their calls per (stage, agent). */
+const counted = (calls: Array<string>) =>
+  ["alpha", "beta", "gamma"].map((name, i): Agent.Agent => {
+    const agent = SimAgent.make({ id: AgentId.make(name), latencyMs: 5 * (i + 1), seed: i + 1 })
+    return {
+      ...agent,
+      call: (request) =>
+        agent.call(request).pipe(Effect.tap(() => Effect.sync(() => void calls.push(`${request.stage}/${agent.id}`))))
+    }
+  })
+
+// Every agent answers every stage (no early verdict), so that artifacts do not depend on timing.
+const config: SpeckitConfig.SpeckitConfig = {
+  ...SpeckitConfig.defaultConfig,
+  defaults: { ...SpeckitConfig.defaultConfig.defaults, quorum: "all" }
+}
+
+/** A durable run of SPEC-1 on `engine`, with the sequencer's state in the engine's database. */
+const durableRun = (
+  workspace: string,
+  agents: ReadonlyArray<Agent.Agent>,
+  engine: Layer.Layer<WorkflowEngine.WorkflowEngine | SqlClient.SqlClient, unknown>,
+  runId: RunId.RunId
+) =>
+  Effect.gen(function* () {
+    const spec = yield* Spec.load(workspace, "SPEC-1")
+    return yield* DurableRun.run({ spec, config, runId }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Layer.mergeAll(
+          AgentRegistry.AgentRegistry.fromAgents(agents),
+          FaultInjector.FaultInjector.layerNone,
+          QuorumConsensus.layer,
+          Metrics.layer(),
+          RunStore.RunStore.layerFileSystem(workspace),
+          SqlSequencerStore.layerSequencer()
+        ).pipe(Layer.provideMerge(engine))
+      )
+    )
+  }).pipe(Effect.provide(NodeServices.layer))
+
+const freePort = Effect.promise(
+  () =>
+    new Promise<number>((resolve) => {
+      const server = net.createServer()
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+      })
+    })
+)
+
+describe("PgStore", () => {
+  const engines = {
+    journal: (url: string) => Effect.succeed(PgStore.layer({ url })),
+    cluster: (url: string) =>
+      Effect.map(freePort, (port) =>
+        Runner.layer({ url, listen: { host: "127.0.0.1", port }, pollInterval: "100 millis" })
+      )
+  }
+  for (const kind of ["journal", "cluster"] as const) {
+    it.live(
+      `${kind} engine: a run stopped mid-way resumes in a new engine without calling the recorded agents again`,
+      () =>
+        Effect.gen(function* () {
+          const url = yield* freshDatabase
+          const workspace = makeWorkspace()
+          const runId = yield* RunId.make
+          const first: Array<string> = []
+          // Stopped (the engine's scope closed, as when the process dies) once `tasks` has begun.
+          const fiber = yield* Effect.forkChild(durableRun(workspace, counted(first), yield* engines[kind](url), runId))
+          yield* Effect.sleep(10).pipe(Effect.repeat({ until: () => first.some((call) => call.startsWith("tasks/")) }))
+          yield* Fiber.interrupt(fiber)
+          assert.strictEqual(first.filter((call) => call.startsWith("plan/")).length, 3)
+
+          const second: Array<string> = []
+          const outcome = yield* durableRun(workspace, counted(second), yield* engines[kind](url), runId)
+          assert.strictEqual(outcome._tag, "Finished")
+          if (outcome._tag === "Finished") assert.strictEqual(outcome.summary.status, "completed")
+          assert.deepStrictEqual(
+            second.filter((call) => call.startsWith("plan/")),
+            [],
+            "plan's recorded answers are not asked again"
+          )
+          const reference = makeWorkspace()
+          yield* durableRun(reference, counted([]), yield* engines[kind](yield* freshDatabase), yield* RunId.make)
+          assert.deepStrictEqual(artifacts(workspace), artifacts(reference))
+
+          const sequencer = yield* query<{ readonly n: string }>(
+            url,
+            `SELECT count(*) AS n FROM speckit_sequencer_keys WHERE run_id = '${runId}'`
+          )
+          assert.isAbove(Number(sequencer[0]?.n), 0, "the sequencer's state is in PostgreSQL")
+        }),
+      120_000
+    )
+  }
+
+  it.live("opening is a migration: four at once on a fresh database, schema version 1, run once", () =>
+    Effect.gen(function* () {
+      const url = yield* freshDatabase
+      yield* Effect.all(
+        Array.from({ length: 4 }, () => Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)),
+        { concurrency: "unbounded" }
+      )
+      const meta = yield* query<{ readonly value: string }>(
+        url,
+        "SELECT value FROM speckit_meta WHERE key = 'schema_version'"
+      )
+      assert.deepStrictEqual(
+        meta.map((row) => row.value),
+        [String(PgStore.schemaVersion)]
+      )
+    })
+  )
+
+  it.live("retention: forget removes a finished run's journal and sequencer state", () =>
+    Effect.gen(function* () {
+      const url = yield* freshDatabase
+      const workspace = makeWorkspace()
+      const runId = yield* RunId.make
+      yield* durableRun(workspace, counted([]), PgStore.layer({ url }), runId)
+      const finished = yield* Retention.finishedBefore(new Date(Date.now() + 60_000)).pipe(
+        Effect.provide(PgStore.client({ url }))
+      )
+      assert.deepStrictEqual(
+        finished.map((run) => run.runId),
+        [runId]
+      )
+      yield* Effect.forEach(finished, Retention.forget).pipe(Effect.provide(PgStore.client({ url })))
+      const left = yield* query<{ readonly n: string }>(
+        url,
+        `SELECT (SELECT count(*) FROM speckit_workflow_executions) + (SELECT count(*) FROM speckit_workflow_activities)
+           + (SELECT count(*) FROM speckit_sequencer_keys) + (SELECT count(*) FROM speckit_sequencer_state) AS n`
+      )
+      assert.strictEqual(Number(left[0]?.n), 0)
+    })
+  )
+})
+
+describe("PgStore: bad input is one clear error and changes nothing", () => {
+  const failure = (url: string) =>
+    Layer.build(PgStore.layer({ url, connectTimeout: "3 seconds" })).pipe(Effect.scoped, Effect.flip)
+
+  it.live("an unreachable server, a missing database, an unknown role, not a URL", () =>
+    Effect.gen(function* () {
+      const server = new URL(serverUrl())
+      const port = yield* freePort
+      const cases: ReadonlyArray<readonly [string, RegExp]> = [
+        [
+          `postgres://speckit:secret@127.0.0.1:${port}/speckit`,
+          /^cannot use PostgreSQL store postgres:\/\/speckit:\*\*\*@127\.0\.0\.1:\d+\/speckit: .*(ECONNREFUSED|refused)/
+        ],
+        [`postgres://speckit@${server.host}/no_such_database`, /database "no_such_database" does not exist/],
+        [`postgres://nobody@${server.host}/postgres`, /role "nobody" does not exist/],
+        ["mysql://127.0.0.1/speckit", /not a postgres:\/\/ URL/]
+      ]
+      for (const [url, expected] of cases) {
+        const error = yield* failure(url)
+        assert.strictEqual(error._tag, "StoreUnavailable", url)
+        assert.match(error.message, expected)
+        assert.notInclude(error.message, "\n")
+        assert.notInclude(error.message, "secret")
+      }
+    })
+  )
+
+  it.live("a database migrated by a newer speckit is refused and left as it is", () =>
+    Effect.gen(function* () {
+      const url = yield* freshDatabase
+      yield* Layer.build(PgStore.client({ url })).pipe(Effect.scoped, Effect.orDie)
+      yield* query(url, "UPDATE speckit_meta SET value = '99' WHERE key = 'schema_version'")
+      yield* query(url, "DROP TABLE speckit_workflow_clocks")
+      const error = yield* failure(url)
+      assert.strictEqual(error._tag, "StoreSchemaNewer")
+      assert.match(error.message, /migrated by a newer speckit \(schema 99, this one knows 1\)/)
+      const tables = yield* query<{ readonly name: string | null }>(
+        url,
+        "SELECT to_regclass('speckit_workflow_clocks')::text AS name"
+      )
+      assert.strictEqual(tables[0]?.name ?? null, null, "nothing was re-created")
+    })
+  )
+
+  it.live("a runner whose listen address is in use fails with ListenFailed", () =>
+    Effect.gen(function* () {
+      const url = yield* freshDatabase
+      const blocker = net.createServer()
+      const port = yield* Effect.promise(
+        () =>
+          new Promise<number>((resolve) =>
+            blocker.listen(0, "127.0.0.1", () => resolve((blocker.address() as net.AddressInfo).port))
+          )
+      )
+      const exit = yield* Layer.build(Runner.layer({ url, listen: { host: "127.0.0.1", port } })).pipe(
+        Effect.scoped,
+        Effect.exit
+      )
+      blocker.close()
+      assert.isTrue(Exit.isFailure(exit))
+      assert.match(String(Exit.isFailure(exit) ? exit.cause : ""), /ListenFailed|cannot listen on 127\.0\.0\.1/)
+    })
+  )
+})
