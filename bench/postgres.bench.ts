@@ -1,0 +1,142 @@
+/**
+ * The cost of one durable step on PostgreSQL against the embedded SQLite engine, in the same run:
+ * 200 sequential trivial activities of one workflow on
+ *
+ * - the embedded default: `StateDatabase.layer` (core's `SqlWorkflowEngine` over SQLite), the baseline;
+ * - `PgStore.layer`: the same journal engine over PostgreSQL;
+ * - `Runner.layer`: effect's `ClusterWorkflowEngine` on one runner sharing PostgreSQL (what a fleet runs).
+ *
+ * Rounds alternate the engines' order. Needs PostgreSQL: `SPECKIT_TEST_POSTGRES_URL` (`.ci/run` sets
+ * it), or one started here with `scripts/postgres.sh` and stopped afterwards. Informational target:
+ * a step on PostgreSQL within 10× the embedded one (a network round trip and a transaction against a
+ * local file write).
+ */
+import { execFileSync } from "node:child_process"
+import { mkdtemp, rm } from "node:fs/promises"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Effect, Layer, Schema } from "effect"
+import { Activity, Workflow, type WorkflowEngine } from "effect/workflow"
+import { PgStore, Runner } from "../packages/postgres/dist/index.js"
+import * as StateDatabase from "../packages/sqlite/dist/StateDatabase.js"
+import { type Benchmark, median, round2 } from "./Bench.ts"
+import { NodeServices } from "./deps.ts"
+
+const activities = 200
+const rounds = 5
+
+type Engine = "sqlite" | "pgJournal" | "pgCluster"
+const engines: ReadonlyArray<Engine> = ["sqlite", "pgJournal", "pgCluster"]
+
+const Steps = Workflow.make("PostgresBenchSteps", {
+  payload: { id: Schema.String, n: Schema.Number },
+  success: Schema.Number,
+  idempotencyKey: (payload) => payload.id
+})
+
+const StepsLive = Steps.toLayer((payload) =>
+  Effect.gen(function* () {
+    let total = 0
+    for (let i = 0; i < payload.n; i++) {
+      total += yield* Activity.make({ name: `step-${i}`, success: Schema.Number, execute: Effect.succeed(1) })
+    }
+    return total
+  })
+)
+
+const cpuMs = () => {
+  const usage = process.cpuUsage()
+  return (usage.user + usage.system) / 1000
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+/** Wall and CPU ms per activity on `engine`, after a warm-up workflow. */
+const perActivity = (engine: Layer.Layer<WorkflowEngine.WorkflowEngine, unknown>, id: string) =>
+  Effect.gen(function* () {
+    yield* Steps.execute({ id: `${id}-warmup`, n: 10 })
+    const t0 = performance.now()
+    const c0 = cpuMs()
+    const total = yield* Steps.execute({ id, n: activities })
+    const cpu = cpuMs() - c0
+    const wall = performance.now() - t0
+    if (total !== activities) return yield* Effect.die(new Error(`${total} of ${activities} activities ran`))
+    return { wallMs: wall / activities, cpuMs: cpu / activities }
+  }).pipe(Effect.provide(StepsLive.pipe(Layer.provideMerge(engine))))
+
+const script = join(dirname(fileURLToPath(import.meta.url)), "..", "scripts", "postgres.sh")
+
+/** The server's URL, and how to stop it when this bench started it. */
+const server = (): { readonly url: string; readonly stop: () => void } => {
+  const given = process.env.SPECKIT_TEST_POSTGRES_URL
+  if (given !== undefined && given !== "") return { url: given, stop: () => {} }
+  const output = execFileSync("bash", [script, "start"], { encoding: "utf8" })
+  const url = output.match(/SPECKIT_TEST_POSTGRES_URL=(\S+)/)?.[1]
+  const dir = output.match(/SPECKIT_TEST_POSTGRES_DIR=(\S+)/)?.[1]
+  if (url === undefined || dir === undefined) throw new Error(`scripts/postgres.sh printed no URL: ${output}`)
+  return { url, stop: () => execFileSync("bash", [script, "stop", dir]) }
+}
+
+const benchmark: Benchmark = {
+  name: "postgres",
+  description: `one durable step (${activities} trivial activities): PostgreSQL journal and cluster runner vs the embedded SQLite journal`,
+  target: { ratio: 10, direction: "max" },
+  run: async () => {
+    const pg = server()
+    const dir = await mkdtemp(join(tmpdir(), "speckit-bench-postgres-"))
+    try {
+      const samples = new Map<Engine, Array<{ wallMs: number; cpuMs: number }>>(engines.map((e) => [e, []]))
+      for (let round = 0; round < rounds; round++) {
+        for (const engine of round % 2 === 0 ? engines : [...engines].reverse()) {
+          const id = `${engine}-${round}-${Date.now()}`
+          const layer =
+            engine === "sqlite"
+              ? StateDatabase.layer({ filename: join(dir, `${id}.db`) })
+              : engine === "pgJournal"
+                ? PgStore.layer({ url: pg.url })
+                : Runner.layer({ url: pg.url, listen: { host: "127.0.0.1", port: await freePort() } })
+          const cost = await Effect.runPromise(perActivity(layer, id).pipe(Effect.provide(NodeServices.layer)))
+          samples.get(engine)?.push(cost)
+        }
+      }
+      const wall = (engine: Engine) => (samples.get(engine) ?? []).map((s) => round2(s.wallMs * 1000) / 1000)
+      const cpu = (engine: Engine) => median((samples.get(engine) ?? []).map((s) => s.cpuMs))
+      const row = (engine: Engine, label: string) => ({
+        label,
+        value: median(wall(engine)),
+        unit: "ms",
+        samples: wall(engine)
+      })
+      return {
+        baseline: row("sqlite", "embedded: SQLite journal, per step"),
+        measured: row("pgJournal", "PostgreSQL journal (PgStore), per step"),
+        extra: [
+          row("pgCluster", "PostgreSQL cluster runner (Runner), per step"),
+          { label: "CPU per step: SQLite journal", value: round2(cpu("sqlite") * 1000) / 1000, unit: "ms" },
+          { label: "CPU per step: PostgreSQL journal", value: round2(cpu("pgJournal") * 1000) / 1000, unit: "ms" },
+          { label: "CPU per step: PostgreSQL cluster", value: round2(cpu("pgCluster") * 1000) / 1000, unit: "ms" },
+          {
+            label: "ratio cluster runner / SQLite journal",
+            value: round2(median(wall("pgCluster")) / median(wall("sqlite"))),
+            unit: "×"
+          }
+        ],
+        details: { activities, rounds }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+      pg.stop()
+    }
+  }
+}
+
+export default benchmark
