@@ -6,7 +6,7 @@
  * - `PgStore.layer`: the same journal engine over PostgreSQL;
  * - `Runner.layer`: effect's `ClusterWorkflowEngine` on one runner sharing PostgreSQL (what a fleet runs).
  *
- * Rounds alternate the engines' order. Needs PostgreSQL: `SPECKIT_TEST_POSTGRES_URL` (`.ci/run` sets
+ * Rounds alternate the engines' order. Needs PostgreSQL: `TEST_POSTGRES_URL` (`.ci/run` sets
  * it), or one started here with `scripts/postgres.sh` and stopped afterwards. Informational target:
  * a step on PostgreSQL within 10× the embedded one (a network round trip and a transaction against a
  * local file write).
@@ -77,11 +77,11 @@ const script = join(dirname(fileURLToPath(import.meta.url)), "..", "scripts", "p
 
 /** The server's URL, and how to stop it when this bench started it. */
 const server = (): { readonly url: string; readonly stop: () => void } => {
-  const given = process.env.SPECKIT_TEST_POSTGRES_URL
+  const given = process.env.TEST_POSTGRES_URL
   if (given !== undefined && given !== "") return { url: given, stop: () => {} }
   const output = execFileSync("bash", [script, "start"], { encoding: "utf8" })
-  const url = output.match(/SPECKIT_TEST_POSTGRES_URL=(\S+)/)?.[1]
-  const dir = output.match(/SPECKIT_TEST_POSTGRES_DIR=(\S+)/)?.[1]
+  const url = output.match(/TEST_POSTGRES_URL=(\S+)/)?.[1]
+  const dir = output.match(/TEST_POSTGRES_DIR=(\S+)/)?.[1]
   if (url === undefined || dir === undefined) throw new Error(`scripts/postgres.sh printed no URL: ${output}`)
   return { url, stop: () => execFileSync("bash", [script, "stop", dir]) }
 }

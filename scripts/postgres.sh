@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL for tests and benches, on 127.0.0.1 and a free port, in a temporary directory.
 #
-#   eval "$(bash scripts/postgres.sh start)"   # exports SPECKIT_TEST_POSTGRES_URL and SPECKIT_TEST_POSTGRES_DIR
-#   bash scripts/postgres.sh stop "$SPECKIT_TEST_POSTGRES_DIR"
+#   eval "$(bash scripts/postgres.sh start)"   # exports TEST_POSTGRES_URL and TEST_POSTGRES_DIR
+#   bash scripts/postgres.sh stop "$TEST_POSTGRES_DIR"
 #
 # Uses Debian's `postgresql` (installed by .ci/run when absent). `initdb` refuses root, so as root the
 # server runs as the `postgres` user. Trust authentication on the loopback only; nothing is synced to
@@ -31,8 +31,8 @@ start() {
   as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
     -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
     start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
-  echo "export SPECKIT_TEST_POSTGRES_URL=postgres://speckit@127.0.0.1:$port/postgres"
-  echo "export SPECKIT_TEST_POSTGRES_DIR=$dir"
+  echo "export TEST_POSTGRES_URL=postgres://speckit@127.0.0.1:$port/postgres"
+  echo "export TEST_POSTGRES_DIR=$dir"
 }
 
 stop() {

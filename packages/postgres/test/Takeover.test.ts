@@ -90,8 +90,8 @@ describe("Runner takeover", () => {
       () =>
         Effect.gen(function* () {
           const url = yield* freshDatabase
-          const seed = Number(process.env.SPECKIT_TAKEOVER_SEED ?? Date.now() % 100_000)
-          // The kill's moment after `tasks` began, from the seed (replay with SPECKIT_TAKEOVER_SEED).
+          const seed = Number(process.env.TEST_TAKEOVER_SEED ?? Date.now() % 100_000)
+          // The kill's moment after `tasks` began, from the seed (replay with TEST_TAKEOVER_SEED).
           const delay = (seed * 7_919) % 1_500
           const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "speckit-takeover-"))
           fs.mkdirSync(path.join(workspace, "specs", "SPEC-1"), { recursive: true })

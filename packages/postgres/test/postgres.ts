@@ -1,5 +1,5 @@
 /**
- * A real PostgreSQL for the tests: the one `.ci/run` started (`SPECKIT_TEST_POSTGRES_URL`), or one
+ * A real PostgreSQL for the tests: the one `.ci/run` started (`TEST_POSTGRES_URL`), or one
  * started here with `scripts/postgres.sh` (Debian's `postgresql`) and stopped when the tests end.
  * Never skipped: without a server the tests fail, saying how to get one. Each test gets a fresh
  * database of its own.
@@ -18,7 +18,7 @@ let server: { readonly url: string; readonly dir: string | undefined } | undefin
 /** The server's admin URL, starting one if none was given. */
 export const serverUrl = (): string => {
   if (server !== undefined) return server.url
-  const given = process.env.SPECKIT_TEST_POSTGRES_URL
+  const given = process.env.TEST_POSTGRES_URL
   if (given !== undefined && given !== "") {
     server = { url: given, dir: undefined }
     return given
@@ -28,13 +28,13 @@ export const serverUrl = (): string => {
     output = execFileSync("bash", [script, "start"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
   } catch (error) {
     throw new Error(
-      `these tests need PostgreSQL: set SPECKIT_TEST_POSTGRES_URL or install Debian's postgresql (scripts/postgres.sh could not start one: ${String(error)})`
+      `these tests need PostgreSQL: set TEST_POSTGRES_URL or install Debian's postgresql (scripts/postgres.sh could not start one: ${String(error)})`
     )
   }
   const value = (name: string) => output.match(new RegExp(`${name}=(\\S+)`))?.[1]
-  const url = value("SPECKIT_TEST_POSTGRES_URL")
+  const url = value("TEST_POSTGRES_URL")
   if (url === undefined) throw new Error(`scripts/postgres.sh printed no URL: ${output}`)
-  server = { url, dir: value("SPECKIT_TEST_POSTGRES_DIR") }
+  server = { url, dir: value("TEST_POSTGRES_DIR") }
   return url
 }
 
