@@ -64,7 +64,7 @@ export const run = (
       const worktrees = yield* Worktrees.Worktrees
       const runner = yield* Checks.Checks
       const faults = yield* FaultInjector
-      // A target's worktree is made when its first unrecorded check runs, in the phase's own scope (a
+      // A target's worktree is made once (when first needed, or ahead), in the phase's own scope (a
       // step's scope ends with the step), and removed when the phase ends.
       const phase = yield* Effect.scope
       const trees = new Map<string, Effect.Effect<string, Worktrees.WorktreeError>>()
@@ -76,6 +76,15 @@ export const run = (
           patch: target.patch
         })
         trees.set(target.name, yield* Effect.cached(Scope.provide(open, phase)))
+      }
+      // In a fresh phase, the worktrees are made ahead, one at a time in the background, so that making
+      // the next one overlaps the checks running now (a check joins its target's cached open). A resumed
+      // phase makes them only when an unrecorded check needs one.
+      if (!context.replaying() && input.checks.length > 0) {
+        const ahead = Effect.forEach(input.targets, (target) => Effect.ignore(trees.get(target.name) ?? Effect.void), {
+          discard: true
+        })
+        yield* Effect.forkIn(ahead, phase)
       }
       const jobs = input.targets.flatMap((target) => input.checks.map((check) => ({ target, check })))
       return yield* Effect.forEach(

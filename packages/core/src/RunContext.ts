@@ -79,7 +79,8 @@ export const logger = (runId: RunId) =>
     const execution = yield* Execution.Execution
     const events = yield* PipelineEvents
     const store = yield* RunStore
-    let replaying = true
+    // Only a durable execution replays: until its first fresh step, what happens was recorded before.
+    let replaying = execution.durable
     const appendEvent = store.appendEvent
     // Each line carries when it happened (`at`, epoch ms): the report's timeline is drawn from it.
     const log = (event: PipelineEvent) =>
