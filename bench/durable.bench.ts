@@ -27,14 +27,15 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Layer, Schema } from "effect"
-import { Activity, Workflow, WorkflowEngine } from "effect/workflow"
+import { Effect, Layer } from "effect"
+import { WorkflowEngine } from "effect/workflow"
 // Not (yet) re-exported by deps.ts; loaded from the same built `dist/` files, so the module
 // instances are the ones `deps.ts` and the packages use.
 import { SqlSequencerStore } from "../packages/consensus/dist/index.js"
 import { DurableRun, FaultInjector, RunId, type Sequencer } from "../packages/core/dist/index.js"
 import * as StateDatabase from "../packages/sqlite/dist/StateDatabase.js"
 import { type Benchmark, type Measurement, median, ms, round2 } from "./Bench.ts"
+import { perActivity, StepsLive } from "./steps.ts"
 import { Demo, MemorySequencer, NodeServices, Run, type Spec, type SpeckitConfig } from "./deps.ts"
 
 const latencyMs = 50
@@ -84,41 +85,8 @@ const interleaved = <K, A, E, R>(
 // 1. cost of one activity
 // -------------------------------------------------------------------------------------------------
 
-const Steps = Workflow.make("DurableBenchSteps", {
-  payload: { id: Schema.String, n: Schema.Number },
-  success: Schema.Number,
-  idempotencyKey: (payload) => payload.id
-})
-
-const StepsLive = Steps.toLayer((payload) =>
-  Effect.gen(function* () {
-    let total = 0
-    for (let i = 0; i < payload.n; i++) {
-      total += yield* Activity.make({ name: `step-${i}`, success: Schema.Number, execute: Effect.succeed(1) })
-    }
-    return total
-  })
-)
-
-interface PerActivity {
-  readonly wallMs: number
-  readonly cpuMs: number
-}
-
-/** Wall and CPU ms per activity of `activities` sequential trivial activities, after a warm-up workflow. */
-const perActivity = Effect.gen(function* () {
-  yield* Steps.execute({ id: "warmup", n: 10 })
-  const t0 = performance.now()
-  const c0 = cpuMs()
-  const total = yield* Steps.execute({ id: "measured", n: activities })
-  const cpu = cpuMs() - c0
-  const elapsed = performance.now() - t0
-  if (total !== activities) return yield* Effect.die(new Error(`${total} of ${activities} activities ran`))
-  return { wallMs: elapsed / activities, cpuMs: cpu / activities } satisfies PerActivity
-})
-
 const activityCost = (engine: Engine, dir: string, round: number) =>
-  perActivity.pipe(
+  perActivity("measured", activities).pipe(
     Effect.provide(StepsLive.pipe(Layer.provideMerge(engineLayer(engine, join(dir, `${engine}-${round}.db`)))))
   )
 

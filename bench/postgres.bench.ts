@@ -17,11 +17,12 @@ import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Layer, Schema } from "effect"
-import { Activity, Workflow, type WorkflowEngine } from "effect/workflow"
+import { Effect, Layer } from "effect"
+import type { WorkflowEngine } from "effect/workflow"
 import { PgStore, Runner } from "../packages/postgres/dist/index.js"
 import * as StateDatabase from "../packages/sqlite/dist/StateDatabase.js"
 import { type Benchmark, median, round2 } from "./Bench.ts"
+import { perActivity, StepsLive } from "./steps.ts"
 import { NodeServices } from "./deps.ts"
 
 const activities = 200
@@ -29,27 +30,6 @@ const rounds = 5
 
 type Engine = "sqlite" | "pgJournal" | "pgCluster"
 const engines: ReadonlyArray<Engine> = ["sqlite", "pgJournal", "pgCluster"]
-
-const Steps = Workflow.make("PostgresBenchSteps", {
-  payload: { id: Schema.String, n: Schema.Number },
-  success: Schema.Number,
-  idempotencyKey: (payload) => payload.id
-})
-
-const StepsLive = Steps.toLayer((payload) =>
-  Effect.gen(function* () {
-    let total = 0
-    for (let i = 0; i < payload.n; i++) {
-      total += yield* Activity.make({ name: `step-${i}`, success: Schema.Number, execute: Effect.succeed(1) })
-    }
-    return total
-  })
-)
-
-const cpuMs = () => {
-  const usage = process.cpuUsage()
-  return (usage.user + usage.system) / 1000
-}
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -60,18 +40,9 @@ const freePort = () =>
     })
   })
 
-/** Wall and CPU ms per activity on `engine`, after a warm-up workflow. */
-const perActivity = (engine: Layer.Layer<WorkflowEngine.WorkflowEngine, unknown>, id: string) =>
-  Effect.gen(function* () {
-    yield* Steps.execute({ id: `${id}-warmup`, n: 10 })
-    const t0 = performance.now()
-    const c0 = cpuMs()
-    const total = yield* Steps.execute({ id, n: activities })
-    const cpu = cpuMs() - c0
-    const wall = performance.now() - t0
-    if (total !== activities) return yield* Effect.die(new Error(`${total} of ${activities} activities ran`))
-    return { wallMs: wall / activities, cpuMs: cpu / activities }
-  }).pipe(Effect.provide(StepsLive.pipe(Layer.provideMerge(engine))))
+/** Wall and CPU ms per activity on `engine`. */
+const costOn = (engine: Layer.Layer<WorkflowEngine.WorkflowEngine, unknown>, id: string) =>
+  perActivity(id, activities).pipe(Effect.provide(StepsLive.pipe(Layer.provideMerge(engine))))
 
 const script = join(dirname(fileURLToPath(import.meta.url)), "..", "scripts", "postgres.sh")
 
@@ -104,7 +75,7 @@ const benchmark: Benchmark = {
               : engine === "pgJournal"
                 ? PgStore.layer({ url: pg.url })
                 : Runner.layer({ url: pg.url, listen: { host: "127.0.0.1", port: await freePort() } })
-          const cost = await Effect.runPromise(perActivity(layer, id).pipe(Effect.provide(NodeServices.layer)))
+          const cost = await Effect.runPromise(costOn(layer, id).pipe(Effect.provide(NodeServices.layer)))
           samples.get(engine)?.push(cost)
         }
       }

@@ -4,104 +4,33 @@
  * same database; schema migration (concurrent, refusing a newer schema); every bad input one clear
  * error with nothing changed; retention.
  */
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { QuorumConsensus, SqlSequencerStore } from "@speckit/consensus"
-import {
-  type Agent,
-  AgentId,
-  AgentRegistry,
-  DurableRun,
-  FaultInjector,
-  RunId,
-  RunStore,
-  SimAgent,
-  Spec,
-  SpeckitConfig,
-  Stage
-} from "@speckit/core"
-import { Metrics } from "@speckit/telemetry"
+import { RunId, Stage } from "@speckit/core"
 import { Effect, Exit, Fiber, Layer } from "effect"
-import type { SqlClient } from "effect/sql"
-import type { WorkflowEngine } from "effect/workflow"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
 import * as PgStore from "../src/PgStore.ts"
 import * as Retention from "../src/Retention.ts"
 import * as Runner from "../src/Runner.ts"
 import { freshDatabase, query, serverUrl, stopServer } from "./postgres.ts"
+import { agents, durableRun, freePort as freePortPromise, makeWorkspace } from "./run.ts"
 
 afterAll(stopServer)
-
-const makeWorkspace = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "speckit-postgres-"))
-  fs.mkdirSync(path.join(dir, "specs", "SPEC-1"), { recursive: true })
-  fs.writeFileSync(
-    path.join(dir, "specs", "SPEC-1", "spec.md"),
-    "# Login\n\n## Requirements\n\n- Users sign in with email\n- Lock after 5 failures\n"
-  )
-  return dir
-}
 
 const artifacts = (workspace: string) =>
   Object.fromEntries(
     Stage.all.map((stage) => [stage, fs.readFileSync(path.join(workspace, "specs", "SPEC-1", `${stage}.md`), "utf8")])
   )
 
-/** Sim agents that count their calls per (stage, agent). */
+/** The sim agents, each call recorded as `stage/agent` when answered. */
 const counted = (calls: Array<string>) =>
-  ["alpha", "beta", "gamma"].map((name, i): Agent.Agent => {
-    const agent = SimAgent.make({ id: AgentId.make(name), latencyMs: 5 * (i + 1), seed: i + 1 })
-    return {
-      ...agent,
-      call: (request) =>
-        agent.call(request).pipe(Effect.tap(() => Effect.sync(() => void calls.push(`${request.stage}/${agent.id}`))))
-    }
+  agents(5, (event, call) => {
+    if (event === "done") calls.push(call.split("/").slice(0, 2).join("/"))
   })
 
-// Every agent answers every stage (no early verdict), so that artifacts do not depend on timing.
-const config: SpeckitConfig.SpeckitConfig = {
-  ...SpeckitConfig.defaultConfig,
-  defaults: { ...SpeckitConfig.defaultConfig.defaults, quorum: "all" }
-}
-
-/** A durable run of SPEC-1 on `engine`, with the sequencer's state in the engine's database. */
-const durableRun = (
-  workspace: string,
-  agents: ReadonlyArray<Agent.Agent>,
-  engine: Layer.Layer<WorkflowEngine.WorkflowEngine | SqlClient.SqlClient, unknown>,
-  runId: RunId.RunId
-) =>
-  Effect.gen(function* () {
-    const spec = yield* Spec.load(workspace, "SPEC-1")
-    return yield* DurableRun.run({ spec, config, runId }).pipe(
-      Effect.scoped,
-      Effect.provide(
-        Layer.mergeAll(
-          AgentRegistry.AgentRegistry.fromAgents(agents),
-          FaultInjector.FaultInjector.layerNone,
-          QuorumConsensus.layer,
-          Metrics.layer(),
-          RunStore.RunStore.layerFileSystem(workspace),
-          SqlSequencerStore.layerSequencer()
-        ).pipe(Layer.provideMerge(engine))
-      )
-    )
-  }).pipe(Effect.provide(NodeServices.layer))
-
-const freePort = Effect.promise(
-  () =>
-    new Promise<number>((resolve) => {
-      const server = net.createServer()
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address()
-        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-      })
-    })
-)
+const freePort = Effect.promise(freePortPromise)
 
 describe("PgStore", () => {
   const engines = {

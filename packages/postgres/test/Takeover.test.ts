@@ -8,26 +8,16 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
 import { freshDatabase, stopServer } from "./postgres.ts"
+import { freePort, makeWorkspace } from "./run.ts"
 
 afterAll(stopServer)
 
 const script = fileURLToPath(new URL("./fixtures/runner.ts", import.meta.url))
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
 
 interface LogLine {
   readonly kind: "start" | "done"
@@ -93,12 +83,7 @@ describe("Runner takeover", () => {
           const seed = Number(process.env.TEST_TAKEOVER_SEED ?? Date.now() % 100_000)
           // The kill's moment after `tasks` began, from the seed (replay with TEST_TAKEOVER_SEED).
           const delay = (seed * 7_919) % 1_500
-          const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "speckit-takeover-"))
-          fs.mkdirSync(path.join(workspace, "specs", "SPEC-1"), { recursive: true })
-          fs.writeFileSync(
-            path.join(workspace, "specs", "SPEC-1", "spec.md"),
-            "# Login\n\n## Requirements\n\n- Users sign in with email\n- Lock after 5 failures\n"
-          )
+          const workspace = makeWorkspace()
           const log = path.join(workspace, "calls.log")
           const runId = `run-20261204-120000-${signal === "SIGKILL" ? "kill" : "term"}`
 
