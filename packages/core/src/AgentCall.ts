@@ -196,6 +196,28 @@ const fittedRequest = (
   }
 }
 
+/**
+ * Reports what a call has spent to `onProgress` (given the prompt of an attempt in flight, if any):
+ * the prompt is counted only when the report is read for it (a call stopped meanwhile).
+ */
+const progressReporter =
+  (onProgress: CallOptions["onProgress"], state: CallState, counter: TokenCounter.Service) =>
+  (inFlightPrompt: string | undefined) => {
+    if (onProgress === undefined) return
+    let counted: number | undefined
+    onProgress({
+      attempts: state.attempt - (inFlightPrompt === undefined ? 0 : 1),
+      usage: state.usage,
+      costUsd: state.costUsd,
+      model: state.model,
+      get inFlightTokens() {
+        if (inFlightPrompt === undefined) return undefined
+        counted ??= counter.count(inFlightPrompt)
+        return counted
+      }
+    })
+  }
+
 /** A call's state at its start: fresh, or going on from a handed-over outcome. */
 const stateOf = (agent: Agent.Agent, resume: AgentOutcome.Failed | undefined): CallState => ({
   attempt: resume?.attempts ?? 0,
@@ -326,14 +348,7 @@ export const call = Effect.fnUntraced(function* (
   /** The retry this call handed over to its caller, with the counters after it. */
   let handedOver: HandedOver | undefined
 
-  const progress = (inFlightTokens: number | undefined) =>
-    options.onProgress?.({
-      attempts: state.attempt - (inFlightTokens === undefined ? 0 : 1),
-      usage: state.usage,
-      costUsd: state.costUsd,
-      model: state.model,
-      inFlightTokens
-    })
+  const progress = progressReporter(options.onProgress, state, counter)
 
   // Only waiting (for the budget, for the agent) can be interrupted: an answer that has arrived is
   // always read, recorded and counted, even when the stage is decided meanwhile.
@@ -351,7 +366,7 @@ export const call = Effect.fnUntraced(function* (
       const now = yield* Clock.currentTimeMillis
       const remaining = deadline - now
       const byDeadline = policy.timeoutMs === undefined || remaining < policy.timeoutMs
-      progress(counter.count(request.prompt))
+      progress(request.prompt)
       const response = yield* restore(
         Resilience.withTimeout(
           faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request))),
