@@ -10,7 +10,6 @@ import { Argument, Command, Flag } from "effect/cli"
 import { InputError } from "./Errors.ts"
 import * as Runs from "./Runs.ts"
 
-/** A `--json` flag (off by default) saying what it prints. */
 /**
  * The modules a command needs, loaded when it runs: `--help`, `--version`, `runs` and `status` never
  * load the pipeline, the tokenizer, the price and model catalogues, SQLite, the HTTP client or the
@@ -25,6 +24,7 @@ const load = {
   worktrees: Effect.promise(() => import("@speckit/git/GitWorktrees"))
 }
 
+/** A `--json` flag (off by default) saying what it prints. */
 const jsonFlag = (description: string) =>
   Flag.Boolean("json").pipe(Flag.withDescription(description), Flag.withDefault(false))
 
