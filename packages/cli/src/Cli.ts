@@ -328,15 +328,12 @@ export const runs = Command.make(
 export const status = Command.make(
   "status",
   {
-    runId: Argument.String("RUN-ID").pipe(
-      Argument.withDescription("The run to show (default: the newest run of the workspace)."),
-      Argument.optional
-    ),
+    runId: runIdArgument("The run to show (default: the newest run of the workspace).").pipe(Argument.optional),
     workspace,
     json: jsonFlag("Print the run's summary (or record) as one JSON object.")
   },
   Effect.fn(function* ({ runId, workspace, json }) {
-    const run = yield* Runs.find(workspace, runId._tag === "Some" ? runId.value : undefined)
+    const run = yield* Runs.find(workspace, Option.getOrUndefined(runId))
     // A run without a summary (running, or killed): what its event log says was recorded.
     const stages = run.summary === undefined ? yield* Runs.recorded(workspace, run.runId) : undefined
     const leftovers = yield* withWorktrees(workspace, (worktrees) => worktrees.leftovers(run.runId)).pipe(
@@ -367,16 +364,13 @@ export const status = Command.make(
 export const report = Command.make(
   "report",
   {
-    runId: Argument.String("RUN-ID").pipe(
-      Argument.withDescription("The run to report (default: the newest run of the workspace)."),
-      Argument.optional
-    ),
+    runId: runIdArgument("The run to report (default: the newest run of the workspace).").pipe(Argument.optional),
     workspace,
     json: jsonFlag('Print { "runId", "report" } as one JSON object instead of the path.')
   },
   Effect.fn(function* ({ runId, workspace, json }) {
     const path = yield* Path.Path
-    const run = yield* Runs.find(workspace, runId._tag === "Some" ? runId.value : undefined)
+    const run = yield* Runs.find(workspace, Option.getOrUndefined(runId))
     const Report = yield* load.report
     const file = yield* Report.write(path.resolve(workspace), run.runId)
     process.stdout.write(json ? `${JSON.stringify({ runId: run.runId, report: file })}\n` : `${file}\n`)
@@ -413,8 +407,7 @@ const withWorktrees = <A, E, R>(workspace: string, use: (worktrees: Worktrees.Se
 export const clean = Command.make(
   "clean",
   {
-    runId: Argument.String("RUN-ID").pipe(
-      Argument.withDescription("Only this run's worktrees (default: every speckit worktree of the workspace)."),
+    runId: runIdArgument("Only this run's worktrees (default: every speckit worktree of the workspace).").pipe(
       Argument.optional
     ),
     workspace,
@@ -435,9 +428,9 @@ export const clean = Command.make(
         Effect.catchTag("SqlError", () => Effect.void)
       )
     }
-    const removed = yield* withWorktrees(workspace, (worktrees) =>
-      worktrees.clean(runId._tag === "Some" ? runId.value : undefined)
-    ).pipe(Effect.mapError((error) => new InputError({ message: error.message })))
+    const removed = yield* withWorktrees(workspace, (worktrees) => worktrees.clean(Option.getOrUndefined(runId))).pipe(
+      Effect.mapError((error) => new InputError({ message: error.message }))
+    )
     process.stdout.write(
       json
         ? `${JSON.stringify(removed, null, 2)}\n`

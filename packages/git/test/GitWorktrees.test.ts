@@ -2,11 +2,11 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Candidate, Worktrees } from "@speckit/core"
 import { Effect, Layer } from "effect"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { GitWorktrees } from "../src/index.ts"
+import { git } from "./git.ts"
 
 const created: Array<string> = []
 const tempDir = (): string => {
@@ -17,20 +17,6 @@ const tempDir = (): string => {
 const removeTempDirs = (): void => {
   for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
 }
-const git = (cwd: string, ...args: Array<string>): string =>
-  execFileSync("git", args, {
-    cwd,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@t",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@t"
-    }
-  })
-    .toString()
-    .trim()
-
 /** A repository with a module, a test, an ignored file and an uncommitted change of the user's. */
 const repository = () => {
   const dir = tempDir()

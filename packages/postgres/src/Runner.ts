@@ -114,11 +114,10 @@ const failed = <E>(error: E): Layer.Layer<unknown, E> => Layer.effectContext(Eff
  *
  * @since 0.4.0
  */
-export const shardingConfig = (options: ClientOptions & { readonly listen?: Address | undefined }) => {
+export const shardingConfig = (options: ClientOptions & Partial<Pick<Options, "listen" | "advertise">>) => {
   const expiration = Duration.fromInputUnsafe(options.shardLockExpiration ?? Duration.seconds(10))
   const poll = options.pollInterval ?? Duration.millis(500)
-  const listen = options.listen
-  const advertise = "advertise" in options ? (options.advertise as Address | undefined) : undefined
+  const { listen, advertise } = options
   const address = (a: Address | undefined) =>
     a === undefined ? Option.none() : Option.some(RunnerAddress.make(a.host, a.port))
   return {
