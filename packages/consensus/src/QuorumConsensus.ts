@@ -76,7 +76,9 @@ const votesOf = (succeeded: ReadonlyArray<AgentOutcome.Succeeded>) => {
   const votes = new Map<string, Array<AgentId.AgentId>>()
   for (const outcome of succeeded) {
     const vote = StageResult.voteOf(outcome.result) ?? "none"
-    votes.set(vote, [...(votes.get(vote) ?? []), outcome.agent])
+    const voters = votes.get(vote)
+    if (voters === undefined) votes.set(vote, [outcome.agent])
+    else voters.push(outcome.agent)
   }
   return [...votes.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))
 }
@@ -230,7 +232,8 @@ export const decide = (
   const [top, second] = ranked
   if (!top) return { ...base, status: "failed", reason: "no votes" }
   const [verdict, voters] = top
-  const dissent = succeeded.map((o) => o.agent).filter((agent) => !voters.includes(agent))
+  const inMajority = new Set<string>(voters)
+  const dissent = succeeded.map((o) => o.agent).filter((agent) => !inMajority.has(agent))
   const unanimous = dissent.length === 0
   const majority = voters.length * 2 > succeeded.length && (second === undefined || second[1].length < voters.length)
   const result = merged ? withVote(merged, verdict) : undefined

@@ -184,6 +184,8 @@ const fittedRequest = (
   const { contextWindow } = limits
   if (contextWindow === undefined) return { request }
   const outputReserve = Math.min(limits.maxOutputTokens ?? ContextGuard.defaultOutputReserve, contextWindow)
+  // A UTF-16 unit is at most 3 UTF-8 bytes and a token at least one: a prompt this short fits uncounted.
+  if (request.prompt.length * 3 <= contextWindow - outputReserve) return { request }
   const fitted = ContextGuard.fit(request.prompt, agent.model, { contextWindow, outputReserve }, counter.count)
   if (fitted instanceof ContextGuard.PromptTooLarge) {
     return new AgentError({ agent: agent.id, kind: "ContextTooLarge", detail: fitted.message })

@@ -168,26 +168,30 @@ const limitsOf = (run: RunContext, agent: AgentId): ModelLimits.Limits => {
  * Runs a call until the stage is settled (`stop`); then, after a moment to finish an answer that is
  * arriving ({@link stopGraceMs}), interrupts it in the background (ending a process tree can take its
  * kill grace, and the stage is decided) and returns `stopped`: what the call spent, as it reported it.
- * Interrupting this effect (a cancelled run) interrupts the call and waits for it.
+ * Interrupting this effect (a cancelled run) interrupts the call and waits for it. A stage without an
+ * early decision stops no call (`stop` is `Effect.never`): the call then runs as it is, in the caller's
+ * fiber, without the watcher fibers.
  */
 const untilSettled = <E, R, R2>(
   call: Effect.Effect<AgentOutcome, E, R>,
   stop: Effect.Effect<void>,
   stopped: Effect.Effect<AgentOutcome, never, R2>
 ): Effect.Effect<AgentOutcome, E, R | R2> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function* () {
-      const calling = yield* Effect.forkDetach(restore(call))
-      const settled = Effect.gen(function* () {
-        const finished = yield* Effect.raceFirst(Effect.asSome(Fiber.join(calling)), Effect.as(stop, Option.none()))
-        if (Option.isSome(finished)) return finished.value
-        yield* Effect.raceFirst(Effect.asVoid(Fiber.await(calling)), Effect.sleep(stopGraceMs))
-        yield* Effect.forkDetach(Fiber.interrupt(calling))
-        return yield* stopped
-      })
-      return yield* restore(settled).pipe(Effect.onInterrupt(() => Fiber.interrupt(calling)))
-    })
-  )
+  stop === Effect.never
+    ? call
+    : Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const calling = yield* Effect.forkDetach(restore(call))
+          const settled = Effect.gen(function* () {
+            const finished = yield* Effect.raceFirst(Effect.asSome(Fiber.join(calling)), Effect.as(stop, Option.none()))
+            if (Option.isSome(finished)) return finished.value
+            yield* Effect.raceFirst(Effect.asVoid(Fiber.await(calling)), Effect.sleep(stopGraceMs))
+            yield* Effect.forkDetach(Fiber.interrupt(calling))
+            return yield* stopped
+          })
+          return yield* restore(settled).pipe(Effect.onInterrupt(() => Fiber.interrupt(calling)))
+        })
+      )
 
 /**
  * Runs an agent's call in a stage as steps of the run and submits its outcome (see the module). The

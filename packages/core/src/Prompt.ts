@@ -65,11 +65,45 @@ export const make = (input: {
   readonly previous: string
   /** Set on a retry after a malformed answer: what was wrong with it. */
   readonly repairNote?: string | undefined
-}): string => {
+}): string => `You are agent "${input.agent}" in a spec-driven, multi-agent pipeline.\n\n${bodyOf(input)}`
+
+/** What a stage prompt says after the agent's line. */
+interface BodyInput {
+  readonly stage: Stage.Stage
+  readonly spec: Spec
+  readonly previous: string
+  readonly repairNote?: string | undefined
+}
+
+/**
+ * The last body built, with its input. Every agent of a stage gets the same body: a stage of a
+ * thousand agents builds it once, and each prompt is the agent's line joined to it.
+ */
+let lastBody: { readonly input: BodyInput; readonly text: string } | undefined
+
+const bodyOf = (input: BodyInput): string => {
+  const last = lastBody?.input
+  if (
+    lastBody !== undefined &&
+    last?.stage === input.stage &&
+    last.spec === input.spec &&
+    last.previous === input.previous &&
+    last.repairNote === input.repairNote
+  ) {
+    return lastBody.text
+  }
+  const text = buildBody(input)
+  lastBody = {
+    input: { stage: input.stage, spec: input.spec, previous: input.previous, repairNote: input.repairNote },
+    text
+  }
+  return text
+}
+
+const buildBody = (input: BodyInput): string => {
   const index = Stage.all.indexOf(input.stage)
   const before = index > 0 ? Stage.all[index - 1] : undefined
   const parts = [
-    `You are agent "${input.agent}" in a spec-driven, multi-agent pipeline.`,
     `Stage ${index + 1} of ${Stage.all.length}: ${input.stage}.`,
     instructions[input.stage],
     `Answer with exactly one JSON object and nothing else, of this shape:\n${shapes[input.stage]}`,

@@ -152,6 +152,21 @@ export const merge = (results: ReadonlyArray<StageResult>): StageResult | undefi
 }
 
 /**
+ * Records that `agent` holds `view` on `key`, once. Agents arrive in id order, so a repeat is the
+ * last one listed (a linear pass, where copying the list on every agent was quadratic).
+ */
+const addAgent = (views: Map<string, Map<string, Array<string>>>, key: string, view: string, agent: string) => {
+  let byView = views.get(key)
+  if (byView === undefined) {
+    byView = new Map()
+    views.set(key, byView)
+  }
+  const agents = byView.get(view)
+  if (agents === undefined) byView.set(view, [agent])
+  else if (agents[agents.length - 1] !== agent) agents.push(agent)
+}
+
+/**
  * The conflicts between the answers of a content stage (plan, tasks, implement), as sentences, in a
  * deterministic order:
  *
@@ -188,15 +203,7 @@ export const conflictsOf = (results: ReadonlyArray<StageResult>, merged: StageRe
     const actions = new Map<string, Map<string, Array<string>>>()
     for (const result of sorted) {
       if (result.stage !== "implement") continue
-      const seen = new Set<string>()
-      for (const change of result.changes) {
-        const id = `${change.path}=${change.action}`
-        if (seen.has(id)) continue
-        seen.add(id)
-        const byAction = actions.get(change.path) ?? new Map<string, Array<string>>()
-        byAction.set(change.action, [...(byAction.get(change.action) ?? []), result.agent])
-        actions.set(change.path, byAction)
-      }
+      for (const change of result.changes) addAgent(actions, change.path, change.action, result.agent)
     }
     disagreements(actions, (_, action) => action)
   }
@@ -209,10 +216,7 @@ export const conflictsOf = (results: ReadonlyArray<StageResult>, merged: StageRe
         const title = norm(task.title)
         if (!titles.has(title)) titles.set(title, task.title)
         const view = dependencyTitles(result, task).join(" + ") || "no dependencies"
-        const byView = dependencies.get(title) ?? new Map<string, Array<string>>()
-        if (!(byView.get(view) ?? []).includes(result.agent))
-          byView.set(view, [...(byView.get(view) ?? []), result.agent])
-        dependencies.set(title, byView)
+        addAgent(dependencies, title, view, result.agent)
       }
     }
     disagreements(dependencies, (_, view) => `after ${view}`)

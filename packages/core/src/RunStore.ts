@@ -4,13 +4,20 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Fiber, FileSystem, Layer, Path, Schema } from "effect"
+import { type Cause, Context, Effect, Exit, Fiber, FileSystem, Layer, Path, Schema } from "effect"
 import type { Candidate } from "./Candidate.ts"
 import type { StageConsensus } from "./Consensus.ts"
 import type { GitState } from "./GitState.ts"
 import type { RunId } from "./RunId.ts"
 import type { RunSummary } from "./RunSummary.ts"
 import type { Stage } from "./Stage.ts"
+
+/** A run's event log: its file, the lines not written yet, and whether a writer is at work. */
+interface EventLog {
+  readonly file: string
+  lines: Array<string>
+  writing: boolean
+}
 
 /**
  * Writing a run record failed.
@@ -140,23 +147,42 @@ export class RunStore extends Context.Service<
         // Answers, consensus records and stage artifacts are written in the background, off the
         // stages' critical path; `finish` waits for every pending write (and fails if one failed)
         // before writing the summary, so a finished run has all its files.
+        // A write that is done is forgotten at once (a run of thousands of answers keeps no fiber per
+        // answer); the first failure is kept for `flush` to report.
         const scope = yield* Effect.scope
-        let pending: Array<Fiber.Fiber<void, RunStoreError>> = []
+        const pending = new Set<Fiber.Fiber<void, RunStoreError>>()
+        let failed: Cause.Cause<RunStoreError> | undefined
         const flush = Effect.suspend(() => {
-          const fibers = pending
-          pending = []
-          return Effect.asVoid(Fiber.joinAll(fibers))
+          const fibers = [...pending]
+          pending.clear()
+          return Fiber.joinAll(fibers).pipe(
+            Effect.andThen(
+              Effect.suspend(() => {
+                const cause = failed
+                failed = undefined
+                return cause === undefined ? Effect.void : Effect.failCause(cause)
+              })
+            )
+          )
         })
         const inBackground = (effect: Effect.Effect<void, RunStoreError>) =>
-          Effect.forkIn(effect, scope).pipe(Effect.flatMap((fiber) => Effect.sync(() => void pending.push(fiber))))
+          Effect.forkIn(effect, scope).pipe(
+            Effect.flatMap((fiber) =>
+              Effect.sync(() => {
+                pending.add(fiber)
+                fiber.addObserver((exit) => {
+                  pending.delete(fiber)
+                  if (Exit.isFailure(exit) && failed === undefined) failed = exit.cause
+                })
+              })
+            )
+          )
         // Event logs: lines are buffered per file; one writer per file at a time appends whatever has
         // accumulated, then looks again, so lines land in call order and in few writes.
-        const eventLogs = new Map<string, { lines: Array<string>; writing: boolean }>()
-        const writeEvents = (
-          file: string,
-          log: { lines: Array<string>; writing: boolean }
-        ): Effect.Effect<void, RunStoreError> =>
+        const eventLogs = new Map<string, EventLog>()
+        const writeEvents = (log: EventLog): Effect.Effect<void, RunStoreError> =>
           Effect.suspend(() => {
+            const { file } = log
             if (log.lines.length === 0) {
               log.writing = false
               return Effect.void
@@ -171,7 +197,7 @@ export class RunStore extends Context.Service<
                   log.writing = false
                 })
               ),
-              Effect.andThen(writeEvents(file, log))
+              Effect.andThen(writeEvents(log))
             )
           })
         return RunStore.of({
@@ -204,13 +230,15 @@ export class RunStore extends Context.Service<
           },
           appendEvent: (runId, event) =>
             Effect.suspend(() => {
-              const file = path.resolve(root, runDir(runId), "events.jsonl")
-              const log = eventLogs.get(file) ?? { lines: [] as Array<string>, writing: false }
-              eventLogs.set(file, log)
+              let log = eventLogs.get(runId)
+              if (log === undefined) {
+                log = { file: path.resolve(root, runDir(runId), "events.jsonl"), lines: [], writing: false }
+                eventLogs.set(runId, log)
+              }
               log.lines.push(JSON.stringify(event))
               if (log.writing) return Effect.void
               log.writing = true
-              return inBackground(writeEvents(file, log))
+              return inBackground(writeEvents(log))
             })
         })
       })

@@ -22,6 +22,11 @@ import { Context } from "effect"
 export interface Service {
   /** What counts (`chars/4`, `o200k_base`, ...), for reports. */
   readonly name: string
+  /**
+   * The number of tokens of `text`: never more than its UTF-8 byte length (true of byte-level BPE
+   * tokenizers and of the estimate), so a prompt of at most `budget / 3` UTF-16 units fits a budget
+   * of `budget` tokens without being counted.
+   */
   readonly count: (text: string) => number
 }
 
