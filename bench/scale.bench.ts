@@ -1,7 +1,8 @@
 /**
  * How the orchestrator scales within one process: one run of N = 100, 1,000 and 5,000 `sim` agents ×
- * 6 stages at 1 s latency (each N in a process of its own, `scale-child.ts`), printing wall / ideal,
- * CPU ms per agent call and peak RSS per N, so that growth is visible (it should be flat per call).
+ * 6 stages at 1 s latency (each N in a process of its own, `scale-child.mjs`: plain JavaScript, so its
+ * RSS is speckit's), printing wall / ideal, CPU ms per agent call and peak RSS per N, so that growth is
+ * visible (it should be flat per call).
  * `SPECKIT_BENCH_SCALE=100,1000` picks the Ns.
  *
  * ratio = wall / ideal at N = 1,000 (target ≤ 1.2).
@@ -24,7 +25,7 @@ interface Figures {
 }
 
 const measure = (n: number): Figures => {
-  const result = spawnSync(process.execPath, ["--import", "tsx", path.join(here, "scale-child.ts"), String(n)], {
+  const result = spawnSync(process.execPath, [path.join(here, "scale-child.mjs"), String(n)], {
     encoding: "utf8",
     maxBuffer: 16 * 1024 * 1024
   })

@@ -5,7 +5,7 @@
  *
  * @since 0.3.0
  */
-import type { PipelineEvent, RunSummary } from "@speckit/core"
+import { type PipelineEvent, RunStore, type RunSummary } from "@speckit/core"
 import { Effect, FileSystem, Path } from "effect"
 
 /**
@@ -106,15 +106,7 @@ export const load = (root: string, runId: string) =>
           return undefined
         }
       })
-    const events = ((yield* text(path.join(dir, "events.jsonl"))) ?? "")
-      .split("\n")
-      .flatMap((line): Array<LoggedEvent> => {
-        try {
-          return line.trim().length === 0 ? [] : [JSON.parse(line) as LoggedEvent]
-        } catch {
-          return []
-        }
-      })
+    const events = RunStore.parseJsonLines((yield* text(path.join(dir, "events.jsonl"))) ?? "") as Array<LoggedEvent>
     const summary = yield* json<RunSummary.RunSummary>(path.join(dir, "summary.json"))
     const consensus: Record<string, ConsensusRecord> = {}
     for (const stage of stages) {

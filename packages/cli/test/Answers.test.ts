@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { SummaryText } from "@speckit/cli"
-import type { RunSummary } from "@speckit/core"
+import { RunStore, type RunSummary } from "@speckit/core"
 import {
   ensureBuilt,
   execAgent,
@@ -70,17 +70,24 @@ describe("near-miss answers", () => {
       }
     }
     // Every answer is recorded with the repairs that read it.
-    const answer = (stage: string, agent: string) =>
-      JSON.parse(fs.readFileSync(path.join(dir, summary.runDir, "answers", stage, `${agent}.1.json`), "utf8")) as {
-        readonly repairs?: ReadonlyArray<string>
-      }
-    const unlockA = answer("unlock", "a").repairs ?? []
+    interface SavedAnswer {
+      readonly agent: string
+      readonly attempt: number
+      readonly repairs?: ReadonlyArray<string>
+    }
+    const answer = (stage: string, agent: string): SavedAnswer | undefined =>
+      (
+        RunStore.parseJsonLines(
+          fs.readFileSync(path.join(dir, summary.runDir, "answers", `${stage}.jsonl`), "utf8")
+        ) as Array<SavedAnswer>
+      ).find((saved) => saved.agent === agent && saved.attempt === 1)
+    const unlockA = answer("unlock", "a")?.repairs ?? []
     assert.isTrue(unlockA.includes("repaired JSON syntax"), JSON.stringify(unlockA))
     assert.isTrue(
       unlockA.some((r) => r.includes('"approve" read as "unlock"')),
       JSON.stringify(unlockA)
     )
-    const planB = answer("plan", "b").repairs ?? []
+    const planB = answer("plan", "b")?.repairs ?? []
     assert.isTrue(
       planB.some((r) => r.includes('filled "stage"')),
       JSON.stringify(planB)
@@ -89,7 +96,7 @@ describe("near-miss answers", () => {
       planB.some((r) => r.includes("work_breakdown[0] given as a string")),
       JSON.stringify(planB)
     )
-    const validateC = answer("validate", "c").repairs ?? []
+    const validateC = answer("validate", "c")?.repairs ?? []
     assert.isTrue(
       validateC.some((r) => r.includes("fenced block")),
       JSON.stringify(validateC)

@@ -130,9 +130,13 @@ describe("speckit demo", () => {
     for (const file of ["run.json", "summary.json"]) assert.isTrue(fs.existsSync(path.join(runDir, file)), file)
     for (const stage of stages) {
       assert.isTrue(fs.existsSync(path.join(runDir, "consensus", `${stage}.json`)), `consensus/${stage}.json`)
-      const answers = fs.readdirSync(path.join(runDir, "answers", stage))
-      assert.isAtLeast(answers.length, 2, `answers/${stage}`)
-      for (const answer of answers) readJson(path.join(runDir, "answers", stage, answer))
+      // One raw answer a line, each whole JSON.
+      const lines = fs
+        .readFileSync(path.join(runDir, "answers", `${stage}.jsonl`), "utf8")
+        .trimEnd()
+        .split("\n")
+      assert.isAtLeast(lines.length, 2, `answers/${stage}.jsonl`)
+      for (const line of lines) JSON.parse(line)
     }
     const summary = decodeSummary(readJson(path.join(runDir, "summary.json")))
     assert.strictEqual(summary.status, "completed")

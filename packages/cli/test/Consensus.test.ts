@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { RunStore } from "@speckit/core"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { ensureBuilt, freePrice, makeWorkspace, removeTempDirs, repoRoot, runCli, runDirs, tempDir } from "./helpers.ts"
 
@@ -159,7 +160,10 @@ describe.concurrent("consensus policies with exec agents", () => {
     const consensus = JSON.parse(fs.readFileSync(path.join(dir, summary.runDir, "consensus", "tasks.json"), "utf8"))
     assert.strictEqual(consensus.aggregator, "judge")
     assert.deepStrictEqual(consensus.agreements, ["a and b answered tasks"])
-    assert.isTrue(fs.existsSync(path.join(dir, summary.runDir, "answers", "tasks", "aggregate.judge.1.json")))
+    const tasksAnswers = RunStore.parseJsonLines(
+      fs.readFileSync(path.join(dir, summary.runDir, "answers", "tasks.jsonl"), "utf8")
+    ) as Array<{ readonly agent: string; readonly attempt: number }>
+    assert.isTrue(tasksAnswers.some((answer) => answer.agent === "aggregate.judge" && answer.attempt === 1))
     const markdown = fs.readFileSync(path.join(dir, "specs", "SPEC-1", "tasks.md"), "utf8")
     assert.include(markdown, "- Conflicts: the error path is untested (a vs b)")
     assert.include(markdown, "- Synthesized by: judge")

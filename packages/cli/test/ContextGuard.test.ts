@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { RunStore } from "@speckit/core"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Tokens } from "@speckit/telemetry"
 import { ensureBuilt, freePrice, makeWorkspace, removeTempDirs, runCli, startChatServer } from "./helpers.ts"
@@ -71,18 +72,22 @@ describe("context guard", () => {
       assert.include(sent, "[… cut to fit the context window")
       assert.match(result.stderr, /gpt: prompt reduced \d+ -> \d+ tokens to fit the 3000-token window/)
       const summary = JSON.parse(result.stdout) as { readonly runDir: string }
-      const answer = JSON.parse(
-        fs.readFileSync(path.join(dir, summary.runDir, "answers", "tasks", "gpt.1.json"), "utf8")
-      ) as {
-        readonly reduced?: {
-          readonly fromTokens: number
-          readonly toTokens: number
-          readonly reductions: ReadonlyArray<string>
-        }
-      }
-      assert.isAbove(answer.reduced?.fromTokens ?? 0, 2_500)
-      assert.isAtMost(answer.reduced?.toTokens ?? Number.POSITIVE_INFINITY, 2_500)
-      assert.include(answer.reduced?.reductions[0] ?? "", "Consensus of the plan stage")
+      const answer = (
+        RunStore.parseJsonLines(
+          fs.readFileSync(path.join(dir, summary.runDir, "answers", "tasks.jsonl"), "utf8")
+        ) as Array<{
+          readonly agent: string
+          readonly attempt: number
+          readonly reduced?: {
+            readonly fromTokens: number
+            readonly toTokens: number
+            readonly reductions: ReadonlyArray<string>
+          }
+        }>
+      ).find((saved) => saved.agent === "gpt" && saved.attempt === 1)
+      assert.isAbove(answer?.reduced?.fromTokens ?? 0, 2_500)
+      assert.isAtMost(answer?.reduced?.toTokens ?? Number.POSITIVE_INFINITY, 2_500)
+      assert.include(answer?.reduced?.reductions[0] ?? "", "Consensus of the plan stage")
     } finally {
       close()
     }

@@ -204,8 +204,15 @@ const runWith = (aggregator: Agent.Agent, stageAggregator: Record<string, unknow
         readonly reason?: string
         readonly conflicts: ReadonlyArray<string>
       }
+    /** The answers saved for a stage, as `<agent>.<attempt>`. */
     const answers = (stage: Stage.Stage) =>
-      fs.readdirSync(path.join(workspace, summary.runDir, "answers", stage)).sort()
+      (
+        RunStore.parseJsonLines(
+          fs.readFileSync(path.join(workspace, summary.runDir, "answers", `${stage}.jsonl`), "utf8")
+        ) as Array<{ readonly agent: string; readonly attempt: number }>
+      )
+        .map((answer) => `${answer.agent}.${answer.attempt}`)
+        .sort()
     return { summary, workspace, consensusOf, answers }
   }).pipe(Effect.provide(NodeServices.layer))
 
@@ -237,12 +244,7 @@ describe("Pipeline with an aggregator agent", () => {
       }
       for (const stage of ["plan", "tasks", "implement"] as const) {
         assert.strictEqual(consensusOf(stage).aggregator, "judge")
-        assert.deepStrictEqual(answers(stage), [
-          "aggregate.judge.1.json",
-          "alpha.1.json",
-          "beta.1.json",
-          "gamma.1.json"
-        ])
+        assert.deepStrictEqual(answers(stage), ["aggregate.judge.1", "alpha.1", "beta.1", "gamma.1"])
       }
       assert.isUndefined(consensusOf("validate").aggregator)
     })
@@ -324,7 +326,7 @@ describe("Pipeline with an aggregator agent", () => {
       assert.strictEqual(plan.status, "ok")
       assert.include(plan.reason ?? "", "aggregator judge failed (Malformed:")
       // Both rejected syntheses are kept, apart from the stage's answers.
-      assert.includeMembers(answers("plan"), ["aggregate.judge.1.json", "aggregate.judge.2.json"])
+      assert.includeMembers(answers("plan"), ["aggregate.judge.1", "aggregate.judge.2"])
     })
   )
 })

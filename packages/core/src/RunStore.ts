@@ -10,14 +10,8 @@ import type { StageConsensus } from "./Consensus.ts"
 import type { GitState } from "./GitState.ts"
 import type { RunId } from "./RunId.ts"
 import type { RunSummary } from "./RunSummary.ts"
+import * as LineLogs from "./internal/lineLogs.ts"
 import type { Stage } from "./Stage.ts"
-
-/** A run's event log: its file, the lines not written yet, and whether a writer is at work. */
-interface EventLog {
-  readonly file: string
-  lines: Array<string>
-  writing: boolean
-}
 
 /**
  * Writing a run record failed.
@@ -68,7 +62,11 @@ export class RunStore extends Context.Service<
     /** The run directory, relative to the workspace. */
     readonly runDir: (runId: RunId) => string
     readonly begin: (run: RunRecord) => Effect.Effect<void, RunStoreError>
-    /** Records an agent's raw answer for a stage attempt (possibly in the background: `finish` waits for it). */
+    /**
+     * Records an agent's raw answer for a stage attempt (possibly in the background: `finish` and
+     * `flush` wait for it). The file-system store appends it to `answers/<stage>.jsonl`, one answer a
+     * line (with `agent` and `attempt` as given here), in batches.
+     */
     readonly saveAnswer: (
       runId: RunId,
       stage: Stage,
@@ -112,7 +110,9 @@ export class RunStore extends Context.Service<
 >()("@speckit/core/RunStore") {
   /**
    * Stores runs as files in a workspace directory. Every file is written to a temporary name and
-   * renamed, so a crash never leaves a half-written artifact.
+   * renamed, so a crash never leaves a half-written artifact; the logs (`events.jsonl`, and the raw
+   * answers in `answers/<stage>.jsonl`) are appended in batches, and a line a crash cut short is
+   * skipped by {@link parseJsonLines}.
    *
    * @since 0.1.0
    */
@@ -177,34 +177,36 @@ export class RunStore extends Context.Service<
               })
             )
           )
-        // Event logs: lines are buffered per file; one writer per file at a time appends whatever has
-        // accumulated, then looks again, so lines land in call order and in few writes.
-        const eventLogs = new Map<string, EventLog>()
-        const writeEvents = (log: EventLog): Effect.Effect<void, RunStoreError> =>
-          Effect.suspend(() => {
-            const { file } = log
-            if (log.lines.length === 0) {
-              log.writing = false
-              return Effect.void
-            }
-            const text = `${log.lines.join("\n")}\n`
-            log.lines = []
-            return ensureDirectory(path.dirname(file)).pipe(
-              Effect.andThen(fs.writeFileString(file, text, { flag: "a" })),
-              Effect.mapError((error) => new RunStoreError({ path: file, reason: error.message })),
-              Effect.onError(() =>
-                Effect.sync(() => {
-                  log.writing = false
-                })
-              ),
-              Effect.andThen(writeEvents(log))
-            )
-          })
+        const lineLogs = LineLogs.make({
+          fs,
+          ensureDirectory: (file) => ensureDirectory(path.dirname(file)),
+          failure: (file, error) => new RunStoreError({ path: file, reason: error.message }),
+          inBackground
+        })
+        /** Absolute paths of the run logs, by run and log (each computed once). */
+        const logFiles = new Map<string, string>()
+        const logFile = (runId: RunId, name: string) => {
+          const key = `${runId}/${name}`
+          let file = logFiles.get(key)
+          if (file === undefined) {
+            file = path.resolve(root, runDir(runId), name)
+            logFiles.set(key, file)
+          }
+          return file
+        }
         return RunStore.of({
           runDir,
           begin: (run) => write(path.join(runDir(run.runId), "run.json"), json(run)),
           saveAnswer: (runId, stage, agent, attempt, answer) =>
-            inBackground(write(path.join(runDir(runId), "answers", stage, `${agent}.${attempt}.json`), json(answer))),
+            lineLogs.append(
+              logFile(runId, `answers/${stage}.jsonl`),
+              // Under the name it was saved as (an aggregator's answer: `aggregate.<agent>`).
+              JSON.stringify({
+                ...(typeof answer === "object" && answer !== null ? answer : { answer }),
+                agent,
+                attempt
+              })
+            ),
           saveConsensus: (run, consensus, markdown) => {
             const artifact = path.relative(root, path.join(run.specDirectory, `${consensus.stage}.md`))
             return inBackground(
@@ -228,19 +230,31 @@ export class RunStore extends Context.Service<
               { concurrency: 2, discard: true }
             ).pipe(Effect.as(patch))
           },
-          appendEvent: (runId, event) =>
-            Effect.suspend(() => {
-              let log = eventLogs.get(runId)
-              if (log === undefined) {
-                log = { file: path.resolve(root, runDir(runId), "events.jsonl"), lines: [], writing: false }
-                eventLogs.set(runId, log)
-              }
-              log.lines.push(JSON.stringify(event))
-              if (log.writing) return Effect.void
-              log.writing = true
-              return inBackground(writeEvents(log))
-            })
+          appendEvent: (runId, event) => lineLogs.append(logFile(runId, "events.jsonl"), JSON.stringify(event))
         })
       })
     )
 }
+
+/**
+ * Reads a JSON-lines log of a run (`events.jsonl`, `answers/<stage>.jsonl`): one value per line, in
+ * order. Blank lines and a line a crash cut short (not valid JSON) are skipped.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "@speckit/core"
+ *
+ * RunStore.parseJsonLines('{"agent":"alpha"}\n{"agent":"be') // [{ agent: "alpha" }]
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const parseJsonLines = (text: string): Array<unknown> =>
+  text.split("\n").flatMap((line) => {
+    if (line.trim().length === 0) return []
+    try {
+      return [JSON.parse(line) as unknown]
+    } catch {
+      return []
+    }
+  })

@@ -184,9 +184,13 @@ describe("Pipeline", () => {
       for (const stage of Stage.all) {
         const md = fs.readFileSync(path.join(workspace, "specs", "SPEC-1", `${stage}.md`), "utf8")
         assert.include(md, `: Login`)
-        for (const agent of ["alpha", "beta", "gamma"]) {
-          assert.isTrue(fs.existsSync(path.join(workspace, summary.runDir, "answers", stage, `${agent}.1.json`)))
-        }
+        const answers = RunStore.parseJsonLines(
+          fs.readFileSync(path.join(workspace, summary.runDir, "answers", `${stage}.jsonl`), "utf8")
+        ) as Array<{ readonly agent: string; readonly attempt: number }>
+        assert.sameMembers(
+          answers.map((answer) => `${answer.agent}.${answer.attempt}`),
+          ["alpha.1", "beta.1", "gamma.1"]
+        )
         assert.isTrue(fs.existsSync(path.join(workspace, summary.runDir, "consensus", `${stage}.json`)))
       }
       const saved = JSON.parse(fs.readFileSync(path.join(workspace, summary.runDir, "summary.json"), "utf8"))

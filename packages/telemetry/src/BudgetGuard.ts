@@ -34,6 +34,8 @@ export interface Options {
   readonly thresholds?: ReadonlyArray<number> | undefined
   /** Overrides the per-call prediction (tests). */
   readonly predict?: ((planned: Budget.PlannedAttempt) => number) | undefined
+  /** How the prediction counts a prompt (default `Tokens.count`; see `Tokens.counterFor`). */
+  readonly count?: ((text: string) => number) | undefined
 }
 
 /**
@@ -91,7 +93,8 @@ export const make = (options: Options): Guard => {
         model: planned.model,
         prompt: planned.prompt,
         history,
-        pricer: options.pricer
+        pricer: options.pricer,
+        count: options.count
       }))
   return {
     spent: () => spent,

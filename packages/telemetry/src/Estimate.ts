@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { AgentId, Prompt, type Spec, SpeckitConfig, Stage, TokenUsage } from "@speckit/core"
+import { AgentId, Prompt, type Spec, SpeckitConfig, Stage, TokenCounter, TokenUsage } from "@speckit/core"
 import type * as History from "./History.ts"
 import * as Pricing from "./Pricing.ts"
 import * as Tokens from "./Tokens.ts"
@@ -181,7 +181,9 @@ export const make = (input: {
       const agentConfig = input.config.agents?.[agent]
       const model = (agentConfig && Pricing.modelOf(agentConfig)) ?? "(no model)"
       const samples = input.history.samples[`${stage}/${model}`]
-      const counted = Tokens.count(Prompt.make({ stage, agent: AgentId.make(agent), spec: input.spec, previous: "" }))
+      // A simulated agent reports its prompt with the kernel's estimate: it is counted the same way.
+      const count = agentConfig?.provider === "sim" ? TokenCounter.estimate.count : Tokens.count
+      const counted = count(Prompt.make({ stage, agent: AgentId.make(agent), spec: input.spec, previous: "" }))
       let inputTokens: Range
       let inputSource: Source
       if (previousOutput === undefined) {
@@ -279,11 +281,13 @@ export const predictCall = (input: {
   readonly prompt: string
   readonly history: History.History
   readonly pricer: Pricing.Pricer
+  /** How the prompt is counted (default `Tokens.count`). */
+  readonly count?: ((text: string) => number) | undefined
 }): number => {
   const resolved = input.pricer.price(input.model, input.agent)
   if (resolved === undefined) return 0
   const samples = input.history.samples[`${input.stage}/${input.model}`]
-  const counted = Tokens.count(input.prompt)
+  const counted = (input.count ?? Tokens.count)(input.prompt)
   const promptTokens = samples ? Math.max(counted, samples.mean.input) : counted
   const output = predictOutput(input.history, input.stage, input.model).range.expected
   return resolved.cost(

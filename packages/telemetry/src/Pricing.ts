@@ -7,7 +7,8 @@
  *
  * @since 0.1.0
  */
-import { calcPrice, type ModelPrice } from "@pydantic/genai-prices"
+import type { calcPrice as CalcPrice, ModelPrice } from "@pydantic/genai-prices"
+import { createRequire } from "node:module"
 import type { SpeckitConfig, TokenUsage } from "@speckit/core"
 import { Effect, Schema } from "effect"
 
@@ -99,6 +100,17 @@ const rateAt = (value: ModelPrice[string], inputTokens: number): number => {
 
 const catalogCache = new Map<string, Resolved | undefined>()
 
+let calcPrice: typeof CalcPrice | undefined
+
+/**
+ * The catalogue's `calcPrice`, loaded (its CommonJS build, synchronously) when a model is first looked
+ * up in it: a run of simulated models (priced here) never loads the catalogue.
+ */
+const catalogPrice: typeof CalcPrice = (...args) => {
+  calcPrice ??= (createRequire(import.meta.url)("@pydantic/genai-prices") as { calcPrice: typeof CalcPrice }).calcPrice
+  return calcPrice(...args)
+}
+
 /**
  * A model's price in the `@pydantic/genai-prices` catalogue (bundled data, no network), or
  * `undefined`. Usage maps to `input_tokens` (cached included), `cache_read_tokens` and `output_tokens`.
@@ -114,7 +126,7 @@ const catalogCache = new Map<string, Resolved | undefined>()
  */
 export const catalog = (model: string): Resolved | undefined => {
   if (catalogCache.has(model)) return catalogCache.get(model)
-  const found = calcPrice({ input_tokens: 0, output_tokens: 0 }, model)
+  const found = catalogPrice({ input_tokens: 0, output_tokens: 0 }, model)
   const input = found ? baseOf(found.model_price.input_mtok) : undefined
   const output = found ? baseOf(found.model_price.output_mtok) : undefined
   const cached = found ? baseOf(found.model_price.cache_read_mtok) : undefined

@@ -129,7 +129,7 @@ const writeFiles = (options: Options, snapshot: SessionMetrics.MetricsSnapshot, 
 
 /**
  * The run's telemetry (see the module). It provides `SessionMetrics`, `RunTelemetry`, the wrapped
- * `PipelineEvents`, the `Budget`, the `TokenCounter` (the real tokenizer), `ModelLimits` (`tokenlens`), a
+ * `PipelineEvents`, the `Budget`, the `TokenCounter` (the real tokenizer, or the kernel's estimate when every agent is simulated: `Tokens.counterFor`), `ModelLimits` (`tokenlens`), a
  * fresh `MetricRegistry` and,
  * when configured, the OTLP exporter.
  *
@@ -151,6 +151,7 @@ export const layer = (options: Options) => {
       const path = yield* Path.Path
       const { config } = options
       const pricer = Pricing.fromConfig(config)
+      const counter = Tokens.counterFor(config)
       const history = yield* History.load(path.resolve(options.workspace))
       const estimate = Estimate.make({ config, spec: options.spec, history, pricer })
       const alert: Alert.Handler = (value) => void options.warnings.write(`speckit: warning: ${Alert.format(value)}\n`)
@@ -160,7 +161,8 @@ export const layer = (options: Options) => {
             onExceed: config.budget.onExceed,
             pricer,
             history,
-            onAlert: alert
+            onAlert: alert,
+            count: counter.count
           })
         : undefined
       const metrics = yield* Metrics.make({
@@ -180,7 +182,7 @@ export const layer = (options: Options) => {
         Context.add(Events.PipelineEvents, otlp ? Tracing.traceStages(display) : display),
         Context.add(Budget.Budget, guard?.budget ?? { admit: () => Effect.void }),
         Context.add(Metric.MetricRegistry, registry),
-        Context.add(TokenCounter.TokenCounter, Tokens.counter),
+        Context.add(TokenCounter.TokenCounter, counter),
         Context.add(ModelLimits.ModelLimits, Limits.catalogue)
       )
     })

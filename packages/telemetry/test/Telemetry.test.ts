@@ -77,6 +77,17 @@ describe("Pricing (maintained catalogue)", () => {
     assert.strictEqual(Tokens.count("Hello world"), 2)
     assert.strictEqual(Tokens.count(""), 0)
   })
+
+  it("a run of simulated agents counts its prompts as they report them; any real agent brings the tokenizer", () => {
+    const sim = { provider: "sim" as const, model: "sim-small" }
+    const config = (input: unknown) => Effect.runSync(SpeckitConfig.decode(input, "inline"))
+    const simOnly = config({ agents: { a: sim, b: sim } })
+    assert.strictEqual(Tokens.counterFor(simOnly).name, "chars/4")
+    assert.strictEqual(Tokens.counterFor(simOnly).count("12345678"), 2)
+    const mixed = config({ agents: { a: sim, b: { provider: "exec", command: ["true"] } } })
+    assert.strictEqual(Tokens.counterFor(mixed).name, "o200k_base")
+    assert.strictEqual(Tokens.counterFor(mixed).count("Hello world"), 2)
+  })
 })
 
 describe("Metrics (session)", () => {

@@ -1,15 +1,20 @@
 /**
- * One measurement of `scale.bench.ts`, in a process of its own (so that its peak RSS is its own): one
+ * One measurement of `scale.bench.ts`, in a process of its own (so that its peak RSS is its own, and
+ * plain JavaScript on the built packages, without the TypeScript loader, so that it is speckit's): one
  * run of N `sim` agents × 6 stages at a fixed latency through `Pipeline.run` on the real plugin layers
  * and a real temp workspace. Prints one JSON line: wall ms, ideal ms, CPU ms, agent calls, peak RSS MB.
+ * Build first (`pnpm build`).
  *
- * Usage: tsx bench/scale-child.ts N [latencyMs]
+ * Usage: node bench/scale-child.mjs N [latencyMs]
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect } from "effect"
-import { NodeServices, Pipeline, Run } from "./deps.ts"
+// The same built modules `deps.ts` names (this file runs without the TypeScript loader).
+import { NodeServices } from "../packages/cli/node_modules/@effect/platform-node/dist/index.js"
+import { Effect } from "../packages/cli/node_modules/effect/dist/index.js"
+import { Run } from "../packages/cli/dist/index.js"
+import { Pipeline } from "../packages/core/dist/index.js"
 
 const n = Number(process.argv[2] ?? "100")
 const latencyMs = Number(process.argv[3] ?? "1000")
@@ -23,7 +28,6 @@ const main = Effect.gen(function* () {
   const config = { agents, defaults: { quorum: "majority", earlyDecision: false }, implement: { mode: "describe" } }
   yield* Effect.promise(async () => {
     await writeFile(join(root, "speckit.config.json"), JSON.stringify(config))
-    const { mkdir } = await import("node:fs/promises")
     await mkdir(join(root, "specs", "SPEC-1"), { recursive: true })
     await writeFile(
       join(root, "specs", "SPEC-1", "spec.md"),
@@ -46,7 +50,7 @@ const main = Effect.gen(function* () {
   )
 })
 
-Effect.runPromise(main.pipe(Effect.provide(NodeServices.layer))).catch((error: unknown) => {
+Effect.runPromise(main.pipe(Effect.provide(NodeServices.layer))).catch((error) => {
   console.error(error)
   process.exit(1)
 })

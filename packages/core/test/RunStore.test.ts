@@ -1,0 +1,111 @@
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { RunId, RunStore } from "@speckit/core"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const runId = RunId.RunId.make("run-20261204-000000-test")
+
+const tempWorkspace = () => fs.mkdtempSync(path.join(os.tmpdir(), "speckit-runstore-"))
+
+/** Runs `effect` with the file-system store of `workspace` (a fresh store: like a new process). */
+const withStore = <A, E>(workspace: string, effect: Effect.Effect<A, E, RunStore.RunStore>) =>
+  effect.pipe(
+    Effect.provide(RunStore.RunStore.layerFileSystem(workspace).pipe(Layer.provide(NodeServices.layer))),
+    Effect.scoped
+  )
+
+const answersFile = (workspace: string, stage: string) =>
+  path.join(workspace, ".speckit", "runs", runId, "answers", `${stage}.jsonl`)
+
+const save = (agent: string, attempt: number, text: string) =>
+  Effect.flatMap(RunStore.RunStore, (store) =>
+    store.saveAnswer(runId, "plan", agent, attempt, { agent, attempt, model: "m", text })
+  )
+
+describe("RunStore.layerFileSystem", () => {
+  it.effect(
+    "a stage's raw answers land in one JSON-lines file, in call order, under the names they were saved as",
+    () =>
+      Effect.gen(function* () {
+        const workspace = tempWorkspace()
+        yield* withStore(
+          workspace,
+          Effect.gen(function* () {
+            const store = yield* RunStore.RunStore
+            for (let i = 0; i < 200; i++) yield* save(`a${i}`, 1, `answer ${i}\nwith "quotes"`)
+            yield* store.saveAnswer(runId, "plan", "aggregate.judge", 2, { agent: "judge", attempt: 2, text: "{}" })
+            yield* store.flush ?? Effect.void
+          })
+        )
+        const saved = RunStore.parseJsonLines(fs.readFileSync(answersFile(workspace, "plan"), "utf8")) as Array<{
+          readonly agent: string
+          readonly attempt: number
+          readonly text: string
+        }>
+        assert.strictEqual(saved.length, 201)
+        assert.deepStrictEqual(
+          saved.slice(0, 200).map((answer) => answer.agent),
+          Array.from({ length: 200 }, (_, i) => `a${i}`)
+        )
+        assert.strictEqual(saved[7]?.text, 'answer 7\nwith "quotes"')
+        assert.deepStrictEqual(saved[200], { agent: "aggregate.judge", attempt: 2, text: "{}" })
+      })
+  )
+
+  it.effect("a line a crash cut short stays apart: the next process starts on a new line, readers skip it", () =>
+    Effect.gen(function* () {
+      const workspace = tempWorkspace()
+      yield* withStore(
+        workspace,
+        Effect.andThen(
+          save("alpha", 1, "first"),
+          Effect.flatMap(RunStore.RunStore, (s) => s.flush ?? Effect.void)
+        )
+      )
+      // A crash in the middle of the next batch.
+      fs.appendFileSync(answersFile(workspace, "plan"), '{"agent":"beta","attempt":1,"te')
+      yield* withStore(
+        workspace,
+        Effect.andThen(
+          save("gamma", 1, "after"),
+          Effect.flatMap(RunStore.RunStore, (s) => s.flush ?? Effect.void)
+        )
+      )
+      const text = fs.readFileSync(answersFile(workspace, "plan"), "utf8")
+      assert.lengthOf(text.trimEnd().split("\n"), 3, "the cut line is a line of its own")
+      const saved = RunStore.parseJsonLines(text) as Array<{ readonly agent: string }>
+      assert.deepStrictEqual(
+        saved.map((answer) => answer.agent),
+        ["alpha", "gamma"]
+      )
+    })
+  )
+
+  it.effect("a write that fails is reported by flush", () =>
+    Effect.gen(function* () {
+      const workspace = tempWorkspace()
+      // `answers` is a file, so the stage's log cannot be created under it.
+      fs.mkdirSync(path.join(workspace, ".speckit", "runs", runId), { recursive: true })
+      fs.writeFileSync(path.join(workspace, ".speckit", "runs", runId, "answers"), "")
+      const error = yield* withStore(
+        workspace,
+        Effect.andThen(
+          save("alpha", 1, "lost"),
+          Effect.flatMap(RunStore.RunStore, (s) => s.flush ?? Effect.void)
+        )
+      ).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "RunStoreError")
+      assert.include(error.path, "answers")
+    })
+  )
+})
+
+describe("RunStore.parseJsonLines", () => {
+  it("reads one value a line, skipping blank lines and a line cut short", () => {
+    assert.deepStrictEqual(RunStore.parseJsonLines('{"a":1}\n\n[2]\n{"b":'), [{ a: 1 }, [2]])
+    assert.deepStrictEqual(RunStore.parseJsonLines(""), [])
+  })
+})
