@@ -6,7 +6,7 @@
 #       with its known exports
 #   (b) internal modules are blocked by `exports`
 #   (c) a TypeScript consumer (NodeNext, strict, skipLibCheck false) typechecks against them
-#   (d) the installed `speckit` bin runs `--help` and a demo
+#   (d) the installed `speckit` bin runs `--help`, a demo, and an estimate for a real model
 # Prints one PASS/FAIL line per check and exits non-zero if any check fails.
 #
 # Usage: bash scripts/pack-check.sh        (KEEP_TMP=1 keeps the scratch directory)
@@ -281,6 +281,24 @@ demo_check() {
   ' "$dir" "$tmp/demo-summary.json"
 }
 check "npx speckit demo completes the six stages and delivers a branch" demo_check
+# A real model: the bundle loads the tokenizer and the price catalogue on first use, from node_modules.
+estimate_check() {
+  local dir="$tmp/estimate"
+  mkdir -p "$dir/specs/SPEC-1"
+  printf '# Greeting\n\nPrint a friendly greeting.\n' >"$dir/specs/SPEC-1/spec.md"
+  printf '{ "agents": { "gpt": { "provider": "openai", "model": "gpt-4o", "baseUrl": "http://127.0.0.1:9/v1" } } }\n' \
+    >"$dir/speckit.config.json"
+  npx --no-install speckit estimate SPEC-1 -C "$dir" --json >"$tmp/estimate.json"
+  node -e '
+    const estimate = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"))
+    const call = estimate.stages[0].calls[0]
+    if (call.inputSource !== "counted" || !(call.costUsd.expected > 0)) {
+      console.error(`plan call: ${JSON.stringify(call)}`)
+      process.exit(1)
+    }
+  ' "$tmp/estimate.json"
+}
+check "npx speckit estimate counts and prices a real model (tokenizer and catalogue loaded on use)" estimate_check
 
 echo
 if [[ $failures -gt 0 ]]; then
