@@ -56,6 +56,11 @@ export class Machine<A> {
     readonly stoppedError: SequencerStopped
   ) {
     this.syncStore = store.sync
+    const sync = store.sync
+    this.ack =
+      sync === undefined
+        ? (seq) => Effect.suspend(() => this.ackAsync(seq))
+        : (seq) => Effect.sync(() => this.ackSync(sync, seq))
     this.capacity = Math.max(1, options.capacity ?? 1024)
     this.runId = options.runId
     this.branch = options.branch
@@ -254,28 +259,37 @@ export class Machine<A> {
     this.notifyChange()
   }
 
-  ackNow = (seq: number): Effect.Effect<Acked> => {
+  /** Records an ACK in memory: whether `seq` was the decision in flight (else it is counted as ignored). */
+  recordAck = (seq: number): boolean => {
     if (this.inFlight === undefined || this.inFlight.seq !== seq) {
       this.ignoredAcks++
-      return Effect.succeed({ _tag: "Ignored", seq })
+      return false
     }
     this.inFlight = undefined
     this.state.ackedThrough = seq
     this.pending--
     this.acknowledged++
-    const acked: Acked = { _tag: "Acknowledged", seq }
-    if (this.syncStore !== undefined) {
-      this.syncStore.save(this.state)
+    return true
+  }
+
+  /** An ACK with a synchronous store: it never waits. */
+  ackSync = (sync: NonNullable<SequencerStore.SequencerStore<A>["sync"]>, seq: number): Acked => {
+    if (!this.recordAck(seq)) return { _tag: "Ignored", seq }
+    sync.save(this.state)
+    this.acknowledgedNow()
+    return { _tag: "Acknowledged", seq }
+  }
+
+  /** An ACK with an asynchronous store: the state is saved before the next decision is delivered. */
+  ackAsync = (seq: number): Effect.Effect<Acked> => {
+    if (!this.recordAck(seq)) return Effect.succeed({ _tag: "Ignored", seq })
+    return Effect.map(this.store.save(this.snapshot()), (): Acked => {
       this.acknowledgedNow()
-      return Effect.succeed(acked)
-    }
-    return Effect.map(this.store.save(this.snapshot()), () => {
-      this.acknowledgedNow()
-      return acked
+      return { _tag: "Acknowledged", seq }
     })
   }
 
-  ack = (seq: number): Effect.Effect<Acked> => Effect.suspend(() => this.ackNow(seq))
+  readonly ack: (seq: number) => Effect.Effect<Acked>
 
   stop = (stopOptions?: { readonly drain?: boolean | undefined }): Effect.Effect<StopAck<A>> => {
     const machine = this
