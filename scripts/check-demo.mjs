@@ -25,15 +25,28 @@ for (const stage of stages) {
   const md = path.join(specDir, `${stage}.md`)
   check(fs.existsSync(md) && fs.statSync(md).size > 100, `missing or short ${md}`)
   check(fs.existsSync(path.join(runDir, "consensus", `${stage}.json`)), `missing consensus/${stage}.json`)
-  const answers = fs.existsSync(path.join(runDir, "answers", stage))
-    ? fs.readdirSync(path.join(runDir, "answers", stage))
+  // One raw answer a line, each whole JSON.
+  const log = path.join(runDir, "answers", `${stage}.jsonl`)
+  const lines = fs.existsSync(log)
+    ? fs
+        .readFileSync(log, "utf8")
+        .split("\n")
+        .filter((line) => line.length > 0)
     : []
+  const answers = lines.flatMap((line) => {
+    try {
+      return [JSON.parse(line)]
+    } catch {
+      problems.push(`answers/${stage}.jsonl has a line that is not JSON`)
+      return []
+    }
+  })
   // Verdict stages may stop a straggler early: its answer is written only if it arrived meanwhile.
   const stopped =
     summary.stages.find((s) => s.stage === stage)?.agents.filter((a) => a.status === "stopped").length ?? 0
   check(
     answers.length >= 3 - stopped && answers.length <= 3,
-    `answers/${stage} has ${answers.length} files, ${stopped} agent(s) stopped early`
+    `answers/${stage}.jsonl has ${answers.length} answers, ${stopped} agent(s) stopped early`
   )
 }
 for (const file of ["run.json", "summary.json"]) check(fs.existsSync(path.join(runDir, file)), `missing ${file}`)
