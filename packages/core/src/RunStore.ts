@@ -144,11 +144,10 @@ export class RunStore extends Context.Service<
           )
         }
         const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
-        // Answers, consensus records and stage artifacts are written in the background, off the
-        // stages' critical path; `finish` waits for every pending write (and fails if one failed)
-        // before writing the summary, so a finished run has all its files.
-        // A write that is done is forgotten at once (a run of thousands of answers keeps no fiber per
-        // answer); the first failure is kept for `flush` to report.
+        // Answers, events, consensus records and stage artifacts are written in the background, off
+        // the stages' critical path; `finish` waits for every pending write (and fails if one failed)
+        // before writing the summary, so a finished run has all its files. A write that is done is
+        // forgotten at once, its failure (the first) kept for `flush` to report.
         const scope = yield* Effect.scope
         const pending = new Set<Fiber.Fiber<void, RunStoreError>>()
         let failed: Cause.Cause<RunStoreError> | undefined
