@@ -176,29 +176,30 @@ export class RunStore extends Context.Service<
               })
             )
           )
-        const lineLogs = LineLogs.make({
+        const openLog = LineLogs.make({
           fs,
           ensureDirectory: (file) => ensureDirectory(path.dirname(file)),
           failure: (file, error) => new RunStoreError({ path: file, reason: error.message }),
           inBackground
         })
-        /** Absolute paths of the run logs, by run and log (each computed once). */
-        const logFiles = new Map<string, string>()
-        const logFile = (runId: RunId, name: string) => {
+        /** The appenders of the run logs, by run and log (each opened once). */
+        const logs = new Map<string, (line: string) => Effect.Effect<void>>()
+        const appendTo = (runId: RunId, name: string, line: string) => {
           const key = `${runId}/${name}`
-          let file = logFiles.get(key)
-          if (file === undefined) {
-            file = path.resolve(root, runDir(runId), name)
-            logFiles.set(key, file)
+          let append = logs.get(key)
+          if (append === undefined) {
+            append = openLog(path.resolve(root, runDir(runId), name))
+            logs.set(key, append)
           }
-          return file
+          return append(line)
         }
         return RunStore.of({
           runDir,
           begin: (run) => write(path.join(runDir(run.runId), "run.json"), json(run)),
           saveAnswer: (runId, stage, agent, attempt, answer) =>
-            lineLogs.append(
-              logFile(runId, `answers/${stage}.jsonl`),
+            appendTo(
+              runId,
+              `answers/${stage}.jsonl`,
               // Under the name it was saved as (an aggregator's answer: `aggregate.<agent>`).
               JSON.stringify({
                 ...(typeof answer === "object" && answer !== null ? answer : { answer }),
@@ -229,7 +230,7 @@ export class RunStore extends Context.Service<
               { concurrency: 2, discard: true }
             ).pipe(Effect.as(patch))
           },
-          appendEvent: (runId, event) => lineLogs.append(logFile(runId, "events.jsonl"), JSON.stringify(event))
+          appendEvent: (runId, event) => appendTo(runId, "events.jsonl", JSON.stringify(event))
         })
       })
     )

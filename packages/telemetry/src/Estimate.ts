@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { AgentId, Prompt, type Spec, SpeckitConfig, Stage, TokenCounter, TokenUsage } from "@speckit/core"
+import { AgentId, Prompt, type Spec, SpeckitConfig, Stage, TokenUsage } from "@speckit/core"
 import type * as History from "./History.ts"
 import * as Pricing from "./Pricing.ts"
 import * as Tokens from "./Tokens.ts"
@@ -168,8 +168,11 @@ export const make = (input: {
   readonly spec: Spec.Spec
   readonly history: History.History
   readonly pricer?: Pricing.Pricer | undefined
+  /** How prompts are counted (default `Tokens.counterFor(config).count`, as the run counts them). */
+  readonly count?: ((text: string) => number) | undefined
 }): Estimate => {
   const pricer = input.pricer ?? Pricing.fromConfig(input.config)
+  const count = input.count ?? Tokens.counterFor(input.config).count
   const stages: Array<StageEstimate> = []
   const byAgent: Record<string, Range> = {}
   const unpriced = new Set<string>()
@@ -181,8 +184,6 @@ export const make = (input: {
       const agentConfig = input.config.agents?.[agent]
       const model = (agentConfig && Pricing.modelOf(agentConfig)) ?? "(no model)"
       const samples = input.history.samples[`${stage}/${model}`]
-      // A simulated agent reports its prompt with the kernel's estimate: it is counted the same way.
-      const count = agentConfig?.provider === "sim" ? TokenCounter.estimate.count : Tokens.count
       const counted = count(Prompt.make({ stage, agent: AgentId.make(agent), spec: input.spec, previous: "" }))
       let inputTokens: Range
       let inputSource: Source

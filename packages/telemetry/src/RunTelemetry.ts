@@ -129,9 +129,9 @@ const writeFiles = (options: Options, snapshot: SessionMetrics.MetricsSnapshot, 
 
 /**
  * The run's telemetry (see the module). It provides `SessionMetrics`, `RunTelemetry`, the wrapped
- * `PipelineEvents`, the `Budget`, the `TokenCounter` (the real tokenizer, or the kernel's estimate when every agent is simulated: `Tokens.counterFor`), `ModelLimits` (`tokenlens`), a
- * fresh `MetricRegistry` and,
- * when configured, the OTLP exporter.
+ * `PipelineEvents`, the `Budget`, the `TokenCounter` (`Tokens.counterFor`: the real tokenizer, or the
+ * kernel's estimate when every agent is simulated), `ModelLimits` (`tokenlens`), a fresh
+ * `MetricRegistry` and, when configured, the OTLP exporter.
  *
  * @example
  * ```ts
@@ -153,7 +153,7 @@ export const layer = (options: Options) => {
       const pricer = Pricing.fromConfig(config)
       const counter = Tokens.counterFor(config)
       const history = yield* History.load(path.resolve(options.workspace))
-      const estimate = Estimate.make({ config, spec: options.spec, history, pricer })
+      const estimate = Estimate.make({ config, spec: options.spec, history, pricer, count: counter.count })
       const alert: Alert.Handler = (value) => void options.warnings.write(`speckit: warning: ${Alert.format(value)}\n`)
       const guard = config.budget
         ? BudgetGuard.make({

@@ -55,8 +55,8 @@ export class Machine<A> {
     loaded: SequencerStore.Loaded<A> | undefined,
     readonly stoppedError: SequencerStopped
   ) {
-    this.syncStore = store.sync
     const sync = store.sync
+    this.syncStore = sync
     this.ack =
       sync === undefined
         ? (seq) => Effect.suspend(() => this.ackAsync(seq))

@@ -11,71 +11,64 @@
  */
 import { Effect, type FileSystem, type PlatformError } from "effect"
 
-interface LineLog {
-  lines: Array<string>
-  writing: boolean
-  /** Whether the file's end was checked by this process. */
-  checked: boolean
-}
-
 const newline = 10
 
-export const make = <E>(options: {
-  readonly fs: FileSystem.FileSystem
-  /** Makes the directory of `file`, if needed. */
-  readonly ensureDirectory: (file: string) => Effect.Effect<void, PlatformError.PlatformError>
-  /** The error a failed write of `file` is reported with. */
-  readonly failure: (file: string, error: PlatformError.PlatformError) => E
-  /** Runs a write in the background, where `flush` waits for it. */
-  readonly inBackground: (effect: Effect.Effect<void, E>) => Effect.Effect<void>
-}) => {
-  const { fs } = options
-  const logs = new Map<string, LineLog>()
+/**
+ * A maker of appenders: `open(file)` (an absolute path) returns the function that appends one line
+ * (one JSON value, without a newline) to `file`. Open each file once and keep its appender.
+ */
+export const make =
+  <E>(options: {
+    readonly fs: FileSystem.FileSystem
+    /** Makes the directory of `file`, if needed. */
+    readonly ensureDirectory: (file: string) => Effect.Effect<void, PlatformError.PlatformError>
+    /** The error a failed write of `file` is reported with. */
+    readonly failure: (file: string, error: PlatformError.PlatformError) => E
+    /** Runs a write in the background, where `flush` waits for it. */
+    readonly inBackground: (effect: Effect.Effect<void, E>) => Effect.Effect<void>
+  }) =>
+  (file: string): ((line: string) => Effect.Effect<void>) => {
+    const { fs } = options
+    let lines: Array<string> = []
+    let writing = false
+    /** Whether the file's end was checked by this process. */
+    let checked = false
 
-  /** What the first batch of this process starts with: a newline after a line cut short. */
-  const separator = (file: string, log: LineLog): Effect.Effect<string> => {
-    if (log.checked) return Effect.succeed("")
-    log.checked = true
-    return fs.readFile(file).pipe(
-      Effect.map((bytes) => (bytes.length > 0 && bytes[bytes.length - 1] !== newline ? "\n" : "")),
-      Effect.orElseSucceed(() => "")
-    )
-  }
+    /** What the first batch of this process starts with: a newline after a line cut short. */
+    const separator = (): Effect.Effect<string> => {
+      if (checked) return Effect.succeed("")
+      checked = true
+      return fs.readFile(file).pipe(
+        Effect.map((bytes) => (bytes.length > 0 && bytes[bytes.length - 1] !== newline ? "\n" : "")),
+        Effect.orElseSucceed(() => "")
+      )
+    }
 
-  const write = (file: string, log: LineLog): Effect.Effect<void, E> =>
-    Effect.suspend(() => {
-      if (log.lines.length === 0) {
-        log.writing = false
+    const write: Effect.Effect<void, E> = Effect.suspend(() => {
+      if (lines.length === 0) {
+        writing = false
         return Effect.void
       }
-      const text = `${log.lines.join("\n")}\n`
-      log.lines = []
+      const text = `${lines.join("\n")}\n`
+      lines = []
       return options.ensureDirectory(file).pipe(
-        Effect.andThen(separator(file, log)),
+        Effect.andThen(separator()),
         Effect.flatMap((start) => fs.writeFileString(file, `${start}${text}`, { flag: "a" })),
         Effect.mapError((error) => options.failure(file, error)),
         Effect.onError(() =>
           Effect.sync(() => {
-            log.writing = false
+            writing = false
           })
         ),
-        Effect.andThen(write(file, log))
+        Effect.andThen(write)
       )
     })
 
-  /** Appends `line` (one JSON value, without a newline) to `file`, an absolute path. */
-  const append = (file: string, line: string): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      let log = logs.get(file)
-      if (log === undefined) {
-        log = { lines: [], writing: false, checked: false }
-        logs.set(file, log)
-      }
-      log.lines.push(line)
-      if (log.writing) return Effect.void
-      log.writing = true
-      return options.inBackground(write(file, log))
-    })
-
-  return { append }
-}
+    return (line) =>
+      Effect.suspend(() => {
+        lines.push(line)
+        if (writing) return Effect.void
+        writing = true
+        return options.inBackground(write)
+      })
+  }
