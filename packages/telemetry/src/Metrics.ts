@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { SessionMetrics, TokenUsage } from "@speckit/core"
-import { type Context, Effect, Layer, Metric } from "effect"
+import { Context, Effect, Layer, Metric } from "effect"
 import type * as Alert from "./Alert.ts"
 import * as Pricing from "./Pricing.ts"
 
@@ -52,18 +52,33 @@ export const names = {
 
 const emptyBreakdown: SessionMetrics.Breakdown = { calls: 0, usage: TokenUsage.empty, costUsd: 0 }
 
-const addTo = (
-  table: Record<string, SessionMetrics.Breakdown>,
-  key: string,
-  usage: TokenUsage.TokenUsage,
-  costUsd: number
-) => {
-  const current = table[key] ?? emptyBreakdown
-  table[key] = {
-    calls: current.calls + 1,
-    usage: TokenUsage.add(current.usage, usage),
-    costUsd: current.costUsd + costUsd
+/** A running breakdown, updated in place; `snapshot` copies it. */
+type Tally = { calls: number; input: number; cachedInput: number; output: number; reasoning: number; costUsd: number }
+
+const addTo = (table: Map<string, Tally>, key: string, usage: TokenUsage.TokenUsage, costUsd: number) => {
+  let tally = table.get(key)
+  if (tally === undefined) {
+    tally = { calls: 0, input: 0, cachedInput: 0, output: 0, reasoning: 0, costUsd: 0 }
+    table.set(key, tally)
   }
+  tally.calls++
+  tally.input += usage.input
+  tally.cachedInput += usage.cachedInput
+  tally.output += usage.output
+  tally.reasoning += usage.reasoning
+  tally.costUsd += costUsd
+}
+
+const breakdownOf = (tally: Tally): SessionMetrics.Breakdown => ({
+  calls: tally.calls,
+  usage: { input: tally.input, cachedInput: tally.cachedInput, output: tally.output, reasoning: tally.reasoning },
+  costUsd: tally.costUsd
+})
+
+const recordOf = (table: Map<string, Tally>): Record<string, SessionMetrics.Breakdown> => {
+  const out: Record<string, SessionMetrics.Breakdown> = {}
+  for (const [key, tally] of table) out[key] = breakdownOf(tally)
+  return out
 }
 
 const tokenKinds = ["input", "cachedInput", "output", "reasoning"] as const
@@ -74,9 +89,52 @@ const tokenLabel: Record<(typeof tokenKinds)[number], string> = {
   reasoning: "reasoning"
 }
 
+type Counter = Metric.Metric.Hooks<number, Metric.CounterState<number>>
+
+/** The counters of one agent in one stage with one model, made at its first call. */
+interface CallCounters {
+  readonly tokens: Array<Counter | undefined>
+  readonly calls: { ok?: Counter; failed?: Counter; interrupted?: Counter }
+  cost: Counter | undefined
+  wasted: Counter | undefined
+}
+
+/** The attributes as `[name, value]` pairs sorted by name, as `Metric` keys a series (an insertion sort: a few pairs, no allocation). */
+const sortedEntries = (attributes: Record<string, string>): Array<[string, string]> => {
+  const entries = Object.entries(attributes)
+  for (let i = 1; i < entries.length; i++) {
+    const entry = entries[i]
+    if (entry === undefined) continue
+    let j = i - 1
+    for (; j >= 0; j--) {
+      const before = entries[j]
+      if (before === undefined || before[0] <= entry[0]) break
+      entries[j + 1] = before
+    }
+    entries[j + 1] = entry
+  }
+  return entries
+}
+
+/** The hooks of a counter series: its count, with methods on the prototype (no closures per series). */
+class CounterHooks implements Counter {
+  count = 0
+  get(): Metric.CounterState<number> {
+    return { count: this.count, incremental: false }
+  }
+  update(value: number): void {
+    this.count += value
+  }
+  modify(value: number): void {
+    this.count += value
+  }
+}
+
 /**
- * The Effect metrics, created once per attribute set (with the attributes built in, so an update is a
- * registry lookup, not a context rebuild) and updated without an effect per call.
+ * The Effect metrics. A series is an entry of the context's `Metric.MetricRegistry`, made at its first
+ * update under the key `Metric.counter` gives it (so a series made here and one made with the `Metric`
+ * API are the same series), without a `Metric` object per attribute set: a run of 1,000 agents × 6
+ * stages makes about 24,000 of them, one per agent, stage, model and label.
  */
 const makeInstruments = (context: Context.Context<never>) => {
   const descriptions = {
@@ -90,53 +148,69 @@ const makeInstruments = (context: Context.Context<never>) => {
     description: "Prompt size (input tokens) of each attempt",
     boundaries: Metric.exponentialBoundaries({ start: 256, factor: 2, count: 10 })
   })
-  const cache = new Map<string, Metric.Metric<number, unknown>>()
-  const tagged = (
-    metric: "tokens" | "cost" | "calls" | "events" | "wasted",
-    key: string,
-    attributes: Record<string, string>
-  ) => {
-    let found = cache.get(key)
+  const registry = Context.get(context, Metric.MetricRegistry)
+  const extra = Context.get(context, Metric.CurrentMetricAttributes)
+  const hasExtra = Object.keys(extra).length > 0
+  const counter = (id: string, description: string, attributes: Record<string, string>): Counter => {
+    const merged: Record<string, string> = hasExtra ? { ...attributes, ...extra } : attributes
+    const key = JSON.stringify(["Counter", id, description, sortedEntries(merged)])
+    const found = registry.get(key)
+    if (found !== undefined) return found.hooks
+    const hooks = new CounterHooks()
+    registry.set(key, { id, type: "Counter", description, attributes: merged, hooks })
+    return hooks
+  }
+  const perCall = new Map<string, CallCounters>()
+  const events = new Map<string, Counter>()
+  const countersOf = (call: SessionMetrics.CallRecord): CallCounters => {
+    const id = `${call.agent}\u0000${call.stage}\u0000${call.model}`
+    let found = perCall.get(id)
     if (found === undefined) {
-      const name =
-        metric === "tokens"
-          ? names.tokens
-          : metric === "cost"
-            ? names.cost
-            : metric === "calls"
-              ? names.calls
-              : metric === "events"
-                ? names.events
-                : names.wastedTokens
-      found = Metric.counter(name, { description: descriptions[metric], attributes })
-      cache.set(key, found)
+      found = { tokens: [undefined, undefined, undefined, undefined], calls: {}, cost: undefined, wasted: undefined }
+      perCall.set(id, found)
     }
     return found
   }
   return {
     call: (call: SessionMetrics.CallRecord, costUsd: number, wastedCall: boolean) => {
+      const counters = countersOf(call)
       const base = { agent: call.agent, stage: call.stage, model: call.model }
-      const id = `${call.agent}\u0000${call.stage}\u0000${call.model}`
-      for (const kind of tokenKinds) {
+      for (let i = 0; i < tokenKinds.length; i++) {
+        const kind = tokenKinds[i] ?? "input"
         const value = call.usage[kind]
         if (value > 0) {
-          tagged("tokens", `t${id}\u0000${kind}`, { ...base, type: tokenLabel[kind] }).updateUnsafe(value, context)
+          let tokens = counters.tokens[i]
+          if (tokens === undefined) {
+            tokens = counter(names.tokens, descriptions.tokens, { ...base, type: tokenLabel[kind] })
+            counters.tokens[i] = tokens
+          }
+          tokens.update(value, context)
         }
       }
-      tagged("cost", `c${id}`, base).updateUnsafe(costUsd, context)
+      counters.cost ??= counter(names.cost, descriptions.cost, base)
+      counters.cost.update(costUsd, context)
       const outcome = call.interrupted ? "interrupted" : call.ok ? "ok" : "failed"
-      tagged("calls", `n${id}\u0000${outcome}`, { ...base, outcome }).updateUnsafe(1, context)
+      let calls = counters.calls[outcome]
+      if (calls === undefined) {
+        calls = counter(names.calls, descriptions.calls, { ...base, outcome })
+        counters.calls[outcome] = calls
+      }
+      calls.update(1, context)
       if (wastedCall) {
-        tagged("wasted", `w${id}`, base).updateUnsafe(TokenUsage.total(call.usage), context)
+        counters.wasted ??= counter(names.wastedTokens, descriptions.wasted, base)
+        counters.wasted.update(TokenUsage.total(call.usage), context)
       }
       if (call.usage.input > 0) prompt.updateUnsafe(call.usage.input, context)
     },
-    event: (event: SessionMetrics.CountedEvent) =>
-      tagged("events", `e${event.kind}\u0000${event.agent}\u0000${event.stage}`, {
-        kind: event.kind,
-        agent: event.agent,
-        stage: event.stage
-      }).updateUnsafe(1, context)
+    event: (event: SessionMetrics.CountedEvent) => {
+      const id = `${event.kind}\u0000${event.agent}\u0000${event.stage}`
+      let found = events.get(id)
+      if (found === undefined) {
+        found = counter(names.events, descriptions.events, { kind: event.kind, agent: event.agent, stage: event.stage })
+        events.set(id, found)
+      }
+      found.update(1, context)
+    }
   }
 }
 
@@ -170,10 +244,10 @@ export const make = (options: Options = {}): Effect.Effect<SessionMetrics.Sessio
     let costUsd = 0
     let estimatedCostUsd = 0
     const unpriced = new Set<string>(options.unpriced ?? [])
-    const byAgent: Record<string, SessionMetrics.Breakdown> = {}
-    const byStage: Record<string, SessionMetrics.Breakdown> = {}
-    const byStageAgent: Record<string, Record<string, SessionMetrics.Breakdown>> = {}
-    const wasted: Record<string, SessionMetrics.Breakdown> = {}
+    const byAgent = new Map<string, Tally>()
+    const byStage = new Map<string, Tally>()
+    const byStageAgent = new Map<string, Map<string, Tally>>()
+    const wasted = new Map<string, Tally>()
     const recent: Array<number> = []
     // Kinds other than the four always reported (e.g. `circuit_open`) appear once first counted.
     const events: { -readonly [K in keyof SessionMetrics.EventCounts]: SessionMetrics.EventCounts[K] } = {
@@ -201,8 +275,11 @@ export const make = (options: Options = {}): Effect.Effect<SessionMetrics.Sessio
           if (call.estimated === true) estimatedCostUsd += cost
           addTo(byAgent, call.agent, call.usage, cost)
           addTo(byStage, call.stage, call.usage, cost)
-          const stageTable = byStageAgent[call.stage] ?? {}
-          byStageAgent[call.stage] = stageTable
+          let stageTable = byStageAgent.get(call.stage)
+          if (stageTable === undefined) {
+            stageTable = new Map()
+            byStageAgent.set(call.stage, stageTable)
+          }
           addTo(stageTable, call.agent, call.usage, cost)
           if (wastedCall) addTo(wasted, "all", call.usage, cost)
           if (call.usage.input > 0) {
@@ -228,13 +305,13 @@ export const make = (options: Options = {}): Effect.Effect<SessionMetrics.Sessio
         costUsd,
         ...(estimatedCostUsd > 0 ? { estimatedCostUsd } : {}),
         unpriced: [...unpriced].sort(),
-        byAgent: { ...byAgent },
-        byStage: { ...byStage },
+        byAgent: recordOf(byAgent),
+        byStage: recordOf(byStage),
         lastTurn,
         events: { ...events },
-        wasted: wasted.all ?? emptyBreakdown,
+        wasted: recordOf(wasted).all ?? emptyBreakdown,
         recentPromptTokens: [...recent],
-        byStageAgent: Object.fromEntries(Object.entries(byStageAgent).map(([stage, table]) => [stage, { ...table }]))
+        byStageAgent: Object.fromEntries(Array.from(byStageAgent, ([stage, table]) => [stage, recordOf(table)]))
       }))
     })
   })

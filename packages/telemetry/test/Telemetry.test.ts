@@ -141,6 +141,33 @@ describe("Metrics (session)", () => {
       assert.strictEqual(sum(Metrics.names.calls, { outcome: "ok" }), 2)
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
   )
+
+  it.effect("keeps one series per attribute set, shared with the Metric API and under contextual attributes", () =>
+    Effect.gen(function* () {
+      const metrics = yield* Metrics.make()
+      yield* metrics.record(call())
+      yield* metrics.record(call())
+      // The same series, updated through the `Metric` API with the attributes the layer labels it with.
+      const calls = Metric.counter(Metrics.names.calls, {
+        description: "Agent attempts, by agent, stage, model and outcome",
+        attributes: { stage: "plan", outcome: "ok", model: "sim-large", agent: "alpha", run: "r1" }
+      })
+      yield* Metric.update(calls, 1)
+      const series = (yield* Metric.snapshot).filter((s) => s.id === Metrics.names.calls)
+      assert.strictEqual(series.length, 1)
+      assert.deepStrictEqual(series[0]?.attributes, {
+        agent: "alpha",
+        stage: "plan",
+        model: "sim-large",
+        outcome: "ok",
+        run: "r1"
+      })
+      assert.deepStrictEqual(series[0]?.state, { count: 3, incremental: false })
+    }).pipe(
+      Effect.provideService(Metric.CurrentMetricAttributes, { run: "r1" }),
+      Effect.provideService(Metric.MetricRegistry, new Map())
+    )
+  )
 })
 
 /** A small parser of the Prometheus text format (samples only). */
