@@ -162,6 +162,9 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  */
 export const extract = (text: string, strict: boolean): Repaired<Record<string, unknown>> | undefined => {
   const trimmed = text.trim()
+  // The common case first: the answer is the object, nothing around it.
+  const whole = parseJson(trimmed)
+  if (isRecord(whole)) return { value: whole, repairs: [] }
   const fenced = /```[a-zA-Z]*\s*\n([\s\S]*?)\n?```/.exec(text)?.[1]
   const start = text.indexOf("{")
   const end = text.lastIndexOf("}")
@@ -172,7 +175,7 @@ export const extract = (text: string, strict: boolean): Repaired<Record<string, 
       ? [[text.slice(start, end + 1), "took the JSON object out of the prose around it"] as const]
       : [])
   ]
-  for (const [candidate, repair] of places) {
+  for (const [candidate, repair] of places.slice(1)) {
     const value = parseJson(candidate)
     if (isRecord(value)) return { value, repairs: repair === undefined ? [] : [repair] }
   }
@@ -292,8 +295,18 @@ const verdict = synonym(verdictSynonyms)
 
 const findingFields = { severity: lowerCase(["info", "low", "medium", "high", "critical"]) }
 
-/** Each stage's coercions, by field. */
+/** Each stage's coercions, by field, made once per stage. */
+const coercions = new Map<Stage, Readonly<Record<string, Coercion>>>()
 const coercionsOf = (stage: Stage): Readonly<Record<string, Coercion>> => {
+  let found = coercions.get(stage)
+  if (found === undefined) {
+    found = makeCoercions(stage)
+    coercions.set(stage, found)
+  }
+  return found
+}
+
+const makeCoercions = (stage: Stage): Readonly<Record<string, Coercion>> => {
   const common = { summary: joined }
   switch (stage) {
     case "plan":
