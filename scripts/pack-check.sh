@@ -136,7 +136,7 @@ alone_check() {
 check "@speckit/core alone" alone_check core Pipeline Stage
 check "@speckit/agents alone" alone_check agents AgentProviders ExecAgent
 check "@speckit/sqlite alone" alone_check sqlite SqliteClient StateDatabase
-check "@speckit/postgres alone" alone_check postgres PgStore Runner Retention
+check "@speckit/postgres alone" alone_check postgres PgStore Runner Retention FleetRuns
 check "@speckit/git alone" alone_check git Git GitWorktrees
 check "@speckit/consensus alone" alone_check consensus QuorumConsensus MemorySequencer
 check "@speckit/telemetry alone" alone_check telemetry Metrics Pricing
@@ -162,7 +162,7 @@ echo "== (a) import from plain Node ESM"
 check "import @speckit/core (Pipeline, Stage)" import_check @speckit/core Pipeline Stage
 check "import @speckit/agents (AgentProviders, ExecAgent)" import_check @speckit/agents AgentProviders ExecAgent
 check "import @speckit/sqlite (SqliteClient, StateDatabase)" import_check @speckit/sqlite SqliteClient StateDatabase
-check "import @speckit/postgres (PgStore, Runner, Retention)" import_check @speckit/postgres PgStore Runner Retention
+check "import @speckit/postgres (PgStore, Runner, Retention, FleetRuns)" import_check @speckit/postgres PgStore Runner Retention FleetRuns
 check "import @speckit/git (Git, GitWorktrees)" import_check @speckit/git Git GitWorktrees
 check "import @speckit/consensus (QuorumConsensus, MemorySequencer)" \
   import_check @speckit/consensus QuorumConsensus MemorySequencer
@@ -265,6 +265,15 @@ fi
 
 echo "== (d) the installed speckit bin"
 check "npx speckit --help exits 0" npx --no-install speckit --help
+# The fleet's chunk (the PostgreSQL driver, the cluster runner) loads from the installed bundle: an
+# unreachable store is one line and exit 2.
+worker_check() {
+  local code=0
+  npx --no-install speckit worker --store postgres://speckit@127.0.0.1:1/none >"$tmp/worker.out" 2>&1 || code=$?
+  [[ "$code" == "2" ]] || { echo "exit $code"; cat "$tmp/worker.out"; return 1; }
+  grep -q "cannot use PostgreSQL store postgres://speckit@127.0.0.1:1/none" "$tmp/worker.out" || { cat "$tmp/worker.out"; return 1; }
+}
+check "npx speckit worker loads the fleet's chunk (an unreachable store: exit 2)" worker_check
 demo_check() {
   local dir="$tmp/demo"
   npx --no-install speckit demo "$dir" --json >"$tmp/demo-summary.json"

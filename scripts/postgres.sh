@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL for tests and benches, on 127.0.0.1 and a free port, in a temporary directory.
 #
 #   eval "$(bash scripts/postgres.sh start)"   # exports TEST_POSTGRES_URL and TEST_POSTGRES_DIR
+#   bash scripts/postgres.sh createdb "$TEST_POSTGRES_URL" NAME   # prints the new database's URL
 #   bash scripts/postgres.sh stop "$TEST_POSTGRES_DIR"
 #
 # Uses Debian's `postgresql` (installed by .ci/run when absent). `initdb` refuses root, so as root the
@@ -35,6 +36,13 @@ start() {
   echo "export TEST_POSTGRES_DIR=$dir"
 }
 
+createdb() {
+  local url="${1:?usage: postgres.sh createdb URL NAME}" name="${2:?usage: postgres.sh createdb URL NAME}"
+  [[ "$name" =~ ^[a-z_][a-z0-9_]*$ ]] || { echo "postgres.sh: bad database name $name" >&2; exit 2; }
+  "$(bin_dir)/psql" "$url" -v ON_ERROR_STOP=1 -q -c "CREATE DATABASE $name" >/dev/null
+  echo "${url%/*}/$name"
+}
+
 stop() {
   local dir="${1:?usage: postgres.sh stop DIR}"
   as_server "$(bin_dir)/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
@@ -43,6 +51,7 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
+  createdb) createdb "${2:-}" "${3:-}" ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: postgres.sh start | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: postgres.sh start | createdb URL NAME | stop DIR" >&2; exit 2 ;;
 esac

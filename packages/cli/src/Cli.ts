@@ -5,9 +5,11 @@
  */
 import * as Worktrees from "@speckit/core/Worktrees"
 import * as Git from "@speckit/git/Git"
-import { Effect, FileSystem, Option, Path } from "effect"
+import { Config, Effect, FileSystem, Option, Path } from "effect"
+import * as Os from "node:os"
 import { Argument, Command, Flag } from "effect/cli"
 import { InputError } from "./Errors.ts"
+import * as Main from "./Main.ts"
 import * as Runs from "./Runs.ts"
 
 /**
@@ -21,6 +23,7 @@ const load = {
   estimate: Effect.promise(() => import("./Estimate.ts")),
   report: Effect.promise(() => import("./Report.ts")),
   sqlite: Effect.promise(() => import("@speckit/sqlite")),
+  fleet: Effect.promise(() => import("./Fleet.ts")),
   worktrees: Effect.promise(() => import("@speckit/git/GitWorktrees"))
 }
 
@@ -50,6 +53,14 @@ const apply = Flag.Boolean("apply").pipe(
   Flag.withDefault(false)
 )
 
+const store = Flag.String("store").pipe(
+  Flag.withDescription(
+    "A fleet's store: postgres://USER:PASSWORD@HOST:PORT/DATABASE (default: $SPECKIT_STORE). The run is submitted to the fleet's workers (`speckit worker`) instead of running here."
+  ),
+  Flag.withFallbackConfig(Config.String("SPECKIT_STORE")),
+  Flag.optional
+)
+
 const optionalPath = (value: { readonly _tag: "Some"; readonly value: string } | { readonly _tag: "None" }) =>
   value._tag === "Some" ? value.value : undefined
 
@@ -71,19 +82,45 @@ export const auto = Command.make(
       Flag.withDescription("Start a new run even when the spec has an unfinished run on this branch."),
       Flag.withDefault(false)
     ),
-    apply
+    apply,
+    store,
+    detach: Flag.Boolean("detach").pipe(
+      Flag.withDescription("With --store: print the submitted run's id and return at once (the run goes on)."),
+      Flag.withDefault(false)
+    )
   },
   (options) =>
-    Effect.flatMap(load.run, (Run) => Run.auto({ ...options, metricsFile: optionalPath(options.metricsFile) })).pipe(
-      Effect.asVoid
-    )
+    Option.match(options.store, {
+      onNone: () =>
+        options.detach
+          ? Effect.fail(
+              new InputError({ message: "--detach submits a run to a fleet: give --store (or SPECKIT_STORE)" })
+            )
+          : Effect.flatMap(load.run, (Run) =>
+              Run.auto({ ...options, metricsFile: optionalPath(options.metricsFile) })
+            ).pipe(Effect.asVoid),
+      onSome: (url) =>
+        Effect.flatMap(load.fleet, (Fleet) =>
+          Fleet.submit({
+            specId: options.specId,
+            workspace: options.workspace,
+            store: url,
+            detach: options.detach,
+            json: options.json
+          })
+        ).pipe(Effect.asVoid)
+    })
 ).pipe(
   Command.withDescription(
-    "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. The run is durable (journaled in .speckit/state.db): after a crash, Ctrl-C or a pause, `speckit resume <RUN-ID>` goes on where it stopped without calling again the agents whose answers were recorded. A spec with an unfinished run on the current branch is refused (resume it, or pass --new). One speckit process at a time per workspace. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted (2 also when the workspace's state database is in use by another process, corrupt or foreign; after a 3, answer with `speckit approve` or `speckit reject`, then `speckit resume`)."
+    "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). With --store (or SPECKIT_STORE) the run is submitted to a fleet of `speckit worker`s sharing that PostgreSQL store (the spec's text and the configuration travel with it; it describes its change) and followed until it ends, or with --detach its run id is printed at once; Ctrl-C while following leaves it running. In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. The run is durable (journaled in .speckit/state.db): after a crash, Ctrl-C or a pause, `speckit resume <RUN-ID>` goes on where it stopped without calling again the agents whose answers were recorded. A spec with an unfinished run on the current branch is refused (resume it, or pass --new). One speckit process at a time per workspace. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted (2 also when the workspace's state database is in use by another process, corrupt or foreign; after a 3, answer with `speckit approve` or `speckit reject`, then `speckit resume`)."
   ),
   Command.withExamples([
     { command: "speckit auto SPEC-001-slugify", description: "Run a spec in the current workspace" },
-    { command: "speckit auto SPEC-7 -C ~/work/shop --json", description: "Run in another workspace, print JSON" }
+    { command: "speckit auto SPEC-7 -C ~/work/shop --json", description: "Run in another workspace, print JSON" },
+    {
+      command: "speckit auto SPEC-7 --store postgres://speckit@db:5432/speckit --detach",
+      description: "Submit a run to a fleet"
+    }
   ])
 )
 
@@ -330,9 +367,17 @@ export const status = Command.make(
   {
     runId: runIdArgument("The run to show (default: the newest run of the workspace).").pipe(Argument.optional),
     workspace,
-    json: jsonFlag("Print the run's summary (or record) as one JSON object.")
+    json: jsonFlag("Print the run's summary (or record) as one JSON object."),
+    store
   },
-  Effect.fn(function* ({ runId, workspace, json }) {
+  Effect.fn(function* ({ runId, workspace, json, store }) {
+    if (Option.isSome(store)) {
+      if (Option.isNone(runId))
+        return yield* new InputError({ message: "with --store, name the run: speckit status RUN-ID --store URL" })
+      const Fleet = yield* load.fleet
+      yield* Fleet.status({ runId: runId.value, store: store.value, json })
+      return
+    }
     const run = yield* Runs.find(workspace, Option.getOrUndefined(runId))
     // A run without a summary (running, or killed): what its event log says was recorded.
     const stages = run.summary === undefined ? yield* Runs.recorded(workspace, run.runId) : undefined
@@ -348,11 +393,101 @@ export const status = Command.make(
   })
 ).pipe(
   Command.withDescription(
-    "Show one run: its status and phase, each stage's consensus and agents (attempts, cost, errors), decisions, cost and the last error. Exit codes: 0, 2 when there is no such run."
+    "Show one run: its status and phase, each stage's consensus and agents (attempts, cost, errors), decisions, cost and the last error. With --store: where a run submitted to that fleet is (running, finished with its status, or failed and why). Exit codes: 0, 2 when there is no such run or the store cannot be used."
   ),
   Command.withExamples([
     { command: "speckit status", description: "The newest run" },
     { command: "speckit status run-20261125-093012-k3f9 --json", description: "One run, as JSON" }
+  ])
+)
+
+/**
+ * `speckit cancel RUN-ID --store URL`: cancel a run submitted to a fleet.
+ *
+ * @since 0.4.0
+ */
+export const cancel = Command.make(
+  "cancel",
+  { runId: runIdArgument("The run to cancel."), store },
+  ({ runId, store }) =>
+    Option.match(store, {
+      onNone: () =>
+        Effect.fail(
+          new InputError({
+            message:
+              "cancel stops a run submitted to a fleet: give --store (or SPECKIT_STORE); a run in this terminal stops with Ctrl-C"
+          })
+        ),
+      onSome: (url) => Effect.flatMap(load.fleet, (Fleet) => Fleet.cancel({ runId, store: url }))
+    })
+).pipe(
+  Command.withDescription(
+    "Cancel a run submitted to a fleet: its execution is interrupted on the worker that runs it (its agents' processes stopped). Exit codes: 0, 2 when the store cannot be used."
+  ),
+  Command.withExamples([
+    {
+      command: "speckit cancel run-20261204-101500-a1b2 --store postgres://speckit@db:5432/speckit",
+      description: "Cancel a fleet's run"
+    }
+  ])
+)
+
+const defaultCache = () => {
+  const base = process.env.XDG_CACHE_HOME ?? `${Os.homedir()}/.cache`
+  return `${base}/speckit/runs`
+}
+
+/**
+ * `speckit worker --store URL`: a runner of a fleet.
+ *
+ * @since 0.4.0
+ */
+export const worker = Command.make(
+  "worker",
+  {
+    store: Flag.String("store").pipe(
+      Flag.withDescription("The fleet's store: postgres://USER:PASSWORD@HOST:PORT/DATABASE (default: $SPECKIT_STORE)."),
+      Flag.withFallbackConfig(Config.String("SPECKIT_STORE"))
+    ),
+    listen: Flag.String("listen").pipe(
+      Flag.withDescription(
+        "HOST:PORT where this worker listens for the other workers and the clients (default 127.0.0.1:34431; give each worker on one machine its own port). Generic HOST and PORT variables are never read."
+      ),
+      Flag.withDefault("127.0.0.1:34431")
+    ),
+    cache: Flag.String("cache").pipe(
+      Flag.withDescription(
+        "Where the runs this worker takes are written, one directory per run (default: $XDG_CACHE_HOME/speckit/runs, else ~/.cache/speckit/runs)."
+      ),
+      Flag.optional
+    )
+  },
+  ({ store, listen, cache }) =>
+    Effect.gen(function* () {
+      const Fleet = yield* load.fleet
+      const address = Fleet.parseAddress(listen)
+      if (address === undefined) return yield* new InputError({ message: `--listen ${listen} is not HOST:PORT` })
+      Main.onInterruption({
+        exitCode: 0,
+        stopping:
+          "speckit worker: stopping: no new work; the steps in flight finish (press Ctrl-C again to exit at once)",
+        message: "speckit worker: stopped; its runs go on on the other workers"
+      })
+      return yield* Fleet.worker({ store, listen: address, cache: Option.getOrElse(cache, defaultCache) })
+    })
+).pipe(
+  Command.withDescription(
+    "Run a fleet's worker: an effect/cluster runner over the PostgreSQL store that runs the runs submitted with `speckit auto SPEC --store URL`, each in its own directory under --cache. Runs survive a worker's loss: another worker takes them over once its shard locks expire, and steps already recorded are not run again. Logs one line when it starts (its address) and one for each run it takes. SIGTERM or Ctrl-C: it stops taking work, lets the steps in flight finish and exits 0. Exit codes: 0, 2 when the store cannot be used or the address is in use."
+  ),
+  Command.withExamples([
+    {
+      command: "speckit worker --store postgres://speckit@db:5432/speckit",
+      description: "A worker on 127.0.0.1:34431"
+    },
+    {
+      command: "speckit worker --store postgres://speckit@db:5432/speckit --listen 10.0.0.5:34432",
+      description: "A second worker, reachable by the others"
+    }
   ])
 )
 
@@ -458,7 +593,21 @@ export const speckit = Command.make("speckit").pipe(
   Command.withDescription(
     "speckit runs spec-driven, multi-agent LLM pipelines reliably: several agents answer every stage, their answers are sequenced exactly once and merged into a consensus."
   ),
-  Command.withSubcommands([auto, resume, approve, reject, budget, demo, estimate, runs, status, report, clean])
+  Command.withSubcommands([
+    auto,
+    resume,
+    approve,
+    reject,
+    budget,
+    demo,
+    estimate,
+    runs,
+    status,
+    report,
+    clean,
+    cancel,
+    worker
+  ])
 )
 
 /**

@@ -8,8 +8,46 @@ import { Cause, Effect, Exit } from "effect"
 import { CliError } from "effect/cli"
 import { ExitCode } from "./Errors.ts"
 
+/** What an interruption (Ctrl-C, SIGTERM) of the running command means: its exit code and its line. */
+let interruption: Interruption = {
+  exitCode: ExitCode.Interrupted,
+  stopping: "speckit: interrupting: stopping the agents (press Ctrl-C again to exit at once)",
+  message:
+    "speckit: interrupted: the run is recorded as cancelled; continue it with `speckit resume <RUN-ID>` (see `speckit runs`)"
+}
+
 /**
- * The exit code of a finished CLI effect: 0 success, 130 interrupted, 2 bad input or usage,
+ * What an interruption of a command means.
+ *
+ * @since 0.4.0
+ */
+export interface Interruption {
+  readonly exitCode: number
+  /** Printed on stderr at the first signal. */
+  readonly stopping: string
+  /** Printed on stderr once the command stopped. */
+  readonly message: string
+}
+
+/**
+ * Sets what an interruption of the running command means (default: exit 130, "the run is recorded as
+ * cancelled"): a command that stops gracefully on a signal (`speckit worker`) exits 0 and says so.
+ *
+ * @example
+ * ```ts
+ * import { Main } from "@speckit/cli"
+ *
+ * Main.onInterruption({ exitCode: 0, stopping: "speckit worker: stopping", message: "speckit worker: stopped" })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const onInterruption = (next: Interruption): void => {
+  interruption = next
+}
+
+/**
+ * The exit code of a finished CLI effect: 0 success, 130 interrupted (unless {@link onInterruption} said otherwise), 2 bad input or usage,
  * the run's own code when it did not complete, 1 otherwise.
  *
  * @example
@@ -38,7 +76,7 @@ export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
     }
     return ExitCode.Failed
   }
-  return Cause.hasInterrupts(exit.cause) ? ExitCode.Interrupted : ExitCode.Failed
+  return Cause.hasInterrupts(exit.cause) ? interruption.exitCode : ExitCode.Failed
 }
 
 /**
@@ -70,14 +108,7 @@ export const reportErrors = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effe
         }
       })
     ),
-    Effect.onInterrupt(() =>
-      Effect.sync(
-        () =>
-          void process.stderr.write(
-            "speckit: interrupted: the run is recorded as cancelled; continue it with `speckit resume <RUN-ID>` (see `speckit runs`)\n"
-          )
-      )
-    )
+    Effect.onInterrupt(() => Effect.sync(() => void process.stderr.write(`${interruption.message}\n`)))
   )
 
 /**
@@ -144,7 +175,7 @@ export const exitOnSecondSignal = (): void => {
   const onSignal = () => {
     signals++
     if (signals === 1) {
-      process.stderr.write("speckit: interrupting: stopping the agents (press Ctrl-C again to exit at once)\n")
+      process.stderr.write(`${interruption.stopping}\n`)
       return
     }
     const self = process.pid

@@ -212,7 +212,20 @@ const preflight = (config: SpeckitConfig.SpeckitConfig, root: string, git: GitSt
   })
 
 /** The layers of the user's repository: git worktrees for real changes, and the project's checks. */
-const repositoryLayer = (config: SpeckitConfig.SpeckitConfig, root: string) =>
+/**
+ * The layers a run's repository work needs: git worktrees of the workspace and the project's checks.
+ *
+ * @example
+ * ```ts
+ * import { SpeckitConfig } from "@speckit/core"
+ * import { Run } from "@speckit/cli"
+ *
+ * const layer = Run.repositoryLayer(SpeckitConfig.defaultConfig, ".")
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const repositoryLayer = (config: SpeckitConfig.SpeckitConfig, root: string) =>
   Layer.mergeAll(GitWorktrees.layer({ workspace: root, setup: config.implement?.setup }), ProcessChecks.layer)
 
 /** A loaded workspace, ready to run (see {@link prepare}). */

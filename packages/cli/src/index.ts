@@ -12,6 +12,8 @@ export * as Demo from "./Demo.ts"
 export * as Errors from "./Errors.ts"
 /** @since 0.1.0 */
 export * as Estimate from "./Estimate.ts"
+/** @since 0.4.0 */
+export * as Fleet from "./Fleet.ts"
 /** @since 0.1.0 */
 export * as Main from "./Main.ts"
 /** @since 0.1.0 */

@@ -53,6 +53,8 @@ export * as Execution from "./Execution.ts"
 export * as FaultInjector from "./FaultInjector.ts"
 /** @since 0.3.0 */
 export * as FileAnswer from "./FileAnswer.ts"
+/** @since 0.4.0 */
+export * as FleetRun from "./FleetRun.ts"
 /** @since 0.3.0 */
 export * as GitState from "./GitState.ts"
 /** @since 0.3.0 */

@@ -24,12 +24,12 @@ import type { WorkflowEngine } from "effect/workflow"
  * ```ts
  * import { PgStore } from "@speckit/postgres"
  *
- * PgStore.schemaVersion // 1
+ * PgStore.schemaVersion // 2
  * ```
  *
  * @since 0.4.0
  */
-export const schemaVersion = 1
+export const schemaVersion = 2
 
 /**
  * The store could not be opened: the server is unreachable, the database or role does not exist, the
@@ -166,6 +166,12 @@ const migrateLocked = (sql: SqlClient.SqlClient, url: string) =>
     }
     if (found === schemaVersion) return
     yield* Effect.provideService(SqlWorkflowEngine.migrate, SqlClient.SqlClient, sql)
+    // 2: the runs submitted to the fleet (`FleetRuns`).
+    yield* sql`CREATE TABLE IF NOT EXISTS speckit_fleet_runs (
+      run_id TEXT PRIMARY KEY,
+      spec_id TEXT NOT NULL,
+      submitted_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )`
     yield* sql`INSERT INTO speckit_meta (key, value) VALUES ('schema_version', ${String(schemaVersion)})
       ON CONFLICT (key) DO UPDATE SET value = excluded.value`
   })

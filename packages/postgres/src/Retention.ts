@@ -34,6 +34,9 @@ export const forget = (run: FinishedRun): Effect.Effect<void, SqlError.SqlError,
       yield* sql`DELETE FROM speckit_sequencer_keys WHERE run_id = ${run.runId}`
       yield* sql`DELETE FROM speckit_sequencer_state WHERE run_id = ${run.runId}`
     }
+    if (yield* tableExists(sql, "speckit_fleet_runs")) {
+      yield* sql`DELETE FROM speckit_fleet_runs WHERE run_id = ${run.runId}`
+    }
     if (yield* tableExists(sql, "cluster_messages")) {
       yield* sql`DELETE FROM cluster_replies WHERE request_id IN (SELECT id FROM cluster_messages WHERE entity_id = ${run.executionId})`
       yield* sql`DELETE FROM cluster_messages WHERE entity_id = ${run.executionId}`

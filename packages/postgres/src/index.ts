@@ -1,12 +1,15 @@
 /**
  * @speckit/postgres: the PostgreSQL driver of speckit's fleet: the shared store (`PgStore`: the
- * workflow journal and the sequencer's state in one database, schema versioned and migrated), the
+ * workflow journal, the sequencer's state and the fleet's submitted runs (`FleetRuns`) in one
+ * database, schema versioned and migrated), the
  * `effect/cluster` runner and client layers with explicit settings (`Runner`), and retention of
  * finished runs (`Retention`).
  *
  * @since 0.4.0
  */
 
+/** @since 0.4.0 */
+export * as FleetRuns from "./FleetRuns.ts"
 /** @since 0.4.0 */
 export * as PgStore from "./PgStore.ts"
 /** @since 0.4.0 */

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { afterAll } from "vitest"
+import * as FleetRuns from "../src/FleetRuns.ts"
 import * as PgStore from "../src/PgStore.ts"
 import * as Retention from "../src/Retention.ts"
 import * as Runner from "../src/Runner.ts"
@@ -147,6 +148,28 @@ describe("PgStore: bad input is one clear error and changes nothing", () => {
     })
   )
 
+  it.live("a database of schema 1 is migrated to 2 on open: the fleet's submitted runs get their table", () =>
+    Effect.gen(function* () {
+      const url = yield* freshDatabase
+      yield* Layer.build(PgStore.client({ url })).pipe(Effect.scoped, Effect.orDie)
+      yield* query(url, "UPDATE speckit_meta SET value = '1' WHERE key = 'schema_version'")
+      yield* query(url, "DROP TABLE speckit_fleet_runs")
+      yield* Layer.build(PgStore.client({ url })).pipe(Effect.scoped, Effect.orDie)
+      const version = yield* query<{ readonly value: string }>(
+        url,
+        "SELECT value FROM speckit_meta WHERE key = 'schema_version'"
+      )
+      assert.strictEqual(version[0]?.value, "2")
+      const found = yield* FleetRuns.record({ runId: "run-1", specId: "SPEC-1" }).pipe(
+        Effect.andThen(FleetRuns.record({ runId: "run-1", specId: "SPEC-1" })),
+        Effect.andThen(FleetRuns.find("run-1")),
+        Effect.provide(PgStore.client({ url })),
+        Effect.orDie
+      )
+      assert.strictEqual(found._tag === "Some" ? found.value.specId : undefined, "SPEC-1")
+    })
+  )
+
   it.live("a database migrated by a newer speckit is refused and left as it is", () =>
     Effect.gen(function* () {
       const url = yield* freshDatabase
@@ -155,7 +178,7 @@ describe("PgStore: bad input is one clear error and changes nothing", () => {
       yield* query(url, "DROP TABLE speckit_workflow_clocks")
       const error = yield* failure(url)
       assert.strictEqual(error._tag, "StoreSchemaNewer")
-      assert.match(error.message, /migrated by a newer speckit \(schema 99, this one knows 1\)/)
+      assert.include(error.message, `migrated by a newer speckit (schema 99, this one knows ${PgStore.schemaVersion})`)
       const tables = yield* query<{ readonly name: string | null }>(
         url,
         "SELECT to_regclass('speckit_workflow_clocks')::text AS name"

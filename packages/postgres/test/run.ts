@@ -12,7 +12,9 @@ import {
   AgentRegistry,
   DurableRun,
   FaultInjector,
-  type RunId,
+  FleetRun,
+  Pipeline,
+  RunId,
   RunStore,
   SimAgent,
   Spec,
@@ -83,6 +85,31 @@ export const durableRun = (
           RunStore.RunStore.layerFileSystem(workspace),
           SqlSequencerStore.layerSequencer()
         ).pipe(Layer.provideMerge(engine))
+      )
+    )
+  }).pipe(Effect.provide(NodeServices.layer))
+
+/**
+ * A fleet runner's handling of a submitted run: its workspace written under `cache`, its
+ * configuration read from the payload, the pipeline run there with `runAgents` and the sequencer's
+ * state in the fleet's database (the durable `Execution` comes from `FleetRun.serve`).
+ */
+export const runMaterialized = (payload: FleetRun.Payload, cache: string, runAgents: ReadonlyArray<Agent.Agent>) =>
+  Effect.gen(function* () {
+    const workspace = yield* FleetRun.materialize(payload, cache)
+    const spec = yield* Spec.load(workspace, payload.specId)
+    const runConfig = yield* SpeckitConfig.load(workspace)
+    return yield* Pipeline.run({ spec, config: runConfig, runId: RunId.RunId.make(payload.runId) }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Layer.mergeAll(
+          AgentRegistry.AgentRegistry.fromAgents(runAgents),
+          FaultInjector.FaultInjector.layerNone,
+          QuorumConsensus.layer,
+          Metrics.layer(),
+          RunStore.RunStore.layerFileSystem(workspace),
+          SqlSequencerStore.layerSequencer()
+        )
       )
     )
   }).pipe(Effect.provide(NodeServices.layer))

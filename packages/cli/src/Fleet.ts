@@ -1,0 +1,341 @@
+/**
+ * speckit on a fleet: `speckit worker` (a runner of `effect/cluster` over a PostgreSQL store, serving
+ * `FleetRun.workflow`), and the client side of `auto`, `status` and `cancel` with `--store`: submit a
+ * run (its spec's text and configuration), follow it, show where it is, cancel it, from any machine
+ * that reaches the store.
+ *
+ * A worker writes each run it takes under its cache directory (`<cache>/<run-id>/`, the spec and the
+ * configuration from the payload) and runs the pipeline there, the same pipeline and layers as
+ * `speckit auto`, its steps journaled in the store: when a worker dies, another takes its runs over
+ * and recorded steps are not run again. Runs on a fleet describe their change (`implement.mode:
+ * describe`): repositories in a fleet (clones, worktrees, pushing the delivered branch) are not built yet.
+ *
+ * @since 0.4.0
+ */
+import { SqlSequencerStore } from "@speckit/consensus"
+import { FleetRun, Pipeline, RunId, type RunSummary, SpeckitConfig } from "@speckit/core"
+import { Git } from "@speckit/git"
+import { FleetRuns, PgStore, Runner } from "@speckit/postgres"
+import { Metrics, Pricing } from "@speckit/telemetry"
+import { Config, Effect, type FileSystem, Layer, Option, Path } from "effect"
+import type { SqlError } from "effect/sql"
+import type { ChildProcessSpawner } from "effect/process"
+import { ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
+import type { Output } from "./Progress.ts"
+import * as Run from "./Run.ts"
+
+const stdout: Output = process.stdout
+const stderr: Output = process.stderr
+
+/**
+ * The store's and the runner's failures: the server unreachable, refused or newer, the address in
+ * use, the cluster's settings refused.
+ */
+type StoreError = PgStore.StoreUnavailable | PgStore.StoreSchemaNewer | Runner.ListenFailed | Config.ConfigError
+
+const isStoreError = (error: unknown): error is StoreError =>
+  error instanceof PgStore.StoreUnavailable ||
+  error instanceof PgStore.StoreSchemaNewer ||
+  error instanceof Runner.ListenFailed ||
+  error instanceof Config.ConfigError
+
+/** A store's failure as bad input: one line, exit 2, nothing changed. */
+const asInput = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, StoreError> | InputError, R> =>
+  Effect.mapError(effect, (error) =>
+    isStoreError(error) ? new InputError({ message: error.message }) : (error as Exclude<E, StoreError>)
+  )
+
+/** A query of the store that failed, as bad input (the store cannot be used). */
+const storeFailed = (store: string) => (error: SqlError.SqlError) =>
+  new InputError({ message: `cannot use PostgreSQL store ${PgStore.displayUrl(store)}: ${error.message}` })
+
+/** The submitted run `runId`, or bad input naming it. */
+const submitted = (runId: string, store: string) =>
+  FleetRuns.find(runId).pipe(
+    Effect.mapError(storeFailed(store)),
+    Effect.flatMap(
+      Option.match({
+        onNone: () =>
+          Effect.fail(
+            new InputError({ message: `no run ${runId} was submitted to the fleet at ${PgStore.displayUrl(store)}` })
+          ),
+        onSome: Effect.succeed
+      })
+    )
+  )
+
+/** Runs `effect` as a client of the fleet's store: it submits and reads, it runs nothing. */
+const asClient = <A, E, R>(store: string, effect: Effect.Effect<A, E, R>) =>
+  asInput(Effect.provide(effect, Runner.client({ url: store })))
+
+/**
+ * Options of `speckit worker`.
+ *
+ * @since 0.4.0
+ */
+export interface WorkerOptions {
+  /** `postgres://user:password@host:port/database`. */
+  readonly store: string
+  /** Where the worker listens for the other runners and the clients. */
+  readonly listen: Runner.Address
+  /** Where the runs it takes are written (`<cache>/<run-id>/`). */
+  readonly cache: string
+  /** Where the worker logs (one line when it starts and for each run it takes); default stderr. */
+  readonly log?: Output | undefined
+}
+
+/**
+ * Parses `HOST:PORT` (a bare `PORT` listens on 127.0.0.1).
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from "@speckit/cli"
+ *
+ * Fleet.parseAddress("0.0.0.0:34431") // { host: "0.0.0.0", port: 34431 }
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const parseAddress = (text: string): Runner.Address | undefined => {
+  const match = /^(?:(.+):)?(\d{1,5})$/.exec(text.trim())
+  const port = Number(match?.[2])
+  if (match === null || !Number.isInteger(port) || port < 1 || port > 65_535) return undefined
+  return { host: match[1] ?? "127.0.0.1", port }
+}
+
+/** Runs one run a worker took, in its workspace under the cache. */
+const runTaken = (payload: FleetRun.Payload, cache: string, log: Output) =>
+  Effect.gen(function* () {
+    log.write(`speckit worker: run ${payload.runId} (${payload.specId})\n`)
+    const workspace = yield* FleetRun.materialize(payload, cache)
+    const prepared = yield* Run.prepare(payload.specId, workspace)
+    const summary: RunSummary.RunSummary = yield* Pipeline.run({
+      spec: prepared.spec,
+      config: prepared.config,
+      runId: RunId.RunId.make(payload.runId)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Run.layer(prepared.config, workspace, undefined, { metrics: false }, SqlSequencerStore.layerSequencer()).pipe(
+          Layer.merge(Run.repositoryLayer(prepared.config, workspace)),
+          Layer.provideMerge(Metrics.layer({ pricer: Pricing.fromConfig(prepared.config) }))
+        )
+      )
+    )
+    log.write(`speckit worker: run ${payload.runId} ${summary.status}\n`)
+    return summary
+  })
+
+/**
+ * `speckit worker`: serves the fleet's runs until interrupted (SIGTERM or Ctrl-C: it stops taking
+ * work, lets the steps in flight finish and releases its shards, so that another worker goes on).
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from "@speckit/cli"
+ *
+ * const worker = Fleet.worker({
+ *   store: "postgres://speckit@db:5432/speckit",
+ *   listen: { host: "0.0.0.0", port: 34431 },
+ *   cache: "/var/cache/speckit"
+ * })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const worker = (options: WorkerOptions) =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const cache = path.resolve(options.cache)
+    const log = options.log ?? stderr
+    yield* FleetRun.serve((payload) => runTaken(payload, cache, log))
+    log.write(
+      `speckit worker: listening on ${options.listen.host}:${options.listen.port}, store ${PgStore.displayUrl(options.store)}, cache ${cache}\n`
+    )
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(Runner.layer({ url: options.store, listen: options.listen })), asInput)
+
+/**
+ * Options of `speckit auto --store`.
+ *
+ * @since 0.4.0
+ */
+export interface SubmitOptions {
+  readonly specId: string
+  readonly workspace: string
+  readonly store: string
+  /** Return once submitted (default: follow the run until it ends). */
+  readonly detach: boolean
+  readonly json: boolean
+  /** How often a followed run is polled (default 1 s). */
+  readonly pollMs?: number | undefined
+  readonly out?: Output | undefined
+  readonly err?: Output | undefined
+}
+
+const hintFor = (runId: string, store: string) =>
+  `follow it with \`speckit status ${runId} --store ${PgStore.displayUrl(store)}\`, cancel it with \`speckit cancel ${runId} --store ${PgStore.displayUrl(store)}\``
+
+/** Waits until a submitted run is no longer running. */
+const ended = (runId: string, pollMs: number) =>
+  Effect.gen(function* () {
+    while (true) {
+      const state = yield* FleetRun.poll(runId)
+      if (state._tag !== "Running") return state
+      yield* Effect.sleep(pollMs)
+    }
+  })
+
+const exitCodeOf = (state: FleetRun.State) =>
+  state._tag === "Finished"
+    ? state.status === "completed"
+      ? ExitCode.Completed
+      : state.status === "awaiting-review"
+        ? ExitCode.AwaitingReview
+        : state.status === "cancelled"
+          ? ExitCode.Interrupted
+          : ExitCode.Failed
+    : state._tag === "Failed"
+      ? ExitCode.Failed
+      : ExitCode.Completed
+
+const describeState = (runId: string, state: FleetRun.State) =>
+  state._tag === "Running"
+    ? `run ${runId} is running on the fleet`
+    : state._tag === "Finished"
+      ? `run ${runId} ${state.status}`
+      : `run ${runId} failed: ${state.reason}`
+
+const stateJson = (runId: string, state: FleetRun.State) =>
+  `${JSON.stringify(
+    state._tag === "Running"
+      ? { runId, state: "running" }
+      : state._tag === "Finished"
+        ? { runId, state: "finished", status: state.status }
+        : { runId, state: "failed", reason: state.reason }
+  )}\n`
+
+/**
+ * `speckit auto SPEC --store URL`: submits a run of the spec to the fleet (its text and the
+ * workspace's configuration), then follows it until it ends (exit codes as `speckit auto`), or with
+ * `detach` returns its run id at once. Ctrl-C while following leaves the run going.
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from "@speckit/cli"
+ *
+ * const submitted = Fleet.submit({
+ *   specId: "SPEC-1",
+ *   workspace: ".",
+ *   store: "postgres://speckit@db:5432/speckit",
+ *   detach: true,
+ *   json: true
+ * })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const submit = (
+  options: SubmitOptions
+): Effect.Effect<
+  string,
+  InputError | RunNotCompleted,
+  FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
+> =>
+  Effect.gen(function* () {
+    const out = options.out ?? stdout
+    const err = options.err ?? stderr
+    const prepared = yield* Run.prepare(options.specId, options.workspace)
+    if (SpeckitConfig.implementMode(prepared.config, false) !== "describe") {
+      return yield* new InputError({
+        message:
+          "a run on a fleet describes its change (implement.mode: describe): repositories in a fleet are not supported yet; set implement.mode to describe, or run without --store"
+      })
+    }
+    if (prepared.config.implement?.mode === undefined && Option.isSome(yield* Git.state(prepared.root))) {
+      err.write(
+        "speckit: note: on a fleet the run describes its change (implement.mode: describe); its stage artifacts stay on the worker\n"
+      )
+    }
+    const config = { ...prepared.config, implement: { ...prepared.config.implement, mode: "describe" as const } }
+    const runId = yield* RunId.make
+    yield* FleetRun.submit({
+      runId,
+      specId: prepared.spec.id,
+      specText: prepared.spec.text,
+      config: JSON.stringify(config)
+    })
+    yield* FleetRuns.record({ runId, specId: prepared.spec.id }).pipe(Effect.mapError(storeFailed(options.store)))
+    if (options.detach) {
+      out.write(options.json ? `${JSON.stringify({ runId, state: "submitted" })}\n` : `${runId}\n`)
+      err.write(`speckit: submitted run ${runId} (${prepared.spec.id}); ${hintFor(runId, options.store)}\n`)
+      return runId
+    }
+    err.write(`speckit: submitted run ${runId} (${prepared.spec.id}) to ${PgStore.displayUrl(options.store)}\n`)
+    const state = yield* ended(runId, options.pollMs ?? 1_000).pipe(
+      Effect.onInterrupt(() =>
+        Effect.sync(() =>
+          err.write(`speckit: stopped following; run ${runId} goes on: ${hintFor(runId, options.store)}\n`)
+        )
+      )
+    )
+    out.write(options.json ? stateJson(runId, state) : `${describeState(runId, state)}\n`)
+    const exitCode = exitCodeOf(state)
+    if (exitCode !== ExitCode.Completed) {
+      return yield* new RunNotCompleted({ status: describeState(runId, state), exitCode })
+    }
+    return runId
+  }).pipe((effect) => asClient(options.store, effect))
+
+/**
+ * `speckit status RUN-ID --store URL`: where a submitted run is (running, finished with its status,
+ * or failed with the reason). Returns its state.
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from "@speckit/cli"
+ *
+ * const state = Fleet.status({ runId: "run-20261204-101500-a1b2", store: "postgres://db/speckit", json: false })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const status = (options: {
+  readonly runId: string
+  readonly store: string
+  readonly json: boolean
+  readonly out?: Output | undefined
+}) =>
+  asClient(
+    options.store,
+    Effect.map(Effect.andThen(submitted(options.runId, options.store), FleetRun.poll(options.runId)), (state) => {
+      ;(options.out ?? stdout).write(
+        options.json ? stateJson(options.runId, state) : `${describeState(options.runId, state)}\n`
+      )
+      return state
+    })
+  )
+
+/**
+ * `speckit cancel RUN-ID --store URL`: interrupts a submitted run wherever it runs.
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from "@speckit/cli"
+ *
+ * const cancelled = Fleet.cancel({ runId: "run-20261204-101500-a1b2", store: "postgres://db/speckit" })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const cancel = (options: {
+  readonly runId: string
+  readonly store: string
+  readonly out?: Output | undefined
+}) =>
+  asClient(
+    options.store,
+    Effect.tap(Effect.andThen(submitted(options.runId, options.store), FleetRun.cancel(options.runId)), () =>
+      Effect.sync(() => (options.out ?? stdout).write(`cancelled run ${options.runId}\n`))
+    )
+  )

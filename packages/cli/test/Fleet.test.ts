@@ -1,0 +1,152 @@
+/**
+ * `speckit worker`, and `auto`, `status` and `cancel` with `--store`, as real processes on a real
+ * PostgreSQL (the one `.ci/run` started, `TEST_POSTGRES_URL`, else one started here with
+ * `scripts/postgres.sh`): a run submitted from a workspace runs on the worker, in its cache, and is
+ * followed, looked up and cancelled from other processes; a worker stops on SIGTERM with exit 0.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { ensureBuilt, makeWorkspace, removeTempDirs, repoRoot, runCli, startCli, tempDir } from "./helpers.ts"
+
+const script = path.join(repoRoot, "scripts/postgres.sh")
+let server: { readonly url: string; readonly dir: string | undefined } | undefined
+
+/** The PostgreSQL server's URL: the one given, or one started here (stopped after the tests). */
+const serverUrl = (): string => {
+  if (server !== undefined) return server.url
+  const given = process.env.TEST_POSTGRES_URL
+  if (given !== undefined && given !== "") {
+    server = { url: given, dir: undefined }
+    return given
+  }
+  const output = execFileSync("bash", [script, "start"], { encoding: "utf8" })
+  const value = (name: string) => output.match(new RegExp(`${name}=(\\S+)`))?.[1]
+  server = { url: value("TEST_POSTGRES_URL") ?? "", dir: value("TEST_POSTGRES_DIR") }
+  return server.url
+}
+
+/** A fresh database on the server: its URL. */
+const freshStore = (): string =>
+  execFileSync("bash", [script, "createdb", serverUrl(), `speckit_fleet_${process.pid}_${Date.now()}`], {
+    encoding: "utf8"
+  }).trim()
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const probe = net.createServer()
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address()
+      probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+beforeAll(ensureBuilt)
+afterAll(() => {
+  removeTempDirs()
+  if (server?.dir !== undefined) execFileSync("bash", [script, "stop", server.dir])
+})
+
+/** Three sim agents at `latencyMs`, answering every stage. */
+const config = (latencyMs: number) => ({
+  agents: Object.fromEntries(
+    ["alpha", "beta", "gamma"].map((id, i) => [id, { provider: "sim", model: "sim-small", latencyMs, seed: i + 1 }])
+  ),
+  defaults: { quorum: "all" }
+})
+
+const stages = ["plan", "tasks", "implement", "validate", "audit", "unlock"]
+
+describe("speckit worker and --store", () => {
+  it("a submitted run runs on the worker and is followed, looked up and cancelled from other processes; SIGTERM stops the worker with exit 0", async () => {
+    const store = freshStore()
+    const cache = tempDir()
+    const worker = startCli(
+      ["worker", "--store", store, "--listen", `127.0.0.1:${await freePort()}`, "--cache", cache],
+      {
+        timeoutMs: 170_000
+      }
+    )
+    const deadline = Date.now() + 30_000
+    while (!worker.stderr().includes("listening on") && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    assert.include(worker.stderr(), "speckit worker: listening on 127.0.0.1:")
+
+    // Followed: the run ends completed, exit 0; its artifacts are in the worker's cache.
+    const workspace = makeWorkspace({ config: config(20) })
+    const followed = await runCli(["auto", "SPEC-1", "-C", workspace, "--store", store, "--json"], {
+      timeoutMs: 60_000
+    })
+    assert.strictEqual(followed.code, 0, followed.stderr)
+    const finished = JSON.parse(followed.stdout) as {
+      readonly runId: string
+      readonly state: string
+      readonly status: string
+    }
+    assert.deepInclude(finished, { state: "finished", status: "completed" })
+    for (const stage of stages) {
+      assert.isTrue(fs.existsSync(path.join(cache, finished.runId, "specs", "SPEC-1", `${stage}.md`)), stage)
+    }
+    assert.isFalse(fs.existsSync(path.join(workspace, ".speckit")), "nothing written in the submitting workspace")
+
+    // Detached, with the store from SPECKIT_STORE: the run id at once, then looked up until it ends.
+    const detached = await runCli(["auto", "SPEC-1", "-C", workspace, "--detach"], { env: { SPECKIT_STORE: store } })
+    assert.strictEqual(detached.code, 0, detached.stderr)
+    const runId = detached.stdout.trim()
+    assert.match(runId, /^run-/)
+    assert.include(detached.stderr, `speckit status ${runId} --store`)
+    let state = ""
+    for (let i = 0; i < 200 && !state.includes('"finished"'); i++) {
+      state = (await runCli(["status", runId, "--store", store, "--json"])).stdout
+      if (!state.includes('"finished"')) await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    assert.deepStrictEqual(JSON.parse(state), { runId, state: "finished", status: "completed" })
+
+    // Cancelled while it runs (slow agents): it ends cancelled.
+    const slow = makeWorkspace({ config: config(3_000) })
+    const submitted = await runCli(["auto", "SPEC-1", "-C", slow, "--store", store, "--detach"])
+    const slowId = submitted.stdout.trim()
+    const cancelled = await runCli(["cancel", slowId, "--store", store])
+    assert.strictEqual(cancelled.code, 0, cancelled.stderr)
+    assert.strictEqual(cancelled.stdout, `cancelled run ${slowId}\n`)
+    let after = ""
+    for (let i = 0; i < 100 && !after.includes("cancelled"); i++) {
+      after = (await runCli(["status", slowId, "--store", store])).stdout
+      if (!after.includes("cancelled")) await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    assert.strictEqual(after, `run ${slowId} cancelled\n`)
+
+    // An unknown run id is bad input, not a run waiting for a worker.
+    const unknown = await runCli(["status", "run-20990101-000000-none", "--store", store])
+    assert.strictEqual(unknown.code, 2)
+    assert.include(unknown.stderr, "no run run-20990101-000000-none was submitted to the fleet")
+
+    worker.child.kill("SIGTERM")
+    const stopped = await worker.done
+    assert.strictEqual(stopped.code, 0, stopped.stderr)
+    assert.include(stopped.stderr, `speckit worker: run ${finished.runId} (SPEC-1)`)
+    assert.include(stopped.stderr, "speckit worker: stopped")
+  }, 180_000)
+
+  it("a store that cannot be used, a bad --listen, --detach without a store: one line, exit 2", async () => {
+    const workspace = makeWorkspace({ config: config(10) })
+    for (const [args, expected] of [
+      [
+        ["worker", "--store", "postgres://speckit@127.0.0.1:1/none"],
+        "cannot use PostgreSQL store postgres://speckit@127.0.0.1:1/none"
+      ],
+      [["worker", "--store", "postgres://x/y", "--listen", "nowhere"], "--listen nowhere is not HOST:PORT"],
+      [["status", "run-1", "--store", "mysql://db/x"], "not a postgres:// URL"],
+      [["auto", "SPEC-1", "-C", workspace, "--detach"], "--detach submits a run to a fleet: give --store"],
+      [["cancel", "run-1"], "cancel stops a run submitted to a fleet"]
+    ] as const) {
+      const result = await runCli(args, { env: { SPECKIT_STORE: "" } })
+      assert.strictEqual(result.code, 2, `${args.join(" ")}: ${result.stderr}`)
+      assert.include(result.stderr, expected)
+      assert.strictEqual(result.stderr.trim().split("\n").length, 1, result.stderr)
+    }
+  })
+})

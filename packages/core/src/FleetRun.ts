@@ -1,0 +1,233 @@
+/**
+ * A run submitted to a fleet of runners: one workflow, `SpeckitRun`, for every run, whose payload
+ * carries what a runner needs to run it anywhere: the run's id, the spec's text and the configuration.
+ * Whichever runner holds the run's shard starts it, and another takes it over when that one dies,
+ * resuming from the journal (a recorded step is never run again).
+ *
+ * A runner {@link serve}s the workflow with a function that makes the run's workspace and layers
+ * from the payload and runs the pipeline (in the workflow, with the durable `Execution` provided); a
+ * client {@link submit}s a payload, {@link poll}s for the result and may {@link cancel} the run. Both
+ * only need a `WorkflowEngine`: the embedded one, or a fleet's (`@speckit/postgres`' `Runner`).
+ *
+ * @since 0.4.0
+ */
+import { Effect, FileSystem, Option, Path, Schema } from "effect"
+import { Workflow, WorkflowEngine } from "effect/workflow"
+import * as DurableRun from "./DurableRun.ts"
+import * as Execution from "./Execution.ts"
+import { RunId } from "./RunId.ts"
+import type { RunSummary } from "./RunSummary.ts"
+import { SpecId } from "./Spec.ts"
+
+/**
+ * What a runner needs to run a spec: the run's id, the spec's id and text (its `spec.md`), and the
+ * configuration.
+ *
+ * @example
+ * ```ts
+ * import { FleetRun } from "@speckit/core"
+ *
+ * const payload: FleetRun.Payload = {
+ *   runId: "run-20261204-101500-a1b2",
+ *   specId: "SPEC-1",
+ *   specText: "# Greeting\n\nPrint a greeting.\n",
+ *   config: "{}"
+ * }
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const Payload = Schema.Struct({
+  runId: Schema.String,
+  specId: Schema.String,
+  /** The spec's `spec.md`. */
+  specText: Schema.String,
+  /** The run's configuration as JSON (what `speckit.config.json` holds). */
+  config: Schema.String
+})
+
+/**
+ * @since 0.4.0
+ */
+export type Payload = typeof Payload.Type
+
+/**
+ * The run could not run on the runner that took it: its payload was refused (a bad spec or
+ * configuration) or the run failed before it could record a summary. `reason` says why.
+ *
+ * @example
+ * ```ts
+ * import { FleetRun } from "@speckit/core"
+ *
+ * const error = new FleetRun.FleetRunFailed({ runId: "run-1", reason: "spec SPEC-1 is empty" })
+ * error.message // "run run-1 failed on its runner: spec SPEC-1 is empty"
+ * ```
+ *
+ * @since 0.4.0
+ */
+export class FleetRunFailed extends Schema.TaggedError<FleetRunFailed>()("FleetRunFailed", {
+  runId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `run ${this.runId} failed on its runner: ${this.reason}`
+  }
+}
+
+/**
+ * Writes a payload's workspace under `root`: `<root>/<run-id>/specs/<SPEC-ID>/spec.md` and
+ * `<root>/<run-id>/speckit.config.json`, and returns the workspace's path. Writing it again (a run
+ * taken over) writes the same files.
+ *
+ * @example
+ * ```ts
+ * import { FleetRun } from "@speckit/core"
+ *
+ * declare const payload: FleetRun.Payload
+ * const workspace = FleetRun.materialize(payload, "/var/cache/speckit/runs")
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const materialize = Effect.fn("FleetRun.materialize")(function* (payload: Payload, root: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const runId = yield* Schema.decodeUnknownEffect(RunId)(payload.runId)
+  const specId = yield* Schema.decodeUnknownEffect(SpecId)(payload.specId)
+  const workspace = path.resolve(root, runId)
+  const directory = path.join(workspace, "specs", specId)
+  yield* fs.makeDirectory(directory, { recursive: true })
+  yield* fs.writeFileString(path.join(directory, "spec.md"), payload.specText)
+  yield* fs.writeFileString(path.join(workspace, "speckit.config.json"), payload.config)
+  return workspace
+})
+
+/**
+ * The workflow of every run a fleet runs: one execution per run id, succeeding with the run's final
+ * status (`completed`, `failed`, `halted`, ...).
+ *
+ * @example
+ * ```ts
+ * import { FleetRun } from "@speckit/core"
+ *
+ * FleetRun.workflow.name // "SpeckitRun"
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const workflow = Workflow.make("SpeckitRun", {
+  payload: Payload.fields,
+  success: Schema.String,
+  error: FleetRunFailed,
+  idempotencyKey: (payload) => payload.runId
+})
+
+const reasonOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
+    ? error.message
+    : String(error)
+
+/**
+ * Registers the runner's handler of {@link workflow} with the engine, for as long as the scope is open:
+ * `run` makes the run's workspace and layers from the payload and runs the pipeline; it is given the
+ * durable `Execution` of the workflow. A failure of `run` fails the execution with
+ * {@link FleetRunFailed}, its message the reason.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { FleetRun, type RunSummary } from "@speckit/core"
+ *
+ * declare const runInWorkspace: (payload: FleetRun.Payload) => Effect.Effect<RunSummary.RunSummary>
+ * const serving = FleetRun.serve(runInWorkspace)
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const serve = <E, R>(run: (payload: Payload) => Effect.Effect<RunSummary, E, R>) =>
+  Effect.gen(function* () {
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    yield* engine.register(workflow, (payload) =>
+      Effect.gen(function* () {
+        const instance = yield* WorkflowEngine.WorkflowInstance
+        const summary = yield* run(payload).pipe(
+          Effect.provideService(Execution.Execution, DurableRun.execution(engine, instance))
+        )
+        return summary.status
+      }).pipe(Effect.mapError((error) => new FleetRunFailed({ runId: payload.runId, reason: reasonOf(error) })))
+    )
+  })
+
+/**
+ * Submits a run: returns its execution id at once (the run goes on in the fleet). Submitting the same
+ * run id again does not start a second run.
+ *
+ * @example
+ * ```ts
+ * import { FleetRun } from "@speckit/core"
+ *
+ * declare const payload: FleetRun.Payload
+ * const submitted = FleetRun.submit(payload)
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const submit = (payload: Payload): Effect.Effect<string, never, WorkflowEngine.WorkflowEngine> =>
+  workflow.execute(payload, { discard: true })
+
+/**
+ * Where a submitted run is: `Running` (queued, running or paused), `Finished` with its status
+ * (`cancelled` when it was cancelled), or `Failed` with the reason its runner gave.
+ *
+ * @since 0.4.0
+ */
+export type State =
+  | { readonly _tag: "Running" }
+  | { readonly _tag: "Finished"; readonly status: string }
+  | { readonly _tag: "Failed"; readonly reason: string }
+
+/**
+ * The state of a submitted run, by run id.
+ *
+ * @example
+ * ```ts
+ * import { FleetRun } from "@speckit/core"
+ *
+ * const state = FleetRun.poll("run-20261204-101500-a1b2")
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const poll = (runId: string): Effect.Effect<State, never, WorkflowEngine.WorkflowEngine> =>
+  Effect.gen(function* () {
+    const executionId = yield* workflow.executionId({ runId, specId: "", specText: "", config: "" })
+    const result = yield* workflow.poll(executionId)
+    if (Option.isNone(result) || result.value._tag === "Suspended") return { _tag: "Running" } satisfies State
+    const exit = result.value.exit
+    if (exit._tag === "Success") return { _tag: "Finished", status: exit.value } satisfies State
+    const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+    if (failure?._tag === "Fail") return { _tag: "Failed", reason: failure.error.reason } satisfies State
+    // Interrupted: cancelled (a runner that dies does not end its runs: another takes them over).
+    if (exit.cause.reasons.every((reason) => reason._tag === "Interrupt")) {
+      return { _tag: "Finished", status: "cancelled" } satisfies State
+    }
+    return { _tag: "Failed", reason: "the run died on its runner (a defect): see the runner's log" } satisfies State
+  })
+
+/**
+ * Cancels a submitted run: its execution is interrupted wherever it runs (its agents' processes are
+ * stopped).
+ *
+ * @example
+ * ```ts
+ * import { FleetRun } from "@speckit/core"
+ *
+ * const cancelled = FleetRun.cancel("run-20261204-101500-a1b2")
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const cancel = (runId: string): Effect.Effect<void, never, WorkflowEngine.WorkflowEngine> =>
+  Effect.flatMap(workflow.executionId({ runId, specId: "", specText: "", config: "" }), (executionId) =>
+    workflow.interrupt(executionId)
+  )

@@ -1,0 +1,74 @@
+/**
+ * The runs submitted to a fleet, by run id (`speckit_fleet_runs`): what `speckit status --store` and
+ * `speckit cancel` look a run up in before asking the fleet where it is, so that a mistyped run id is
+ * told apart from a run still waiting for a worker.
+ *
+ * @since 0.4.0
+ */
+import { Effect, Option } from "effect"
+import { SqlClient, type SqlError } from "effect/sql"
+
+/**
+ * A submitted run.
+ *
+ * @since 0.4.0
+ */
+export interface Submitted {
+  readonly runId: string
+  readonly specId: string
+  /** ISO 8601. */
+  readonly submittedAt: string
+}
+
+/**
+ * Records a submitted run (again: nothing changes).
+ *
+ * @example
+ * ```ts
+ * import { FleetRuns } from "@speckit/postgres"
+ *
+ * const recorded = FleetRuns.record({ runId: "run-20261204-101500-a1b2", specId: "SPEC-1" })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const record = (run: {
+  readonly runId: string
+  readonly specId: string
+}): Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`INSERT INTO speckit_fleet_runs (run_id, spec_id) VALUES (${run.runId}, ${run.specId})
+      ON CONFLICT (run_id) DO NOTHING`
+  })
+
+/**
+ * A submitted run, if there is one with this id.
+ *
+ * @example
+ * ```ts
+ * import { FleetRuns } from "@speckit/postgres"
+ *
+ * const found = FleetRuns.find("run-20261204-101500-a1b2")
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const find = (runId: string): Effect.Effect<Option.Option<Submitted>, SqlError.SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{
+      readonly run_id: string
+      readonly spec_id: string
+      readonly submitted_at: Date | string
+    }>`
+      SELECT run_id, spec_id, submitted_at FROM speckit_fleet_runs WHERE run_id = ${runId}`
+    const row = rows[0]
+    return row === undefined
+      ? Option.none()
+      : Option.some({
+          runId: row.run_id,
+          specId: row.spec_id,
+          submittedAt: new Date(row.submitted_at).toISOString()
+        })
+  })
