@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
 import * as Runner from "../src/Runner.ts"
 import { freshDatabase, stopServer } from "./postgres.ts"
-import { config, freePort } from "./run.ts"
+import { config, freePort, readCalls, until } from "./run.ts"
 
 afterAll(stopServer)
 
@@ -26,31 +26,8 @@ const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
 const specText = "# Login\n\n## Requirements\n\n- Users sign in with email\n- Lock after 5 failures\n"
 
-interface Call {
-  readonly kind: "start" | "done"
-  readonly run: string
-  readonly call: string
-  readonly pid: number
-  readonly at: number
-}
-
-const readLog = (file: string): ReadonlyArray<Call> =>
-  fs.existsSync(file)
-    ? fs
-        .readFileSync(file, "utf8")
-        .split("\n")
-        .filter((line) => line !== "")
-        .map((line) => {
-          const [kind, call = "", pid, at] = line.split(" ")
-          return {
-            kind: kind === "done" ? "done" : "start",
-            run: call.split("/")[0] ?? "",
-            call,
-            pid: Number(pid),
-            at: Number(at)
-          }
-        })
-    : []
+/** The calls logged by the runners, each with its run (the first part of the call). */
+const readLog = (file: string) => readCalls(file).map((line) => ({ ...line, run: line.call.split("/")[0] ?? "" }))
 
 /** A fleet runner process; `serving` resolves once it has registered the workflow. */
 const startRunner = async (url: string, cache: string, log: string) => {
@@ -70,15 +47,6 @@ const startRunner = async (url: string, cache: string, log: string) => {
     child.on("exit", () => resolve(false))
   })
   return { child, serving, stderr: () => stderr }
-}
-
-const until = async (condition: () => boolean, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  return true
 }
 
 /** A submitted run's state once it is no longer running. */

@@ -12,31 +12,12 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
 import { freshDatabase, stopServer } from "./postgres.ts"
-import { freePort, makeWorkspace } from "./run.ts"
+import { freePort, makeWorkspace, readCalls as readLog, until } from "./run.ts"
 
 afterAll(stopServer)
 
 const script = fileURLToPath(new URL("./fixtures/runner.ts", import.meta.url))
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
-
-interface LogLine {
-  readonly kind: "start" | "done"
-  readonly call: string
-  readonly pid: number
-  readonly at: number
-}
-
-const readLog = (file: string): ReadonlyArray<LogLine> =>
-  fs.existsSync(file)
-    ? fs
-        .readFileSync(file, "utf8")
-        .split("\n")
-        .filter((line) => line !== "")
-        .map((line) => {
-          const [kind, call = "", pid, at] = line.split(" ")
-          return { kind: kind === "done" ? "done" : "start", call, pid: Number(pid), at: Number(at) }
-        })
-    : []
 
 /** A runner process; `finished` resolves with the status it printed (or undefined if it died). */
 const startRunner = async (url: string, workspace: string, runId: string, log: string) => {
@@ -62,15 +43,6 @@ const startRunner = async (url: string, workspace: string, runId: string, log: s
     child.on("exit", () => resolve(undefined))
   })
   return { child, finished, stderr: () => stderr }
-}
-
-const until = async (condition: () => boolean, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  return true
 }
 
 describe("Runner takeover", () => {

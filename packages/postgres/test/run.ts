@@ -22,6 +22,7 @@ import {
 } from "@speckit/core"
 import { Metrics } from "@speckit/telemetry"
 import { Effect, Layer } from "effect"
+import * as Runner from "../src/Runner.ts"
 import type { SqlClient } from "effect/sql"
 import type { WorkflowEngine } from "effect/workflow"
 import * as fs from "node:fs"
@@ -65,6 +66,17 @@ export const config: SpeckitConfig.SpeckitConfig = {
   defaults: { ...SpeckitConfig.defaultConfig.defaults, quorum: "all" }
 }
 
+/** A run's layers in `workspace`: `runAgents`, and the sequencer's state in the database. */
+const runLayers = (workspace: string, runAgents: ReadonlyArray<Agent.Agent>) =>
+  Layer.mergeAll(
+    AgentRegistry.AgentRegistry.fromAgents(runAgents),
+    FaultInjector.FaultInjector.layerNone,
+    QuorumConsensus.layer,
+    Metrics.layer(),
+    RunStore.RunStore.layerFileSystem(workspace),
+    SqlSequencerStore.layerSequencer()
+  )
+
 /** A durable run of SPEC-1 in `workspace` on `engine`, with the sequencer's state in its database. */
 export const durableRun = (
   workspace: string,
@@ -76,16 +88,7 @@ export const durableRun = (
     const spec = yield* Spec.load(workspace, "SPEC-1")
     return yield* DurableRun.run({ spec, config, runId }).pipe(
       Effect.scoped,
-      Effect.provide(
-        Layer.mergeAll(
-          AgentRegistry.AgentRegistry.fromAgents(runAgents),
-          FaultInjector.FaultInjector.layerNone,
-          QuorumConsensus.layer,
-          Metrics.layer(),
-          RunStore.RunStore.layerFileSystem(workspace),
-          SqlSequencerStore.layerSequencer()
-        ).pipe(Layer.provideMerge(engine))
-      )
+      Effect.provide(runLayers(workspace, runAgents).pipe(Layer.provideMerge(engine)))
     )
   }).pipe(Effect.provide(NodeServices.layer))
 
@@ -101,18 +104,49 @@ export const runMaterialized = (payload: FleetRun.Payload, cache: string, runAge
     const runConfig = yield* SpeckitConfig.load(workspace)
     return yield* Pipeline.run({ spec, config: runConfig, runId: RunId.RunId.make(payload.runId) }).pipe(
       Effect.scoped,
-      Effect.provide(
-        Layer.mergeAll(
-          AgentRegistry.AgentRegistry.fromAgents(runAgents),
-          FaultInjector.FaultInjector.layerNone,
-          QuorumConsensus.layer,
-          Metrics.layer(),
-          RunStore.RunStore.layerFileSystem(workspace),
-          SqlSequencerStore.layerSequencer()
-        )
-      )
+      Effect.provide(runLayers(workspace, runAgents))
     )
   }).pipe(Effect.provide(NodeServices.layer))
+
+/** The runner a test fixture process runs: on 127.0.0.1:`port`, quick to take over and to poll. */
+export const fixtureRunner = (url: string, port: number) =>
+  Runner.layer({
+    url,
+    listen: { host: "127.0.0.1", port },
+    shardLockExpiration: "4 seconds",
+    pollInterval: "100 millis"
+  })
+
+/** An agent call a fixture runner logged: `start|done <call> <pid> <epoch ms>`. */
+export interface LoggedCall {
+  readonly kind: "start" | "done"
+  readonly call: string
+  readonly pid: number
+  readonly at: number
+}
+
+/** The calls logged in `file` (none when it does not exist yet). */
+export const readCalls = (file: string): ReadonlyArray<LoggedCall> =>
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => {
+          const [kind, call = "", pid, at] = line.split(" ")
+          return { kind: kind === "done" ? "done" : "start", call, pid: Number(pid), at: Number(at) }
+        })
+    : []
+
+/** Whether `condition` held within `timeoutMs` (checked every 25 ms). */
+export const until = async (condition: () => boolean, timeoutMs: number): Promise<boolean> => {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  return true
+}
 
 /** A port on 127.0.0.1 that was free a moment ago. */
 export const freePort = (): Promise<number> =>
