@@ -336,9 +336,15 @@ export const runs = Command.make(
   "runs",
   {
     workspace,
-    json: jsonFlag("Print the runs as a JSON array.")
+    json: jsonFlag("Print the runs as a JSON array."),
+    store
   },
-  Effect.fn(function* ({ workspace, json }) {
+  Effect.fn(function* ({ workspace, json, store }) {
+    if (Option.isSome(store)) {
+      const Fleet = yield* load.fleet
+      yield* Fleet.runs({ store: store.value, json })
+      return
+    }
     const listed = yield* Runs.list(workspace)
     process.stdout.write(
       json
@@ -352,9 +358,12 @@ export const runs = Command.make(
   })
 ).pipe(
   Command.withDescription(
-    "List this workspace's runs, newest first: id, spec, git branch, status and phase, cost and age. A run without a summary is `unfinished`: still going, or stopped abruptly."
+    "List this workspace's runs, newest first: id, spec, git branch, status and phase, cost and age. A run without a summary is `unfinished`: still going, or stopped abruptly. With --store: the runs submitted to that fleet (the newest 100), each running, finished with its status, or failed and why."
   ),
-  Command.withExamples([{ command: "speckit runs -C ~/work/shop", description: "List the runs of another workspace" }])
+  Command.withExamples([
+    { command: "speckit runs -C ~/work/shop", description: "List the runs of another workspace" },
+    { command: "speckit runs --store postgres://speckit@db:5432/speckit --json", description: "A fleet's runs" }
+  ])
 )
 
 /**

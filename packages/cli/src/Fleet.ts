@@ -206,14 +206,20 @@ const describeState = (runId: string, state: FleetRun.State) =>
       ? `run ${runId} ${state.status}`
       : `run ${runId} failed: ${state.reason}`
 
-const stateJson = (runId: string, state: FleetRun.State) =>
-  `${JSON.stringify(
-    state._tag === "Running"
-      ? { runId, state: "running" }
-      : state._tag === "Finished"
-        ? { runId, state: "finished", status: state.status }
-        : { runId, state: "failed", reason: state.reason }
-  )}\n`
+/** A state as JSON fields: `state` (`running`, `finished` or `failed`), and `status` or `reason`. */
+const stateFields = (
+  state: FleetRun.State
+):
+  | { readonly state: "running"; readonly status?: undefined; readonly reason?: undefined }
+  | { readonly state: "finished"; readonly status: string; readonly reason?: undefined }
+  | { readonly state: "failed"; readonly status?: undefined; readonly reason: string } =>
+  state._tag === "Running"
+    ? { state: "running" }
+    : state._tag === "Finished"
+      ? { state: "finished", status: state.status }
+      : { state: "failed", reason: state.reason }
+
+const stateJson = (runId: string, state: FleetRun.State) => `${JSON.stringify({ runId, ...stateFields(state) })}\n`
 
 /**
  * `speckit auto SPEC --store URL`: submits a run of the spec to the fleet (its text and the
@@ -313,6 +319,46 @@ export const status = (options: {
         options.json ? stateJson(options.runId, state) : `${describeState(options.runId, state)}\n`
       )
       return state
+    })
+  )
+
+/**
+ * `speckit runs --store URL`: the runs submitted to the fleet, newest first, each with where it is.
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from "@speckit/cli"
+ *
+ * const listed = Fleet.runs({ store: "postgres://db/speckit", json: true })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const runs = (options: {
+  readonly store: string
+  readonly json: boolean
+  readonly limit?: number | undefined
+  readonly out?: Output | undefined
+}) =>
+  asClient(
+    options.store,
+    Effect.gen(function* () {
+      const submittedRuns = yield* FleetRuns.list({ limit: options.limit }).pipe(Effect.mapError(storeFailed(options.store)))
+      const listed = yield* Effect.forEach(
+        submittedRuns,
+        (run) => Effect.map(FleetRun.poll(run.runId), (state) => ({ ...run, ...stateFields(state) })),
+        { concurrency: 8 }
+      )
+      const out = options.out ?? stdout
+      if (options.json) out.write(`${JSON.stringify(listed, null, 2)}\n`)
+      else if (listed.length === 0) out.write(`no runs submitted to the fleet at ${PgStore.displayUrl(options.store)}\n`)
+      else {
+        for (const run of listed) {
+          const status = run.state === "finished" ? run.status : run.state === "failed" ? `failed: ${run.reason}` : "running"
+          out.write(`${run.runId}  ${run.specId}  ${status}  submitted ${run.submittedAt}\n`)
+        }
+      }
+      return listed
     })
   )
 

@@ -9,7 +9,16 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { ensureBuilt, makeWorkspace, removeTempDirs, repoRoot, runCli, startCli, tempDir } from "./helpers.ts"
+import {
+  ensureBuilt,
+  execAgent,
+  makeWorkspace,
+  removeTempDirs,
+  repoRoot,
+  runCli,
+  startCli,
+  tempDir
+} from "./helpers.ts"
 
 const script = path.join(repoRoot, "scripts/postgres.sh")
 let server: { readonly url: string; readonly dir: string | undefined } | undefined
@@ -59,21 +68,51 @@ const config = (latencyMs: number) => ({
 
 const stages = ["plan", "tasks", "implement", "validate", "audit", "unlock"]
 
+/** A `speckit worker` process on a free port, once it says it listens. */
+const startWorker = async (store: string, cache: string) => {
+  const worker = startCli(["worker", "--store", store, "--listen", `127.0.0.1:${await freePort()}`, "--cache", cache], {
+    timeoutMs: 170_000
+  })
+  const deadline = Date.now() + 30_000
+  while (!worker.stderr().includes("listening on") && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  assert.include(worker.stderr(), "speckit worker: listening on 127.0.0.1:")
+  return worker
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+interface LoggedCall {
+  readonly kind: string
+  readonly run: string
+  readonly stage: string
+  readonly call: string
+  readonly worker: number
+  readonly at: number
+}
+
+/** The exec agents' log (`fixtures/fleet/agent.mjs`). */
+const readCalls = (file: string): ReadonlyArray<LoggedCall> =>
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => {
+          const [kind = "", call = "", , worker, at] = line.split(" ")
+          const [run = "", stage = ""] = call.split("/")
+          return { kind, run, stage, call, worker: Number(worker), at: Number(at) }
+        })
+    : []
+
+const fleetAgent = path.join(repoRoot, "packages/cli/test/fixtures/fleet/agent.mjs")
+
 describe("speckit worker and --store", () => {
   it("a submitted run runs on the worker and is followed, looked up and cancelled from other processes; SIGTERM stops the worker with exit 0", async () => {
     const store = freshStore()
     const cache = tempDir()
-    const worker = startCli(
-      ["worker", "--store", store, "--listen", `127.0.0.1:${await freePort()}`, "--cache", cache],
-      {
-        timeoutMs: 170_000
-      }
-    )
-    const deadline = Date.now() + 30_000
-    while (!worker.stderr().includes("listening on") && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-    assert.include(worker.stderr(), "speckit worker: listening on 127.0.0.1:")
+    const worker = await startWorker(store, cache)
 
     // Followed: the run ends completed, exit 0; its artifacts are in the worker's cache.
     const workspace = makeWorkspace({ config: config(20) })
@@ -130,6 +169,87 @@ describe("speckit worker and --store", () => {
     assert.include(stopped.stderr, `speckit worker: run ${finished.runId} (SPEC-1)`)
     assert.include(stopped.stderr, "speckit worker: stopped")
   }, 180_000)
+
+  it("20 runs of exec agents on two workers, one SIGKILLed mid-way: every run completes, recorded calls are not made again, in-flight ones at most once", async () => {
+    const store = freshStore()
+    const log = path.join(tempDir(), "calls.log")
+    const seed = Number(process.env.TEST_FLEET_SEED ?? Date.now() % 100_000)
+    const delay = (seed * 7_919) % 1_500
+    const workers = [await startWorker(store, tempDir()), await startWorker(store, tempDir())]
+    const workspace = makeWorkspace({
+      config: {
+        agents: Object.fromEntries(
+          ["alpha", "beta", "gamma"].map((id) => [
+            id,
+            { ...execAgent(), command: ["node", fleetAgent, log, "150"], timeoutMs: 30_000 }
+          ])
+        ),
+        defaults: { quorum: "all" }
+      }
+    })
+    const runIds: Array<string> = []
+    for (let batch = 0; batch < 4; batch++) {
+      const submitted = await Promise.all(
+        Array.from({ length: 5 }, () => runCli(["auto", "SPEC-1", "-C", workspace, "--store", store, "--detach"]))
+      )
+      for (const result of submitted) {
+        assert.strictEqual(result.code, 0, result.stderr)
+        runIds.push(result.stdout.trim())
+      }
+    }
+    // The worker that made the first agent call is SIGKILLed, a seeded moment later.
+    while (readCalls(log).length === 0) await sleep(25)
+    const first = readCalls(log)[0]?.worker
+    const victim = workers.find((worker) => worker.child.pid === first)
+    const survivor = workers.find((worker) => worker.child.pid !== first)
+    if (victim === undefined || survivor === undefined) throw new Error(`no worker has pid ${first}`)
+    await sleep(delay)
+    victim.child.kill("SIGKILL")
+    await victim.done
+    const killedAt = Date.now()
+
+    let listed: ReadonlyArray<{ readonly runId: string; readonly state: string; readonly status?: string }> = []
+    const deadline = Date.now() + 150_000
+    while (Date.now() < deadline) {
+      listed = JSON.parse((await runCli(["runs", "--store", store, "--json"])).stdout)
+      if (listed.length === 20 && listed.every((run) => run.state !== "running")) break
+      await sleep(1_000)
+    }
+    survivor.child.kill("SIGTERM")
+    const stopped = await survivor.done
+
+    const calls = readCalls(log)
+    const byVictim = calls.filter((call) => call.worker === victim.child.pid)
+    const afterKill = calls.filter(
+      (call) => call.kind === "start" && call.worker !== victim.child.pid && call.at > killedAt
+    )
+    const takenOver = new Set(
+      byVictim.map((call) => call.run).filter((run) => afterKill.some((call) => call.run === run))
+    )
+    const counts = new Map<string, number>()
+    for (const call of calls.filter((c) => c.kind === "start")) counts.set(call.call, (counts.get(call.call) ?? 0) + 1)
+    const remade = [...counts].filter(([, count]) => count > 1).map(([call]) => call)
+    const firstAfter = afterKill.find((call) => takenOver.has(call.run))
+    console.log(
+      `seed ${seed}: SIGKILL ${delay} ms after the first agent call; runs begun on the killed worker ${new Set(byVictim.map((c) => c.run)).size}, taken over ${takenOver.size}; takeover (kill to the next call of a taken-over run) ${(firstAfter?.at ?? Number.NaN) - killedAt} ms; made again: ${remade.length} (${remade.join(", ") || "none"})`
+    )
+
+    assert.sameMembers(
+      listed.map((run) => run.runId),
+      runIds
+    )
+    for (const run of listed) assert.deepInclude(run, { state: "finished", status: "completed" }, JSON.stringify(run))
+    for (const [call, count] of counts) assert.isAtMost(count, 2, `${call} made ${count} times`)
+    // Per run, a stage whose successor the killed worker had begun was recorded: none of its calls is made again.
+    for (const run of takenOver) {
+      const begun = new Set(byVictim.filter((call) => call.run === run).map((call) => call.stage))
+      const recorded = stages.filter((_, i) => begun.has(stages[i + 1] ?? ""))
+      for (const call of afterKill.filter((c) => c.run === run)) {
+        assert.notInclude(recorded, call.stage, `${call.call} was recorded before the kill`)
+      }
+    }
+    assert.strictEqual(stopped.code, 0, stopped.stderr)
+  }, 240_000)
 
   it("a store that cannot be used, a bad --listen, --detach without a store: one line, exit 2", async () => {
     const workspace = makeWorkspace({ config: config(10) })

@@ -20,6 +20,18 @@ export interface Submitted {
   readonly submittedAt: string
 }
 
+interface Row {
+  readonly run_id: string
+  readonly spec_id: string
+  readonly submitted_at: Date | string
+}
+
+const submittedOf = (row: Row): Submitted => ({
+  runId: row.run_id,
+  specId: row.spec_id,
+  submittedAt: new Date(row.submitted_at).toISOString()
+})
+
 /**
  * Records a submitted run (again: nothing changes).
  *
@@ -71,4 +83,27 @@ export const find = (runId: string): Effect.Effect<Option.Option<Submitted>, Sql
           specId: row.spec_id,
           submittedAt: new Date(row.submitted_at).toISOString()
         })
+  })
+
+/**
+ * The submitted runs, newest first (at most `limit`, default 100).
+ *
+ * @example
+ * ```ts
+ * import { FleetRuns } from "@speckit/postgres"
+ *
+ * const newest = FleetRuns.list({ limit: 20 })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const list = (
+  options: { readonly limit?: number | undefined } = {}
+): Effect.Effect<ReadonlyArray<Submitted>, SqlError.SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<Row>`
+      SELECT run_id, spec_id, submitted_at FROM speckit_fleet_runs
+      ORDER BY submitted_at DESC, run_id DESC LIMIT ${options.limit ?? 100}`
+    return rows.map(submittedOf)
   })

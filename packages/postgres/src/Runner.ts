@@ -11,7 +11,7 @@
  *
  * @since 0.4.0
  */
-import { NodeClusterSocket } from "@effect/platform-node"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import { Duration, Effect, Layer, Option, Schema } from "effect"
 import { ClusterWorkflowEngine, RunnerAddress, ShardingConfig } from "effect/cluster"
 import * as PgStore from "./PgStore.ts"

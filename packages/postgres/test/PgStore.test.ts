@@ -160,13 +160,18 @@ describe("PgStore: bad input is one clear error and changes nothing", () => {
         "SELECT value FROM speckit_meta WHERE key = 'schema_version'"
       )
       assert.strictEqual(version[0]?.value, "2")
-      const found = yield* FleetRuns.record({ runId: "run-1", specId: "SPEC-1" }).pipe(
-        Effect.andThen(FleetRuns.record({ runId: "run-1", specId: "SPEC-1" })),
-        Effect.andThen(FleetRuns.find("run-1")),
-        Effect.provide(PgStore.client({ url })),
-        Effect.orDie
-      )
+      const { found, listed } = yield* Effect.gen(function* () {
+        yield* FleetRuns.record({ runId: "run-1", specId: "SPEC-1" })
+        yield* FleetRuns.record({ runId: "run-1", specId: "SPEC-1" })
+        yield* FleetRuns.record({ runId: "run-2", specId: "SPEC-2" })
+        return { found: yield* FleetRuns.find("run-1"), listed: yield* FleetRuns.list() }
+      }).pipe(Effect.provide(PgStore.client({ url })), Effect.orDie)
       assert.strictEqual(found._tag === "Some" ? found.value.specId : undefined, "SPEC-1")
+      assert.sameMembers(
+        listed.map((run) => run.runId),
+        ["run-1", "run-2"],
+        "each run once"
+      )
     })
   )
 
