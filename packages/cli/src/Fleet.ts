@@ -343,21 +343,25 @@ export const runs = (options: {
   asClient(
     options.store,
     Effect.gen(function* () {
-      const submittedRuns = yield* FleetRuns.list({ limit: options.limit }).pipe(Effect.mapError(storeFailed(options.store)))
+      const submittedRuns = yield* FleetRuns.list({ limit: options.limit }).pipe(
+        Effect.mapError(storeFailed(options.store))
+      )
       const listed = yield* Effect.forEach(
         submittedRuns,
         (run) => Effect.map(FleetRun.poll(run.runId), (state) => ({ ...run, ...stateFields(state) })),
         { concurrency: 8 }
       )
-      const out = options.out ?? stdout
-      if (options.json) out.write(`${JSON.stringify(listed, null, 2)}\n`)
-      else if (listed.length === 0) out.write(`no runs submitted to the fleet at ${PgStore.displayUrl(options.store)}\n`)
-      else {
-        for (const run of listed) {
-          const status = run.state === "finished" ? run.status : run.state === "failed" ? `failed: ${run.reason}` : "running"
-          out.write(`${run.runId}  ${run.specId}  ${status}  submitted ${run.submittedAt}\n`)
-        }
-      }
+      const lines = listed.map(
+        (run) =>
+          `${run.runId}  ${run.specId}  ${run.state === "failed" ? `failed: ${run.reason}` : (run.status ?? "running")}  submitted ${run.submittedAt}\n`
+      )
+      ;(options.out ?? stdout).write(
+        options.json
+          ? `${JSON.stringify(listed, null, 2)}\n`
+          : lines.length === 0
+            ? `no runs submitted to the fleet at ${PgStore.displayUrl(options.store)}\n`
+            : lines.join("")
+      )
       return listed
     })
   )
