@@ -11,12 +11,9 @@
  * a step on PostgreSQL within 10× the embedded one (a network round trip and a transaction against a
  * local file write).
  */
-import { execFileSync } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
-import * as net from "node:net"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { Effect, Layer } from "effect"
 import type { WorkflowEngine } from "effect/workflow"
 import { PgStore, Runner } from "../packages/postgres/dist/index.js"
@@ -24,6 +21,7 @@ import * as StateDatabase from "../packages/sqlite/dist/StateDatabase.js"
 import { type Benchmark, median, round2 } from "./Bench.ts"
 import { perActivity, StepsLive } from "./steps.ts"
 import { NodeServices } from "./deps.ts"
+import { freePort, server } from "./Postgres.ts"
 
 const activities = 200
 const rounds = 5
@@ -31,31 +29,9 @@ const rounds = 5
 type Engine = "sqlite" | "pgJournal" | "pgCluster"
 const engines: ReadonlyArray<Engine> = ["sqlite", "pgJournal", "pgCluster"]
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
-
 /** Wall and CPU ms per activity on `engine`. */
 const costOn = (engine: Layer.Layer<WorkflowEngine.WorkflowEngine, unknown>, id: string) =>
   perActivity(id, activities).pipe(Effect.provide(StepsLive.pipe(Layer.provideMerge(engine))))
-
-const script = join(dirname(fileURLToPath(import.meta.url)), "..", "scripts", "postgres.sh")
-
-/** The server's URL, and how to stop it when this bench started it. */
-const server = (): { readonly url: string; readonly stop: () => void } => {
-  const given = process.env.TEST_POSTGRES_URL
-  if (given !== undefined && given !== "") return { url: given, stop: () => {} }
-  const output = execFileSync("bash", [script, "start"], { encoding: "utf8" })
-  const url = output.match(/TEST_POSTGRES_URL=(\S+)/)?.[1]
-  const dir = output.match(/TEST_POSTGRES_DIR=(\S+)/)?.[1]
-  if (url === undefined || dir === undefined) throw new Error(`scripts/postgres.sh printed no URL: ${output}`)
-  return { url, stop: () => execFileSync("bash", [script, "stop", dir]) }
-}
 
 const benchmark: Benchmark = {
   name: "postgres",

@@ -1,0 +1,136 @@
+/**
+ * A fleet on PostgreSQL: 100 runs of 3 `sim` agents at 1 s latency (6 stages, so 6 s each at best),
+ * submitted at once to one `speckit worker`, then to two, each time on a fresh database. Prints each
+ * fleet's wall time from the first submission to the last run's end, and the workers' CPU per agent
+ * call (their processes' user + system time, from /proc, over the calls made).
+ *
+ * ratio = one worker's wall / the ideal (6 stages × 1 s): the fleet's overhead at 100 concurrent
+ * runs. Informational target: within 5×. Needs PostgreSQL (`TEST_POSTGRES_URL`, which `.ci/run` sets, or
+ * `scripts/postgres.sh`) and the built CLI (`pnpm build`).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Effect, Layer } from "effect"
+import { FleetRun } from "../packages/core/dist/index.js"
+import { Runner } from "../packages/postgres/dist/index.js"
+import { type Benchmark, round2 } from "./Bench.ts"
+import { freePort, freshDatabase, server } from "./Postgres.ts"
+
+const runs = 100
+const latencyMs = 1_000
+const stages = 6
+const agents = ["alpha", "beta", "gamma"]
+const calls = runs * stages * agents.length
+const idealMs = stages * latencyMs
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "packages", "cli", "dist", "bundle", "speckit.js")
+
+const config = JSON.stringify({
+  agents: Object.fromEntries(
+    agents.map((id, i) => [id, { provider: "sim", model: "sim-small", latencyMs, seed: i + 1 }])
+  ),
+  defaults: { quorum: "all" }
+})
+
+/** A process's user + system CPU time in ms, from /proc (Linux; clock ticks of 10 ms). */
+const cpuMsOf = (pid: number): number => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/** A `speckit worker` on a free port, once it listens. */
+const startWorker = async (store: string, cache: string): Promise<ChildProcess> => {
+  const child = spawn(
+    process.execPath,
+    [bin, "worker", "--store", store, "--listen", `127.0.0.1:${await freePort()}`, "--cache", cache],
+    { stdio: ["ignore", "ignore", "pipe"] }
+  )
+  let stderr = ""
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString()
+      if (stderr.includes("listening on")) resolve()
+    })
+    child.on("exit", (code) => reject(new Error(`a worker exited ${code}: ${stderr}`)))
+  })
+  return child
+}
+
+/** Submits every run, then polls them until none is running; fails if one did not complete. */
+const submitAndAwait = (runIds: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    yield* Effect.forEach(
+      runIds,
+      (runId) => FleetRun.submit({ runId, specId: "SPEC-1", specText: "# Greeting\n\nPrint a greeting.\n", config }),
+      { concurrency: 10, discard: true }
+    )
+    while (true) {
+      const states = yield* Effect.forEach(runIds, FleetRun.poll, { concurrency: 10 })
+      if (states.every((state) => state._tag !== "Running")) {
+        const other = states.find((state) => state._tag !== "Finished" || state.status !== "completed")
+        if (other !== undefined) return yield* Effect.die(new Error(`a run did not complete: ${JSON.stringify(other)}`))
+        return
+      }
+      yield* Effect.sleep("250 millis")
+    }
+  })
+
+/** One fleet of `workers` workers on a fresh database: wall ms and the workers' CPU ms per agent call. */
+const fleet = async (url: string, workers: number) => {
+  const store = freshDatabase(url)
+  const caches = await Promise.all(
+    Array.from({ length: workers }, () => mkdtemp(join(tmpdir(), "speckit-bench-fleet-")))
+  )
+  const processes: Array<ChildProcess> = []
+  try {
+    for (const cache of caches) processes.push(await startWorker(store, cache))
+    const runIds = Array.from({ length: runs }, (_, i) => `run-20261204-000000-w${workers}r${i}`)
+    const started = performance.now()
+    await Effect.runPromise(
+      submitAndAwait(runIds).pipe(
+        Effect.timeout("300 seconds"),
+        Effect.provide(Runner.client({ url: store }).pipe(Layer.orDie))
+      )
+    )
+    const wallMs = performance.now() - started
+    const cpuMs = processes.reduce((total, child) => total + (child.pid === undefined ? 0 : cpuMsOf(child.pid)), 0)
+    return { wallMs, cpuMsPerCall: cpuMs / calls }
+  } finally {
+    for (const child of processes) child.kill("SIGTERM")
+    await Promise.all(processes.map((child) => new Promise((resolve) => child.once("exit", resolve))))
+    await Promise.all(caches.map((cache) => rm(cache, { recursive: true, force: true })))
+  }
+}
+
+const benchmark: Benchmark = {
+  name: "fleet",
+  description: `${runs} runs of ${agents.length} sim agents × ${stages} stages at ${latencyMs / 1000} s submitted at once to one speckit worker, then two, on PostgreSQL`,
+  target: { ratio: 5, direction: "max" },
+  run: async () => {
+    const pg = server()
+    try {
+      const one = await fleet(pg.url, 1)
+      const two = await fleet(pg.url, 2)
+      return {
+        baseline: { label: `ideal (${stages} stages × ${latencyMs} ms)`, value: idealMs, unit: "ms" },
+        measured: { label: "one worker: wall", value: Math.round(one.wallMs), unit: "ms" },
+        extra: [
+          { label: "one worker: CPU per agent call", value: round2(one.cpuMsPerCall), unit: "ms" },
+          { label: "two workers: wall", value: Math.round(two.wallMs), unit: "ms" },
+          { label: "two workers: CPU per agent call", value: round2(two.cpuMsPerCall), unit: "ms" },
+          { label: "two workers' wall / one's", value: round2(two.wallMs / one.wallMs), unit: "×" }
+        ],
+        details: { runs, agentCalls: calls }
+      }
+    } finally {
+      pg.stop()
+    }
+  }
+}
+
+export default benchmark
