@@ -7,6 +7,7 @@ import * as Worktrees from "@speckit/core/Worktrees"
 import * as Git from "@speckit/git/Git"
 import { Config, Effect, FileSystem, Option, Path } from "effect"
 import * as Os from "node:os"
+import * as NodePath from "node:path"
 import { Argument, Command, Flag } from "effect/cli"
 import { InputError } from "./Errors.ts"
 import * as Main from "./Main.ts"
@@ -55,7 +56,7 @@ const apply = Flag.Boolean("apply").pipe(
 
 const store = Flag.String("store").pipe(
   Flag.withDescription(
-    "A fleet's store: postgres://USER:PASSWORD@HOST:PORT/DATABASE (default: $SPECKIT_STORE). The run is submitted to the fleet's workers (`speckit worker`) instead of running here."
+    "A fleet's store: postgres://USER:PASSWORD@HOST:PORT/DATABASE (default: $SPECKIT_STORE). The command works on the runs of the `speckit worker`s sharing it instead of this workspace's."
   ),
   Flag.withFallbackConfig(Config.String("SPECKIT_STORE")),
   Flag.optional
@@ -100,15 +101,21 @@ export const auto = Command.make(
               Run.auto({ ...options, metricsFile: optionalPath(options.metricsFile) })
             ).pipe(Effect.asVoid),
       onSome: (url) =>
-        Effect.flatMap(load.fleet, (Fleet) =>
-          Fleet.submit({
-            specId: options.specId,
-            workspace: options.workspace,
-            store: url,
-            detach: options.detach,
-            json: options.json
-          })
-        ).pipe(Effect.asVoid)
+        options.apply || Option.isSome(options.metricsFile)
+          ? Effect.fail(
+              new InputError({
+                message: `${options.apply ? "--apply" : "--metrics-file"} works on a run in this workspace, not on a run submitted with --store`
+              })
+            )
+          : Effect.flatMap(load.fleet, (Fleet) =>
+              Fleet.submit({
+                specId: options.specId,
+                workspace: options.workspace,
+                store: url,
+                detach: options.detach,
+                json: options.json
+              })
+            ).pipe(Effect.asVoid)
     })
 ).pipe(
   Command.withDescription(
@@ -441,10 +448,8 @@ export const cancel = Command.make(
   ])
 )
 
-const defaultCache = () => {
-  const base = process.env.XDG_CACHE_HOME ?? `${Os.homedir()}/.cache`
-  return `${base}/speckit/runs`
-}
+const defaultCache = () =>
+  NodePath.join(process.env.XDG_CACHE_HOME ?? NodePath.join(Os.homedir(), ".cache"), "speckit", "runs")
 
 /**
  * `speckit worker --store URL`: a runner of a fleet.

@@ -251,7 +251,7 @@ describe("speckit worker and --store", () => {
     assert.strictEqual(stopped.code, 0, stopped.stderr)
   }, 240_000)
 
-  it("a store that cannot be used, a bad --listen, --detach without a store: one line, exit 2", async () => {
+  it("a store that cannot be used, a bad --listen, --detach without a store, --apply with one: one line, exit 2", async () => {
     const workspace = makeWorkspace({ config: config(10) })
     for (const [args, expected] of [
       [
@@ -261,7 +261,11 @@ describe("speckit worker and --store", () => {
       [["worker", "--store", "postgres://x/y", "--listen", "nowhere"], "--listen nowhere is not HOST:PORT"],
       [["status", "run-1", "--store", "mysql://db/x"], "not a postgres:// URL"],
       [["auto", "SPEC-1", "-C", workspace, "--detach"], "--detach submits a run to a fleet: give --store"],
-      [["cancel", "run-1"], "cancel stops a run submitted to a fleet"]
+      [["cancel", "run-1"], "cancel stops a run submitted to a fleet"],
+      [
+        ["auto", "SPEC-1", "-C", workspace, "--store", "postgres://x/y", "--apply"],
+        "--apply works on a run in this workspace, not on a run submitted with --store"
+      ]
     ] as const) {
       const result = await runCli(args, { env: { SPECKIT_STORE: "" } })
       assert.strictEqual(result.code, 2, `${args.join(" ")}: ${result.stderr}`)
