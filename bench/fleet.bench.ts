@@ -43,6 +43,9 @@ const cpuMsOf = (pid: number): number => {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
+/** What the workers of the current fleet wrote on stderr (shown when a run fails). */
+let workerLogs = ""
+
 /** A `speckit worker` on a free port, once it listens. */
 const startWorker = async (store: string, cache: string): Promise<ChildProcess> => {
   const child = spawn(
@@ -54,6 +57,7 @@ const startWorker = async (store: string, cache: string): Promise<ChildProcess> 
   await new Promise<void>((resolve, reject) => {
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString()
+      workerLogs += chunk.toString()
       if (stderr.includes("listening on")) resolve()
     })
     child.on("exit", (code) => reject(new Error(`a worker exited ${code}: ${stderr}`)))
@@ -73,7 +77,13 @@ const submitAndAwait = (runIds: ReadonlyArray<string>) =>
       const states = yield* Effect.forEach(runIds, FleetRun.poll, { concurrency: 10 })
       if (states.every((state) => state._tag !== "Running")) {
         const other = states.find((state) => state._tag !== "Finished" || state.status !== "completed")
-        if (other !== undefined) return yield* Effect.die(new Error(`a run did not complete: ${JSON.stringify(other)}`))
+        if (other !== undefined) {
+          const errors = workerLogs
+            .split("\n")
+            .filter((line) => !line.startsWith("speckit worker: run "))
+            .slice(-30)
+          return yield* Effect.die(new Error(`a run did not complete: ${JSON.stringify(other)}\n${errors.join("\n")}`))
+        }
         return
       }
       yield* Effect.sleep("250 millis")

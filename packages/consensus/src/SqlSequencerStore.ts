@@ -103,21 +103,33 @@ export const make = <A>(
   Effect.gen(function* () {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const codec: Codec<A> = options?.codec ?? json<A>()
-    yield* sql`CREATE TABLE IF NOT EXISTS speckit_sequencer_state (
-      run_id TEXT PRIMARY KEY,
-      branch TEXT,
-      next_seq INTEGER NOT NULL,
-      acked_through INTEGER NOT NULL,
-      stopped INTEGER NOT NULL
-    )`
-    yield* sql`CREATE TABLE IF NOT EXISTS speckit_sequencer_keys (
-      run_id TEXT NOT NULL,
-      key TEXT NOT NULL,
-      seq INTEGER NOT NULL,
-      value TEXT NOT NULL,
-      PRIMARY KEY (run_id, key),
-      UNIQUE (run_id, seq)
-    )`
+    const createTables = Effect.andThen(
+      sql`CREATE TABLE IF NOT EXISTS speckit_sequencer_state (
+        run_id TEXT PRIMARY KEY,
+        branch TEXT,
+        next_seq INTEGER NOT NULL,
+        acked_through INTEGER NOT NULL,
+        stopped INTEGER NOT NULL
+      )`,
+      sql`CREATE TABLE IF NOT EXISTS speckit_sequencer_keys (
+        run_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key),
+        UNIQUE (run_id, seq)
+      )`
+    )
+    // On PostgreSQL, sessions creating the same table at once race on its catalog entry (one fails
+    // with a duplicate key, e.g. a fleet's runs starting together): the tables are created in a
+    // transaction under the advisory lock `@speckit/postgres` migrates under.
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        sql.withTransaction(
+          Effect.andThen(sql`SELECT pg_advisory_xact_lock(hashtext(${"speckit-migration"}))`, createTables)
+        ),
+      orElse: () => createTables
+    })
 
     const insertState = (state: SequencerStore.State) =>
       sql`INSERT INTO speckit_sequencer_state (run_id, branch, next_seq, acked_through, stopped)

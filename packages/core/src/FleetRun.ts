@@ -122,10 +122,19 @@ export const workflow = Workflow.make("SpeckitRun", {
   idempotencyKey: (payload) => payload.runId
 })
 
-const reasonOf = (error: unknown): string =>
-  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
-    ? error.message
-    : String(error)
+/** An error's message, with the messages of its causes (a driver's "query failed" names what failed). */
+const reasonOf = (error: unknown): string => {
+  const messages: Array<string> = []
+  const seen = new Set<unknown>()
+  let current: unknown = error
+  while (typeof current === "object" && current !== null && !seen.has(current)) {
+    seen.add(current)
+    const message = "message" in current && typeof current.message === "string" ? current.message : ""
+    if (message !== "" && !messages.includes(message)) messages.push(message.split("\n")[0] ?? message)
+    current = "cause" in current ? current.cause : undefined
+  }
+  return messages.length === 0 ? String(error) : messages.join(": ")
+}
 
 /**
  * Registers the runner's handler of {@link workflow} with the engine, for as long as the scope is open:

@@ -5,6 +5,7 @@
  * error with nothing changed; retention.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { SqlSequencerStore } from "@speckit/consensus"
 import { RunId, Stage } from "@speckit/core"
 import { Effect, Exit, Fiber, Layer } from "effect"
 import * as fs from "node:fs"
@@ -145,6 +146,22 @@ describe("PgStore: bad input is one clear error and changes nothing", () => {
         assert.notInclude(error.message, "\n")
         assert.notInclude(error.message, "secret")
       }
+    })
+  )
+
+  it.live("sequencer stores made at once on a fresh database all open (their tables are created once)", () =>
+    Effect.gen(function* () {
+      const url = yield* freshDatabase
+      const made = yield* Effect.forEach(
+        Array.from({ length: 16 }, (_, i) => i),
+        () => Effect.exit(SqlSequencerStore.make<string>()),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.provide(PgStore.client({ url, maxConnections: 16 })), Effect.orDie)
+      assert.deepStrictEqual(
+        made.filter(Exit.isFailure).map((exit) => String(exit.cause)),
+        [],
+        "every store opened"
+      )
     })
   )
 
