@@ -186,18 +186,9 @@ const ended = (runId: string, pollMs: number) =>
     }
   })
 
+/** The exit code of a run that is no longer running: as `speckit auto`'s, 1 when its runner failed it. */
 const exitCodeOf = (state: FleetRun.State) =>
-  state._tag === "Finished"
-    ? state.status === "completed"
-      ? ExitCode.Completed
-      : state.status === "awaiting-review"
-        ? ExitCode.AwaitingReview
-        : state.status === "cancelled"
-          ? ExitCode.Interrupted
-          : ExitCode.Failed
-    : state._tag === "Failed"
-      ? ExitCode.Failed
-      : ExitCode.Completed
+  state._tag === "Finished" ? Run.exitCodeOf(state.status) : ExitCode.Failed
 
 const describeState = (runId: string, state: FleetRun.State) =>
   state._tag === "Running"

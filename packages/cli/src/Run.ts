@@ -117,7 +117,20 @@ export const layer = <E = never, R = never>(
     RunStore.RunStore.layerFileSystem(workspace)
   )
 
-const exitCodeOf = (status: RunSummary.RunStatus) =>
+/**
+ * The exit code of a run that ended with `status`: 0 completed, 130 cancelled, 3 awaiting a review,
+ * 1 otherwise.
+ *
+ * @example
+ * ```ts
+ * import { Run } from "@speckit/cli"
+ *
+ * Run.exitCodeOf("awaiting-review") // 3
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const exitCodeOf = (status: RunSummary.RunStatus): number =>
   status === "completed"
     ? ExitCode.Completed
     : status === "cancelled"

@@ -16,7 +16,7 @@ import { Workflow, WorkflowEngine } from "effect/workflow"
 import * as DurableRun from "./DurableRun.ts"
 import * as Execution from "./Execution.ts"
 import { RunId } from "./RunId.ts"
-import type { RunSummary } from "./RunSummary.ts"
+import type { RunStatus, RunSummary } from "./RunSummary.ts"
 import { SpecId } from "./Spec.ts"
 
 /**
@@ -102,6 +102,9 @@ export const materialize = Effect.fn("FleetRun.materialize")(function* (payload:
   return workspace
 })
 
+/** A finished run's status, as its summary gives it. */
+const Status = Schema.Literals(["completed", "halted", "awaiting-review", "failed", "cancelled"])
+
 /**
  * The workflow of every run a fleet runs: one execution per run id, succeeding with the run's final
  * status (`completed`, `failed`, `halted`, ...).
@@ -117,7 +120,7 @@ export const materialize = Effect.fn("FleetRun.materialize")(function* (payload:
  */
 export const workflow = Workflow.make("SpeckitRun", {
   payload: Payload.fields,
-  success: Schema.String,
+  success: Status,
   error: FleetRunFailed,
   idempotencyKey: (payload) => payload.runId
 })
@@ -184,6 +187,9 @@ export const serve = <E, R>(run: (payload: Payload) => Effect.Effect<RunSummary,
 export const submit = (payload: Payload): Effect.Effect<string, never, WorkflowEngine.WorkflowEngine> =>
   workflow.execute(payload, { discard: true })
 
+/** A run's execution id (it depends on the run id alone, the workflow's idempotency key). */
+const executionIdOf = (runId: string) => workflow.executionId({ runId, specId: "", specText: "", config: "" })
+
 /**
  * Where a submitted run is: `Running` (queued, running or paused), `Finished` with its status
  * (`cancelled` when it was cancelled), or `Failed` with the reason its runner gave.
@@ -192,7 +198,7 @@ export const submit = (payload: Payload): Effect.Effect<string, never, WorkflowE
  */
 export type State =
   | { readonly _tag: "Running" }
-  | { readonly _tag: "Finished"; readonly status: string }
+  | { readonly _tag: "Finished"; readonly status: RunStatus }
   | { readonly _tag: "Failed"; readonly reason: string }
 
 /**
@@ -209,8 +215,7 @@ export type State =
  */
 export const poll = (runId: string): Effect.Effect<State, never, WorkflowEngine.WorkflowEngine> =>
   Effect.gen(function* () {
-    const executionId = yield* workflow.executionId({ runId, specId: "", specText: "", config: "" })
-    const result = yield* workflow.poll(executionId)
+    const result = yield* workflow.poll(yield* executionIdOf(runId))
     if (Option.isNone(result) || result.value._tag === "Suspended") return { _tag: "Running" } satisfies State
     const exit = result.value.exit
     if (exit._tag === "Success") return { _tag: "Finished", status: exit.value } satisfies State
@@ -237,6 +242,4 @@ export const poll = (runId: string): Effect.Effect<State, never, WorkflowEngine.
  * @since 0.4.0
  */
 export const cancel = (runId: string): Effect.Effect<void, never, WorkflowEngine.WorkflowEngine> =>
-  Effect.flatMap(workflow.executionId({ runId, specId: "", specText: "", config: "" }), (executionId) =>
-    workflow.interrupt(executionId)
-  )
+  Effect.flatMap(executionIdOf(runId), (executionId) => workflow.interrupt(executionId))
