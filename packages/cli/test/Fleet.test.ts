@@ -204,9 +204,10 @@ describe("speckit worker and --store", () => {
     const survivor = workers.find((worker) => worker.child.pid !== first)
     if (victim === undefined || survivor === undefined) throw new Error(`no worker has pid ${first}`)
     await sleep(delay)
+    // The moment of the kill, not of the exit: the survivor may take a run over before the exit is seen.
+    const killedAt = Date.now()
     victim.child.kill("SIGKILL")
     await victim.done
-    const killedAt = Date.now()
 
     let listed: ReadonlyArray<{ readonly runId: string; readonly state: string; readonly status?: string }> = []
     const deadline = Date.now() + 150_000
@@ -221,7 +222,7 @@ describe("speckit worker and --store", () => {
     const calls = readCalls(log)
     const byVictim = calls.filter((call) => call.worker === victim.child.pid)
     const afterKill = calls.filter(
-      (call) => call.kind === "start" && call.worker !== victim.child.pid && call.at > killedAt
+      (call) => call.kind === "start" && call.worker !== victim.child.pid && call.at >= killedAt
     )
     const takenOver = new Set(
       byVictim.map((call) => call.run).filter((run) => afterKill.some((call) => call.run === run))

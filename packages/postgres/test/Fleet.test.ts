@@ -96,9 +96,11 @@ describe("Fleet", () => {
             const [victim, survivor] = runners[0]?.child.pid === first ? runners : [...runners].reverse()
             if (victim === undefined || survivor === undefined) throw new Error("two runners were started")
             await new Promise((resolve) => setTimeout(resolve, delay))
+            // The moment of the kill, not of the exit: the other runner may take over before it is seen.
+            const killedAt = Date.now()
             victim.child.kill("SIGKILL")
             await new Promise((resolve) => victim.child.once("exit", resolve))
-            return { victim, survivor, killedAt: Date.now() }
+            return { victim, survivor, killedAt }
           })
           const states = yield* Effect.forEach(runIds, (runId) =>
             ended(runId).pipe(Effect.timeoutOption("120 seconds"))
@@ -109,7 +111,7 @@ describe("Fleet", () => {
         survivor.child.kill("SIGTERM")
 
         const lines = readLog(log)
-        const afterKill = lines.filter((line) => line.pid !== victim.child.pid && line.at > outcome.killedAt)
+        const afterKill = lines.filter((line) => line.pid !== victim.child.pid && line.at >= outcome.killedAt)
         const byVictim = new Set(lines.filter((line) => line.pid === victim.child.pid).map((line) => line.run))
         const bySurvivor = new Set(lines.filter((line) => line.pid === survivor.child.pid).map((line) => line.run))
         const takenOver = [...byVictim].filter((run) => bySurvivor.has(run))
