@@ -88,14 +88,22 @@ export const auto = Command.make(
     detach: Flag.Boolean("detach").pipe(
       Flag.withDescription("With --store: print the submitted run's id and return at once (the run goes on)."),
       Flag.withDefault(false)
+    ),
+    remote: Flag.String("remote").pipe(
+      Flag.withDescription(
+        "With --store: the remote the workers fetch the run's base commit from and push its branch to, a remote's name or a URL (default: origin)."
+      ),
+      Flag.optional
     )
   },
   (options) =>
     Option.match(options.store, {
       onNone: () =>
-        options.detach
+        options.detach || Option.isSome(options.remote)
           ? Effect.fail(
-              new InputError({ message: "--detach submits a run to a fleet: give --store (or SPECKIT_STORE)" })
+              new InputError({
+                message: `${options.detach ? "--detach" : "--remote"} is for a run submitted to a fleet: give --store (or SPECKIT_STORE)`
+              })
             )
           : Effect.flatMap(load.run, (Run) =>
               Run.auto({ ...options, metricsFile: optionalPath(options.metricsFile) })
@@ -113,13 +121,14 @@ export const auto = Command.make(
                 workspace: options.workspace,
                 store: url,
                 detach: options.detach,
-                json: options.json
+                json: options.json,
+                remote: Option.getOrUndefined(options.remote)
               })
             ).pipe(Effect.asVoid)
     })
 ).pipe(
   Command.withDescription(
-    "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). With --store (or SPECKIT_STORE) the run is submitted to a fleet of `speckit worker`s sharing that PostgreSQL store (the spec's text and the configuration travel with it; it describes its change) and followed until it ends, or with --detach its run id is printed at once; Ctrl-C while following leaves it running. In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. The run is durable (journaled in .speckit/state.db): after a crash, Ctrl-C or a pause, `speckit resume <RUN-ID>` goes on where it stopped without calling again the agents whose answers were recorded. A spec with an unfinished run on the current branch is refused (resume it, or pass --new). One speckit process at a time per workspace. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted (2 also when the workspace's state database is in use by another process, corrupt or foreign; after a 3, answer with `speckit approve` or `speckit reject`, then `speckit resume`)."
+    "Run a spec through every stage (plan, tasks, implement, validate, audit, unlock). With --store (or SPECKIT_STORE) the run is submitted to a fleet of `speckit worker`s sharing that PostgreSQL store (the spec's text, the configuration and, for a run that changes code, the repository's remote and base commit travel with it: the workers fetch the base from the remote, or --remote, and push the branch speckit/<SPEC-ID>/<run-id> there) and followed until it ends, or with --detach its run id is printed at once; Ctrl-C while following leaves it running. In each stage the configured agents answer concurrently and their answers are merged into a consensus, written to specs/<SPEC-ID>/<stage>.md; raw answers, consensus and a summary go to .speckit/runs/<run-id>/. The run is durable (journaled in .speckit/state.db): after a crash, Ctrl-C or a pause, `speckit resume <RUN-ID>` goes on where it stopped without calling again the agents whose answers were recorded. A spec with an unfinished run on the current branch is refused (resume it, or pass --new). One speckit process at a time per workspace. Exit codes: 0 completed, 1 failed or halted, 2 bad input, 3 paused for a review, 130 interrupted (2 also when the workspace's state database is in use by another process, corrupt or foreign; after a 3, answer with `speckit approve` or `speckit reject`, then `speckit resume`)."
   ),
   Command.withExamples([
     { command: "speckit auto SPEC-001-slugify", description: "Run a spec in the current workspace" },

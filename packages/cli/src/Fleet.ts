@@ -7,17 +7,20 @@
  * A worker writes each run it takes under its cache directory (`<cache>/<run-id>/`, the spec and the
  * configuration from the payload) and runs the pipeline there, the same pipeline and layers as
  * `speckit auto`, its steps journaled in the store: when a worker dies, another takes its runs over
- * and recorded steps are not run again. Runs on a fleet describe their change (`implement.mode:
- * describe`): repositories in a fleet (clones, worktrees, pushing the delivered branch) are not built yet.
+ * and recorded steps are not run again. A run that changes code carries its repository's remote and
+ * base commit: the worker keeps a bare clone of each remote under `<cache>/clones/`, makes the run's
+ * directory a checkout of the base (the agents' worktrees are made from it, the checks run there) and
+ * delivers by pushing `speckit/<SPEC-ID>/<run-id>` to the remote. A run without a remote describes
+ * its change (`implement.mode: describe`).
  *
  * @since 0.4.0
  */
 import { SqlSequencerStore } from "@speckit/consensus"
-import { FleetRun, Pipeline, RunId, type RunSummary, SpeckitConfig } from "@speckit/core"
-import { Git } from "@speckit/git"
+import { FleetRun, type GitState, Pipeline, RunId, type RunSummary, type SpeckitConfig } from "@speckit/core"
+import { Clones, Git } from "@speckit/git"
 import { FleetRuns, PgStore, Runner } from "@speckit/postgres"
 import { Metrics, Pricing } from "@speckit/telemetry"
-import { Config, Effect, type FileSystem, Layer, Option, Path } from "effect"
+import { Config, Effect, type FileSystem, Layer, Option, Path, Schema } from "effect"
 import type { SqlError } from "effect/sql"
 import type { ChildProcessSpawner } from "effect/process"
 import { ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
@@ -103,22 +106,49 @@ export const parseAddress = (text: string): Runner.Address | undefined => {
   return { host: match[1] ?? "127.0.0.1", port }
 }
 
+/**
+ * The workspace of a run a worker took: `<cache>/<run-id>`, made a checkout of the run's base commit
+ * when it has a repository (the workspace then its folder in the checkout), with the spec and the
+ * configuration written in.
+ */
+const workspaceOf = (payload: FleetRun.Payload, cache: string) =>
+  Effect.gen(function* () {
+    const repository = payload.repository
+    if (repository === undefined) return yield* FleetRun.materialize(payload, cache)
+    const path = yield* Path.Path
+    const runId = yield* Schema.decodeUnknownEffect(RunId.RunId)(payload.runId)
+    const clones = yield* Clones.Clones
+    const checkout = yield* clones.checkout(repository, path.join(cache, runId))
+    const workspace = path.resolve(checkout, repository.path)
+    if (path.relative(checkout, workspace).startsWith("..")) {
+      return yield* new InputError({ message: `the workspace ${repository.path} is outside its repository` })
+    }
+    return yield* FleetRun.materialize(payload, cache, { workspace })
+  })
+
 /** Runs one run a worker took, in its workspace under the cache. */
 const runTaken = (payload: FleetRun.Payload, cache: string, log: Output) =>
   Effect.gen(function* () {
     log.write(`speckit worker: run ${payload.runId} (${payload.specId})\n`)
-    const workspace = yield* FleetRun.materialize(payload, cache)
+    const workspace = yield* workspaceOf(payload, cache)
+    const repository = payload.repository
+    const git: GitState.GitState | undefined =
+      repository === undefined ? undefined : { branch: repository.branch, commit: repository.base }
     const prepared = yield* Run.prepare(payload.specId, workspace)
+    const config = yield* Run.effectiveConfig(prepared.config, git)
+    const repositoryLayer = Run.repositoryLayer(config, workspace, { push: repository?.url })
+    yield* Run.preflight(config, workspace, git).pipe(Effect.provide(repositoryLayer))
     const summary: RunSummary.RunSummary = yield* Pipeline.run({
       spec: prepared.spec,
-      config: prepared.config,
-      runId: RunId.RunId.make(payload.runId)
+      config,
+      runId: RunId.RunId.make(payload.runId),
+      git
     }).pipe(
       Effect.scoped,
       Effect.provide(
-        Run.layer(prepared.config, workspace, undefined, { metrics: false }, SqlSequencerStore.layerSequencer()).pipe(
-          Layer.merge(Run.repositoryLayer(prepared.config, workspace)),
-          Layer.provideMerge(Metrics.layer({ pricer: Pricing.fromConfig(prepared.config) }))
+        Run.layer(config, workspace, undefined, { metrics: false }, SqlSequencerStore.layerSequencer()).pipe(
+          Layer.merge(repositoryLayer),
+          Layer.provideMerge(Metrics.layer({ pricer: Pricing.fromConfig(config) }))
         )
       )
     )
@@ -148,7 +178,7 @@ export const worker = (options: WorkerOptions) =>
     const path = yield* Path.Path
     const cache = path.resolve(options.cache)
     const log = options.log ?? stderr
-    yield* FleetRun.serve((payload) => runTaken(payload, cache, log))
+    yield* FleetRun.serve((payload) => runTaken(payload, cache, log)).pipe(Effect.provide(Clones.layer({ cache })))
     log.write(
       `speckit worker: listening on ${options.listen.host}:${options.listen.port}, store ${PgStore.displayUrl(options.store)}, cache ${cache}\n`
     )
@@ -169,6 +199,8 @@ export interface SubmitOptions {
   readonly json: boolean
   /** How often a followed run is polled (default 1 s). */
   readonly pollMs?: number | undefined
+  /** The remote the workers fetch from and push to: a remote's name or a URL (default `origin`). */
+  readonly remote?: string | undefined
   readonly out?: Output | undefined
   readonly err?: Output | undefined
 }
@@ -213,6 +245,58 @@ const stateFields = (
 const stateJson = (runId: string, state: FleetRun.State) => `${JSON.stringify({ runId, ...stateFields(state) })}\n`
 
 /**
+ * The repository a submitted run changes: the workspace's repository as its workers reach it (the
+ * remote `remote`, default `origin`), its commit and branch; `undefined` when the run describes its
+ * change (`implement.mode: describe`, or no mode and no remote). A run that must change code without
+ * a remote is bad input.
+ */
+const repositoryOf = (
+  prepared: { readonly root: string; readonly config: SpeckitConfig.SpeckitConfig },
+  remote: string | undefined,
+  err: Output
+) =>
+  Effect.gen(function* () {
+    const mode = prepared.config.implement?.mode
+    if (mode === "describe") return undefined
+    const git = Option.getOrUndefined(yield* Git.state(prepared.root))
+    const path = yield* Path.Path
+    // A remote given as a local path is taken from where the command runs.
+    const wanted = remote !== undefined && /^\.\.?(\/|$)/.test(remote) ? path.resolve(remote) : remote
+    const found = git === undefined ? undefined : Option.getOrUndefined(yield* Git.remote(prepared.root, wanted))
+    if (git === undefined || found === undefined) {
+      const why =
+        git === undefined
+          ? "the workspace is in no git repository with a commit"
+          : remote === undefined
+            ? "its repository has no origin remote"
+            : `--remote ${remote} is neither a remote of its repository nor a URL`
+      if (mode === "changes" || remote !== undefined) {
+        return yield* new InputError({
+          message: `a run that changes code on a fleet needs a remote its workers can reach: ${why} (add one or pass --remote URL, or set implement.mode to describe)`
+        })
+      }
+      if (git !== undefined) {
+        err.write(
+          `speckit: note: the run describes its change (implement.mode: describe): ${why}; pass --remote URL to change code\n`
+        )
+      }
+      return undefined
+    }
+    const pushed = yield* Git.isOnRemoteBranch(prepared.root, git.commit)
+    if (!pushed) {
+      err.write(
+        `speckit: warning: the base commit ${git.commit.slice(0, 12)} is on no remote-tracking branch here: the workers fetch it from ${found.url} (push it first)\n`
+      )
+    }
+    return {
+      url: found.url,
+      base: git.commit,
+      branch: git.branch,
+      path: path.relative(found.root, path.resolve(prepared.root))
+    } satisfies FleetRun.Repository
+  })
+
+/**
  * `speckit auto SPEC --store URL`: submits a run of the spec to the fleet (its text and the
  * workspace's configuration), then follows it until it ends (exit codes as `speckit auto`), or with
  * `detach` returns its run id at once. Ctrl-C while following leaves the run going.
@@ -240,35 +324,41 @@ export const submit = (
   FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
 > =>
   Effect.gen(function* () {
-    const out = options.out ?? stdout
-    const err = options.err ?? stderr
     const prepared = yield* Run.prepare(options.specId, options.workspace)
-    if (SpeckitConfig.implementMode(prepared.config, false) !== "describe") {
-      return yield* new InputError({
-        message:
-          "a run on a fleet describes its change (implement.mode: describe): repositories in a fleet are not supported yet; set implement.mode to describe, or run without --store"
-      })
+    const target = yield* repositoryOf(prepared, options.remote, options.err ?? stderr)
+    const config = {
+      ...prepared.config,
+      implement: {
+        ...prepared.config.implement,
+        mode: target === undefined ? ("describe" as const) : ("changes" as const)
+      }
     }
-    if (prepared.config.implement?.mode === undefined && Option.isSome(yield* Git.state(prepared.root))) {
-      err.write(
-        "speckit: note: on a fleet the run describes its change (implement.mode: describe); its stage artifacts stay on the worker\n"
-      )
-    }
-    const config = { ...prepared.config, implement: { ...prepared.config.implement, mode: "describe" as const } }
     const runId = yield* RunId.make
-    yield* FleetRun.submit({
+    const payload: FleetRun.Payload = {
       runId,
       specId: prepared.spec.id,
       specText: prepared.spec.text,
-      config: JSON.stringify(config)
-    })
-    yield* FleetRuns.record({ runId, specId: prepared.spec.id }).pipe(Effect.mapError(storeFailed(options.store)))
+      config: JSON.stringify(config),
+      ...(target === undefined ? {} : { repository: target })
+    }
+    // The workspace is checked before the store is used: bad input changes nothing.
+    return yield* asClient(options.store, submitAndFollow(payload, options))
+  })
+
+/** Submits a checked payload and records it, then follows the run (or, detached, returns at once). */
+const submitAndFollow = (payload: FleetRun.Payload, options: SubmitOptions) =>
+  Effect.gen(function* () {
+    const out = options.out ?? stdout
+    const err = options.err ?? stderr
+    const { runId, specId } = payload
+    yield* FleetRun.submit(payload)
+    yield* FleetRuns.record({ runId, specId }).pipe(Effect.mapError(storeFailed(options.store)))
     if (options.detach) {
       out.write(options.json ? `${JSON.stringify({ runId, state: "submitted" })}\n` : `${runId}\n`)
-      err.write(`speckit: submitted run ${runId} (${prepared.spec.id}); ${hintFor(runId, options.store)}\n`)
+      err.write(`speckit: submitted run ${runId} (${specId}); ${hintFor(runId, options.store)}\n`)
       return runId
     }
-    err.write(`speckit: submitted run ${runId} (${prepared.spec.id}) to ${PgStore.displayUrl(options.store)}\n`)
+    err.write(`speckit: submitted run ${runId} (${specId}) to ${PgStore.displayUrl(options.store)}\n`)
     const state = yield* ended(runId, options.pollMs ?? 1_000).pipe(
       Effect.onInterrupt(() =>
         Effect.sync(() =>
@@ -282,7 +372,7 @@ export const submit = (
       return yield* new RunNotCompleted({ status: describeState(runId, state), exitCode })
     }
     return runId
-  }).pipe((effect) => asClient(options.store, effect))
+  })
 
 /**
  * `speckit status RUN-ID --store URL`: where a submitted run is (running, finished with its status,

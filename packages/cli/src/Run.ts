@@ -207,8 +207,21 @@ export const effectiveConfig = (
 /**
  * Checks, before anything is spent, what a run that makes real changes needs: git and the run's base
  * commit, and every check's program. Each problem is one line (exit 2).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SpeckitConfig } from "@speckit/core"
+ * import { Run } from "@speckit/cli"
+ *
+ * const checked = Run.preflight(SpeckitConfig.defaultConfig, ".", undefined).pipe(
+ *   Effect.provide(Run.repositoryLayer(SpeckitConfig.defaultConfig, "."))
+ * )
+ * ```
+ *
+ * @since 0.4.0
  */
-const preflight = (config: SpeckitConfig.SpeckitConfig, root: string, git: GitState.GitState | undefined) =>
+export const preflight = (config: SpeckitConfig.SpeckitConfig, root: string, git: GitState.GitState | undefined) =>
   Effect.gen(function* () {
     if (config.implement?.mode !== "changes") return
     const worktrees = yield* Worktrees.Worktrees
@@ -224,9 +237,9 @@ const preflight = (config: SpeckitConfig.SpeckitConfig, root: string, git: GitSt
       .pipe(Effect.mapError((error) => new InputError({ message: error.message })))
   })
 
-/** The layers of the user's repository: git worktrees for real changes, and the project's checks. */
 /**
  * The layers a run's repository work needs: git worktrees of the workspace and the project's checks.
+ * With `push` (a remote's URL) the delivered branch is pushed there (a fleet's worker delivers so).
  *
  * @example
  * ```ts
@@ -238,8 +251,15 @@ const preflight = (config: SpeckitConfig.SpeckitConfig, root: string, git: GitSt
  *
  * @since 0.4.0
  */
-export const repositoryLayer = (config: SpeckitConfig.SpeckitConfig, root: string) =>
-  Layer.mergeAll(GitWorktrees.layer({ workspace: root, setup: config.implement?.setup }), ProcessChecks.layer)
+export const repositoryLayer = (
+  config: SpeckitConfig.SpeckitConfig,
+  root: string,
+  options?: { readonly push?: string | undefined }
+) =>
+  Layer.mergeAll(
+    GitWorktrees.layer({ workspace: root, setup: config.implement?.setup, push: options?.push }),
+    ProcessChecks.layer
+  )
 
 /** A loaded workspace, ready to run (see {@link prepare}). */
 type Prepared = Effect.Success<ReturnType<typeof prepare>>

@@ -9,9 +9,11 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
+import { agentConfig, checkout, configure, repository, specId, summaryOf } from "./changes.ts"
 import {
   ensureBuilt,
   execAgent,
+  git,
   makeWorkspace,
   removeTempDirs,
   repoRoot,
@@ -170,7 +172,7 @@ describe("speckit worker and --store", () => {
     assert.include(stopped.stderr, "speckit worker: stopped")
   }, 180_000)
 
-  it("20 runs of exec agents on two workers, one SIGKILLed mid-way: every run completes, recorded calls are not made again, in-flight ones at most once", async () => {
+  it("20 runs of exec agents on two workers (5 changing code against a bare remote), one SIGKILLed mid-way: every run completes, recorded calls are not made again, in-flight ones at most once, every change is pushed", async () => {
     const store = freshStore()
     const log = path.join(tempDir(), "calls.log")
     const seed = Number(process.env.TEST_FLEET_SEED ?? Date.now() % 100_000)
@@ -187,14 +189,25 @@ describe("speckit worker and --store", () => {
         defaults: { quorum: "all" }
       }
     })
+    // The second batch changes code: a repository whose remote is a bare repository here.
+    const changing = repository()
+    const fleetChanges = { ...execAgent(), command: ["node", fleetAgent, log, "150", "--changes"], timeoutMs: 30_000 }
+    configure(changing, { alpha: fleetChanges, beta: fleetChanges, gamma: fleetChanges })
+    const remote = path.join(tempDir(), "math.git")
+    git(changing, "clone", "--quiet", "--bare", changing, remote)
+    git(changing, "remote", "add", "origin", remote)
+    git(changing, "fetch", "--quiet", "origin")
     const runIds: Array<string> = []
+    const changeRuns: Array<string> = []
     for (let batch = 0; batch < 4; batch++) {
+      const from = batch === 1 ? changing : workspace
       const submitted = await Promise.all(
-        Array.from({ length: 5 }, () => runCli(["auto", "SPEC-1", "-C", workspace, "--store", store, "--detach"]))
+        Array.from({ length: 5 }, () => runCli(["auto", "SPEC-1", "-C", from, "--store", store, "--detach"]))
       )
       for (const result of submitted) {
         assert.strictEqual(result.code, 0, result.stderr)
         runIds.push(result.stdout.trim())
+        if (batch === 1) changeRuns.push(result.stdout.trim())
       }
     }
     // The worker that made the first agent call is SIGKILLed, a seeded moment later.
@@ -241,6 +254,12 @@ describe("speckit worker and --store", () => {
     )
     for (const run of listed) assert.deepInclude(run, { state: "finished", status: "completed" }, JSON.stringify(run))
     for (const [call, count] of counts) assert.isAtMost(count, 2, `${call} made ${count} times`)
+    // The runs that changed code pushed their branches, each on the base, with the change.
+    const base = git(changing, "rev-parse", "HEAD")
+    for (const run of changeRuns) {
+      assert.strictEqual(git(remote, "rev-parse", `speckit/SPEC-1/${run}^`), base, run)
+      assert.include(git(remote, "show", `speckit/SPEC-1/${run}:src/math.js`), "Math.min(Math.max(value, min), max)")
+    }
     // Per run, a stage whose successor the killed worker had begun was recorded: none of its calls is made again.
     for (const run of takenOver) {
       const begun = new Set(byVictim.filter((call) => call.run === run).map((call) => call.stage))
@@ -252,6 +271,59 @@ describe("speckit worker and --store", () => {
     assert.strictEqual(stopped.code, 0, stopped.stderr)
   }, 240_000)
 
+  it("a run that changes code: the worker checks the base out from the remote, runs the checks there and pushes speckit/<SPEC-ID>/<run-id>, the tree the embedded default delivers; a remote it cannot reach fails the run", async () => {
+    const store = freshStore()
+    const cache = tempDir()
+    const worker = await startWorker(store, cache)
+    const dir = repository()
+    configure(dir, { right: agentConfig("good"), wrong: agentConfig("wrong") })
+    const remote = path.join(tempDir(), "math.git")
+    git(dir, "clone", "--quiet", "--bare", dir, remote)
+    git(dir, "remote", "add", "origin", remote)
+    git(dir, "fetch", "--quiet", "origin")
+    const before = checkout(dir)
+
+    const fleet = await runCli(["auto", specId, "-C", dir, "--store", store, "--json"], { timeoutMs: 120_000 })
+    assert.strictEqual(fleet.code, 0, `${fleet.stderr}\n${worker.stderr()}`)
+    const runId = (JSON.parse(fleet.stdout) as { readonly runId: string }).runId
+    const branch = `speckit/${specId}/${runId}`
+    assert.strictEqual(git(remote, "rev-parse", `${branch}^`), before.head)
+    assert.include(git(remote, "show", `${branch}:src/math.js`), "Math.min(Math.max(value, min), max)")
+    assert.include(git(remote, "show", `${branch}:specs/${specId}/validate.md`), "right")
+    assert.deepStrictEqual(checkout(dir), before, "the submitting checkout is untouched")
+    assert.strictEqual(git(dir, "branch", "--list", "speckit/*"), "")
+
+    // The same spec on the embedded default delivers the same change and the same artifacts' files.
+    const local = await runCli(["auto", specId, "-C", dir, "--json"], { timeoutMs: 120_000 })
+    assert.strictEqual(local.code, 0, local.stderr)
+    const delivered = summaryOf(local).delivery?.branch ?? ""
+    const filesOf = (repo: string, ref: string) => git(repo, "ls-tree", "-r", "--name-only", ref).split("\n")
+    assert.deepStrictEqual(filesOf(remote, branch), filesOf(dir, delivered))
+    assert.strictEqual(git(remote, "rev-parse", `${branch}:src`), git(dir, "rev-parse", `${delivered}:src`))
+    assert.strictEqual(git(remote, "rev-parse", `${branch}:test`), git(dir, "rev-parse", `${delivered}:test`))
+    // The artifacts differ only by the run's id and what it seeds (the anonymised candidates' order).
+    const artifact = (repo: string, ref: string, stage: string) =>
+      git(repo, "show", `${ref}:specs/${specId}/${stage}.md`)
+        .replaceAll(/run-\d{8}-\d{6}-[a-z0-9]{4}/g, "RUN")
+        .replaceAll(/Borda \d+/g, "Borda N")
+    for (const stage of stages.slice(0, -1)) {
+      assert.strictEqual(artifact(remote, branch, stage), artifact(dir, delivered, stage), stage)
+    }
+
+    // A remote the worker cannot reach fails the run at its first step, with the reason.
+    const unreachable = await runCli(
+      ["auto", specId, "-C", dir, "--store", store, "--remote", path.join(cache, "gone.git"), "--json"],
+      { timeoutMs: 60_000 }
+    )
+    assert.strictEqual(unreachable.code, 1, unreachable.stderr)
+    const failed = JSON.parse(unreachable.stdout) as { readonly state: string; readonly reason: string }
+    assert.strictEqual(failed.state, "failed")
+    assert.include(failed.reason, `cannot use repository ${path.join(cache, "gone.git")}`)
+
+    worker.child.kill("SIGTERM")
+    assert.strictEqual((await worker.done).code, 0)
+  }, 240_000)
+
   it("a store that cannot be used, a bad --listen, --detach without a store, --apply with one: one line, exit 2", async () => {
     const workspace = makeWorkspace({ config: config(10) })
     for (const [args, expected] of [
@@ -261,8 +333,13 @@ describe("speckit worker and --store", () => {
       ],
       [["worker", "--store", "postgres://x/y", "--listen", "nowhere"], "--listen nowhere is not HOST:PORT"],
       [["status", "run-1", "--store", "mysql://db/x"], "not a postgres:// URL"],
-      [["auto", "SPEC-1", "-C", workspace, "--detach"], "--detach submits a run to a fleet: give --store"],
+      [["auto", "SPEC-1", "-C", workspace, "--detach"], "--detach is for a run submitted to a fleet: give --store"],
+      [["auto", "SPEC-1", "-C", workspace, "--remote", "origin"], "--remote is for a run submitted to a fleet"],
       [["cancel", "run-1"], "cancel stops a run submitted to a fleet"],
+      [
+        ["auto", "SPEC-1", "-C", workspace, "--store", "postgres://x/y", "--remote", "upstream"],
+        "a run that changes code on a fleet needs a remote its workers can reach: the workspace is in no git repository with a commit"
+      ],
       [
         ["auto", "SPEC-1", "-C", workspace, "--store", "postgres://x/y", "--apply"],
         "--apply works on a run in this workspace, not on a run submitted with --store"

@@ -20,8 +20,39 @@ import type { RunStatus, RunSummary } from "./RunSummary.ts"
 import { SpecId } from "./Spec.ts"
 
 /**
- * What a runner needs to run a spec: the run's id, the spec's id and text (its `spec.md`), and the
- * configuration.
+ * The repository a run changes, as the workers reach it: the URL they fetch from and push the
+ * delivered branch to, the commit the run starts from (and the branch it was on), and the
+ * workspace's folder in the repository (`""` at its root).
+ *
+ * @example
+ * ```ts
+ * import { FleetRun } from "@speckit/core"
+ *
+ * const repository: FleetRun.Repository = {
+ *   url: "git@example.com:team/app.git",
+ *   base: "0123456789abcdef0123456789abcdef01234567",
+ *   branch: "main",
+ *   path: ""
+ * }
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const Repository = Schema.Struct({
+  url: Schema.String,
+  base: Schema.String,
+  branch: Schema.String,
+  path: Schema.String
+})
+
+/**
+ * @since 0.4.0
+ */
+export type Repository = typeof Repository.Type
+
+/**
+ * What a runner needs to run a spec: the run's id, the spec's id and text (its `spec.md`), the
+ * configuration and, for a run that changes code, its repository.
  *
  * @example
  * ```ts
@@ -43,7 +74,9 @@ export const Payload = Schema.Struct({
   /** The spec's `spec.md`. */
   specText: Schema.String,
   /** The run's configuration as JSON (what `speckit.config.json` holds). */
-  config: Schema.String
+  config: Schema.String,
+  /** The repository a run that changes code works on (none: the run describes its change). */
+  repository: Schema.optionalKey(Repository)
 })
 
 /**
@@ -75,9 +108,10 @@ export class FleetRunFailed extends Schema.TaggedError<FleetRunFailed>()("FleetR
 }
 
 /**
- * Writes a payload's workspace under `root`: `<root>/<run-id>/specs/<SPEC-ID>/spec.md` and
- * `<root>/<run-id>/speckit.config.json`, and returns the workspace's path. Writing it again (a run
- * taken over) writes the same files.
+ * Writes a payload's spec and configuration into `workspace` (`specs/<SPEC-ID>/spec.md` and
+ * `speckit.config.json`; by default `<root>/<run-id>`, for a run with a repository the workspace's
+ * folder in the run's checkout), and returns the workspace's path. Writing it again (a run taken
+ * over) writes the same files.
  *
  * @example
  * ```ts
@@ -89,12 +123,16 @@ export class FleetRunFailed extends Schema.TaggedError<FleetRunFailed>()("FleetR
  *
  * @since 0.4.0
  */
-export const materialize = Effect.fn("FleetRun.materialize")(function* (payload: Payload, root: string) {
+export const materialize = Effect.fn("FleetRun.materialize")(function* (
+  payload: Payload,
+  root: string,
+  options?: { readonly workspace?: string | undefined }
+) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const runId = yield* Schema.decodeUnknownEffect(RunId)(payload.runId)
   const specId = yield* Schema.decodeUnknownEffect(SpecId)(payload.specId)
-  const workspace = path.resolve(root, runId)
+  const workspace = path.resolve(root, options?.workspace ?? runId)
   const directory = path.join(workspace, "specs", specId)
   yield* fs.makeDirectory(directory, { recursive: true })
   yield* fs.writeFileString(path.join(directory, "spec.md"), payload.specText)

@@ -51,7 +51,7 @@ export interface Service {
  * import { Effect } from "effect"
  * import { ModelLimits } from "@speckit/core"
  *
- * const window = Effect.map(ModelLimits.ModelLimits.asEffect(), (limits) => limits.of("gpt-5-mini").contextWindow)
+ * const window = Effect.map(Effect.service(ModelLimits.ModelLimits), (limits) => limits.of("gpt-5-mini").contextWindow)
  * ```
  *
  * @since 0.3.0

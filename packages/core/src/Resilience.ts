@@ -454,7 +454,7 @@ const unguarded: Service = {
  * import { Effect } from "effect"
  * import { AgentId, Resilience } from "@speckit/core"
  *
- * const policy = Effect.map(Resilience.AgentResilience.asEffect(), (r) => r.policyFor(AgentId.make("alpha")))
+ * const policy = Effect.map(Effect.service(Resilience.AgentResilience), (r) => r.policyFor(AgentId.make("alpha")))
  * ```
  *
  * @since 0.1.0

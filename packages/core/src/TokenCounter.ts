@@ -52,7 +52,7 @@ export const estimate: Service = { name: "chars/4", count: (text) => Math.ceil(t
  * import { Effect } from "effect"
  * import { TokenCounter } from "@speckit/core"
  *
- * const tokens = Effect.map(TokenCounter.TokenCounter.asEffect(), (counter) => counter.count("Hello world"))
+ * const tokens = Effect.map(Effect.service(TokenCounter.TokenCounter), (counter) => counter.count("Hello world"))
  * ```
  *
  * @since 0.3.0

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import { resolve } from "node:path"
 import { Effect, Option } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { GitState } from "@speckit/core/GitState"
@@ -43,4 +44,76 @@ export const state = (
     return Option.isSome(branch) && Option.isSome(commit) && /^[0-9a-f]{40,64}$/.test(commit.value)
       ? Option.some({ branch: branch.value, commit: commit.value })
       : Option.none()
+  })
+
+/**
+ * A repository's remote, as a fleet's workers reach it: its URL (a local path made absolute) and the
+ * repository's root folder.
+ *
+ * @since 0.4.0
+ */
+export interface Remote {
+  readonly url: string
+  /** The repository's root folder (a workspace's place in the repository is relative to it). */
+  readonly root: string
+}
+
+/** Whether `text` names a repository git can fetch from (a URL, `host:path`, or an absolute path). */
+const isLocation = (text: string) =>
+  /^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /^[^/\\]+:/.test(text) || text.startsWith("/")
+
+/**
+ * The remote of the repository holding `workspace`: `remote` (a remote's name, default `origin`, or a
+ * URL), or `None` when the workspace is in no repository or the name is no remote of it. A relative
+ * local path is resolved against the repository's root.
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Git } from "@speckit/git"
+ *
+ * const origin = Git.remote(".").pipe(Effect.provide(NodeServices.layer))
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const remote = (
+  workspace: string,
+  name = "origin"
+): Effect.Effect<Option.Option<Remote>, never, ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.gen(function* () {
+    const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+    const root = yield* read(spawner, workspace, ["rev-parse", "--show-toplevel"])
+    if (Option.isNone(root) || root.value === "") return Option.none()
+    const configured = yield* read(spawner, root.value, ["remote", "get-url", name])
+    const url = Option.isSome(configured) && configured.value !== "" ? configured.value : isLocation(name) ? name : ""
+    if (url === "") return Option.none()
+    const absolute = isLocation(url) ? url : resolve(root.value, url)
+    return Option.some({ url: absolute, root: root.value })
+  })
+
+/**
+ * Whether `commit` is on a remote-tracking branch of the repository holding `workspace` (as last
+ * fetched): a run on a fleet starts from a commit its workers can fetch.
+ *
+ * @example
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { Git } from "@speckit/git"
+ *
+ * const pushed = Git.isOnRemoteBranch(".", "HEAD").pipe(Effect.provide(NodeServices.layer))
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const isOnRemoteBranch = (
+  workspace: string,
+  commit: string
+): Effect.Effect<boolean, never, ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.gen(function* () {
+    const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+    const out = yield* read(spawner, workspace, ["branch", "--remotes", "--contains", commit, "--format=%(refname)"])
+    return Option.isSome(out) && out.value !== ""
   })

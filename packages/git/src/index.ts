@@ -6,6 +6,8 @@
  * @since 0.3.0
  */
 
+/** @since 0.4.0 */
+export * as Clones from "./Clones.ts"
 /** @since 0.1.0 */
 export * as Git from "./Git.ts"
 /** @since 0.3.0 */

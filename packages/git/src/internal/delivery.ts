@@ -38,8 +38,23 @@ const branchFor = (repo: Repository, top: string, wanted: string, commit: string
     })
   })
 
-/** Delivers a change (see `Worktrees.Service.deliver`). */
-export const deliver = (repo: Repository, options: Worktrees.DeliverOptions) =>
+/** Pushes a delivered branch to `url` (the same commit again is a no-op; another one is refused). */
+const push = (repo: Repository, top: string, url: string, branch: string) =>
+  Effect.flatMap(
+    repo.run(top, ["push", "--quiet", "--no-verify", url, `refs/heads/${branch}:refs/heads/${branch}`]),
+    (out) =>
+      out.exitCode === 0
+        ? Effect.void
+        : Effect.fail(
+            new Worktrees.WorktreeError({
+              kind: "Failed",
+              reason: `cannot push ${branch} to ${url}: ${out.stderr.trim().split("\n")[0] || `exit ${out.exitCode}`}`
+            })
+          )
+  )
+
+/** Delivers a change (see `Worktrees.Service.deliver`), pushing its branch to `pushTo` when given. */
+export const deliver = (repo: Repository, options: Worktrees.DeliverOptions, pushTo?: string | undefined) =>
   Effect.scoped(
     Effect.gen(function* () {
       const top = yield* repo.root
@@ -66,6 +81,7 @@ export const deliver = (repo: Repository, options: Worktrees.DeliverOptions) =>
       })
       const commit = (yield* repo.git(where, ["rev-parse", "HEAD"])).trim()
       const branch = yield* branchFor(repo, top, options.branch, commit)
+      if (pushTo !== undefined) yield* push(repo, top, pushTo, branch)
       return { branch, commit }
     })
   ).pipe(

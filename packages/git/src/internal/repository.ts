@@ -103,6 +103,23 @@ export class Repository {
           )
     )
 
+  private common: string | undefined
+
+  /**
+   * The repository's common git dir (`<root>/.git`, or the bare repository a checkout of a fleet's
+   * worker is a worktree of): its `worktrees/` holds every worktree's registered dir.
+   */
+  get commonDir(): Effect.Effect<string, Worktrees.WorktreeError> {
+    const known = this.common
+    if (known !== undefined) return Effect.succeed(known)
+    return Effect.flatMap(this.root, (top) =>
+      Effect.map(this.git(top, ["rev-parse", "--git-common-dir"]), (out) => {
+        this.common = this.path.resolve(top, out.trim())
+        return this.common
+      })
+    )
+  }
+
   /** The workspace's folder relative to the repository root ("" when it is the root). */
   get prefix(): Effect.Effect<string, Worktrees.WorktreeError> {
     return Effect.map(this.root, (top) => this.path.relative(top, this.workspace))

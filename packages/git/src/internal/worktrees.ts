@@ -177,8 +177,7 @@ const gitDirOf = (repo: Repository, where: string) =>
     const { fs, path } = repo
     const linkText = yield* fs.readFileString(path.join(where, ".git")).pipe(Effect.orElseSucceed(() => ""))
     const gitDir = /^gitdir: (.+)$/m.exec(linkText)?.[1]?.trim()
-    const top = yield* repo.root
-    const registeredDir = path.join(top, ".git", "worktrees")
+    const registeredDir = path.join(yield* repo.commonDir, "worktrees")
     const gitTampered = gitDir === undefined || !gitDir.startsWith(registeredDir)
     const known = path.join(registeredDir, path.basename(where))
     const scoped = ["--git-dir", gitDir !== undefined && !gitTampered ? gitDir : known, "--work-tree", where]
