@@ -158,15 +158,29 @@ export const resume = Command.make(
     json,
     metricsFile,
     force: force("Resume even though the workspace is on another git branch than the run."),
-    apply
+    apply,
+    store
   },
   (options) =>
-    Effect.flatMap(load.run, (Run) => Run.resume({ ...options, metricsFile: optionalPath(options.metricsFile) })).pipe(
-      Effect.asVoid
-    )
+    Option.match(options.store, {
+      onNone: () =>
+        Effect.flatMap(load.run, (Run) =>
+          Run.resume({ ...options, metricsFile: optionalPath(options.metricsFile) })
+        ).pipe(Effect.asVoid),
+      onSome: (url) =>
+        options.apply || Option.isSome(options.metricsFile)
+          ? Effect.fail(
+              new InputError({
+                message: `${options.apply ? "--apply" : "--metrics-file"} works on a run in this workspace, not on a run of a fleet`
+              })
+            )
+          : Effect.flatMap(load.fleet, (Fleet) =>
+              Fleet.follow({ runId: options.runId, store: url, json: options.json })
+            ).pipe(Effect.asVoid)
+    })
 ).pipe(
   Command.withDescription(
-    "Continue a run that stopped: crashed or killed, cancelled with Ctrl-C, or paused. Recorded steps are replayed from .speckit/state.db (agents whose answers were recorded are not called again, their costs still count); the rest runs. A run paused for a review goes on once `speckit approve` or `speckit reject` answered it (a budget pause once `speckit budget` raised the budget); until then resume only reports it (exit 3). A run of another git branch is refused unless --force. Exit codes: as for `speckit auto`."
+    "Continue a run that stopped: crashed or killed, cancelled with Ctrl-C, or paused. Recorded steps are replayed from .speckit/state.db (agents whose answers were recorded are not called again, their costs still count); the rest runs. A run paused for a review goes on once `speckit approve` or `speckit reject` answered it (a budget pause once `speckit budget` raised the budget); until then resume only reports it (exit 3). A run of another git branch is refused unless --force. With --store: follows a run of that fleet again with the live view (a fleet's runs go on by themselves: a worker takes over a dead worker's runs, a paused run goes on once answered). Exit codes: as for `speckit auto`."
   ),
   Command.withExamples([
     { command: "speckit resume 20261125-093012-k3f9", description: "Continue a run after a crash" },
@@ -199,8 +213,29 @@ const answerOptions = {
   workspace,
   note,
   force: force("Answer even though the workspace is on another git branch than the run."),
-  json: jsonFlag("Print the recorded answer as JSON.")
+  json: jsonFlag("Print the recorded answer as JSON."),
+  store
 }
+
+/** Answers a paused run: in the workspace (then `speckit resume`), or on the fleet of `--store`. */
+const answerRun = (
+  options: {
+    readonly workspace: string
+    readonly runId: string
+    readonly force: boolean
+    readonly json: boolean
+    readonly store: Option.Option<string>
+  },
+  given: { readonly kind: "review"; readonly approved: boolean } | { readonly kind: "budget"; readonly usd: number },
+  note: string | undefined
+) =>
+  Option.match(options.store, {
+    onNone: () => recordAnswer(options.workspace, options.runId, { ...given, note }, options.force, options.json),
+    onSome: (url) =>
+      Effect.flatMap(load.fleet, (Fleet) =>
+        Fleet.answer({ runId: options.runId, store: url, given: { ...given, note }, json: options.json })
+      )
+  })
 
 /**
  * `speckit approve`: approve a run paused for a review.
@@ -208,16 +243,10 @@ const answerOptions = {
  * @since 0.2.0
  */
 export const approve = Command.make("approve", answerOptions, (options) =>
-  recordAnswer(
-    options.workspace,
-    options.runId,
-    { kind: "review", approved: true, note: optionalPath(options.note) },
-    options.force,
-    options.json
-  )
+  answerRun(options, { kind: "review", approved: true }, optionalPath(options.note))
 ).pipe(
   Command.withDescription(
-    "Approve the review a run is paused for (a stage ended in conflict under onConflict: pause); `speckit resume RUN-ID` then goes on with the next stage. Exit codes: 0 recorded, 2 no such run, not paused for a review, or another branch's run."
+    "Approve the review a run is paused for (a stage ended in conflict under onConflict: pause); `speckit resume RUN-ID` then goes on with the next stage. With --store: a run of that fleet, which goes on at once on its worker. Exit codes: 0 recorded, 2 no such run, not paused for a review, or another branch's run."
   ),
   Command.withExamples([
     { command: 'speckit approve 20261125-093012-k3f9 --note "the dissent is about wording"', description: "Approve" }
@@ -230,16 +259,10 @@ export const approve = Command.make("approve", answerOptions, (options) =>
  * @since 0.2.0
  */
 export const reject = Command.make("reject", answerOptions, (options) =>
-  recordAnswer(
-    options.workspace,
-    options.runId,
-    { kind: "review", approved: false, note: optionalPath(options.note) },
-    options.force,
-    options.json
-  )
+  answerRun(options, { kind: "review", approved: false }, optionalPath(options.note))
 ).pipe(
   Command.withDescription(
-    "Reject the review a run is paused for; `speckit resume RUN-ID` then ends the run as halted (exit 1). Exit codes: 0 recorded, 2 no such run, not paused for a review, or another branch's run."
+    "Reject the review a run is paused for; `speckit resume RUN-ID` then ends the run as halted (exit 1). With --store: a run of that fleet, which ends at once on its worker. Exit codes: 0 recorded, 2 no such run, not paused for a review, or another branch's run."
   ),
   Command.withExamples([
     { command: 'speckit reject 20261125-093012-k3f9 --note "plan misses R2"', description: "Reject" }
@@ -259,17 +282,11 @@ export const budget = Command.make(
   },
   (options) =>
     options.usd > 0
-      ? recordAnswer(
-          options.workspace,
-          options.runId,
-          { kind: "budget", usd: options.usd, note: optionalPath(options.note) },
-          options.force,
-          options.json
-        )
+      ? answerRun(options, { kind: "budget", usd: options.usd }, optionalPath(options.note))
       : Effect.fail(new InputError({ message: `--usd must be a positive amount, got ${options.usd}` }))
 ).pipe(
   Command.withDescription(
-    "Raise the budget of a run paused before a call that would have crossed it (budget.onExceed: pause); `speckit resume RUN-ID` then goes on. Exit codes: 0 recorded, 2 no such run, not paused for its budget, or another branch's run."
+    "Raise the budget of a run paused before a call that would have crossed it (budget.onExceed: pause); `speckit resume RUN-ID` then goes on. With --store: a run of that fleet, which goes on at once on its worker. Exit codes: 0 recorded, 2 no such run, not paused for its budget, or another branch's run."
   ),
   Command.withExamples([{ command: "speckit budget 20261125-093012-k3f9 --usd 5", description: "Allow $5 in all" }])
 )
@@ -418,7 +435,7 @@ export const status = Command.make(
   })
 ).pipe(
   Command.withDescription(
-    "Show one run: its status and phase, each stage's consensus and agents (attempts, cost, errors), decisions, cost and the last error. With --store: where a run submitted to that fleet is (running, finished with its status, or failed and why). Exit codes: 0, 2 when there is no such run or the store cannot be used."
+    "Show one run: its status and phase, each stage's consensus and agents (attempts, cost, errors), decisions, cost and the last error. With --store: where a run submitted to that fleet is (running, finished with its status, or failed and why) and each stage's status so far, from the store. Exit codes: 0, 2 when there is no such run or the store cannot be used."
   ),
   Command.withExamples([
     { command: "speckit status", description: "The newest run" },
@@ -524,10 +541,20 @@ export const report = Command.make(
   {
     runId: runIdArgument("The run to report (default: the newest run of the workspace).").pipe(Argument.optional),
     workspace,
-    json: jsonFlag('Print { "runId", "report" } as one JSON object instead of the path.')
+    json: jsonFlag('Print { "runId", "report" } as one JSON object instead of the path.'),
+    store
   },
-  Effect.fn(function* ({ runId, workspace, json }) {
+  Effect.fn(function* ({ runId, workspace, json, store }) {
     const path = yield* Path.Path
+    if (Option.isSome(store)) {
+      if (Option.isNone(runId)) {
+        return yield* new InputError({ message: "with --store, name the run: speckit report RUN-ID --store URL" })
+      }
+      const Fleet = yield* load.fleet
+      const written = yield* Fleet.report({ runId: runId.value, store: store.value, workspace })
+      process.stdout.write(json ? `${JSON.stringify({ runId: runId.value, report: written })}\n` : `${written}\n`)
+      return
+    }
     const run = yield* Runs.find(workspace, Option.getOrUndefined(runId))
     const Report = yield* load.report
     const file = yield* Report.write(path.resolve(workspace), run.runId)
@@ -535,11 +562,15 @@ export const report = Command.make(
   })
 ).pipe(
   Command.withDescription(
-    "Write a run's report, one self-contained HTML file (no network access; readable without JavaScript; light and dark; printable), to .speckit/runs/<run-id>/report.html and print its path: the timeline of every agent's attempts, retries, waits and early stops; cost and tokens per agent and stage against the estimate; each stage's consensus and artifact; candidates, checks, selection and the delivered diff. Every run writes it when it ends. Exit codes: 0, 2 when there is no such run."
+    "Write a run's report, one self-contained HTML file (no network access; readable without JavaScript; light and dark; printable), to .speckit/runs/<run-id>/report.html and print its path: the timeline of every agent's attempts, retries, waits and early stops; cost and tokens per agent and stage against the estimate; each stage's consensus and artifact; candidates, checks, selection and the delivered diff. Every run writes it when it ends. With --store: the report of a run of that fleet, from its records in the store, written to .speckit/fleet/<run-id>/report.html. Exit codes: 0, 2 when there is no such run."
   ),
   Command.withExamples([
     { command: "speckit report", description: "The newest run's report" },
-    { command: "open $(speckit report run-20261125-093012-k3f9)", description: "Write one run's report and open it" }
+    { command: "open $(speckit report run-20261125-093012-k3f9)", description: "Write one run's report and open it" },
+    {
+      command: "speckit report run-20261204-101500-a1b2 --store postgres://speckit@db:5432/speckit",
+      description: "The report of a fleet's run"
+    }
   ])
 )
 

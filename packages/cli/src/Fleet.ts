@@ -16,15 +16,27 @@
  * @since 0.4.0
  */
 import { SqlSequencerStore } from "@speckit/consensus"
-import { FleetRun, type GitState, Pipeline, RunId, type RunSummary, type SpeckitConfig } from "@speckit/core"
+import {
+  FleetRun,
+  type GitState,
+  Pipeline,
+  type PipelineEvent,
+  RunId,
+  RunStore,
+  type RunSummary,
+  type SpeckitConfig
+} from "@speckit/core"
 import { Clones, Git } from "@speckit/git"
-import { FleetRuns, PgStore, Runner } from "@speckit/postgres"
+import { FleetRuns, PgRunStore, PgStore, Runner } from "@speckit/postgres"
 import { Metrics, Pricing } from "@speckit/telemetry"
-import { Config, Effect, type FileSystem, Layer, Option, Path, Schema } from "effect"
+import { Config, Effect, FileSystem, Layer, Option, Path, Schema } from "effect"
 import type { SqlError } from "effect/sql"
 import type { ChildProcessSpawner } from "effect/process"
 import { ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
+import * as Progress from "./Progress.ts"
 import type { Output } from "./Progress.ts"
+import * as ReportHtml from "./ReportHtml.ts"
+import * as RunRecords from "./RunRecords.ts"
 import * as Run from "./Run.ts"
 
 const stdout: Output = process.stdout
@@ -147,6 +159,8 @@ const runTaken = (payload: FleetRun.Payload, cache: string, log: Output) =>
       Effect.scoped,
       Effect.provide(
         Run.layer(config, workspace, undefined, { metrics: false }, SqlSequencerStore.layerSequencer()).pipe(
+          // The run's records go to the store as well as to the files in the cache (this RunStore wins).
+          Layer.merge(PgRunStore.layer.pipe(Layer.provide(RunStore.RunStore.layerFileSystem(workspace)))),
           Layer.merge(repositoryLayer),
           Layer.provideMerge(Metrics.layer({ pricer: Pricing.fromConfig(config) }))
         )
@@ -201,6 +215,8 @@ export interface SubmitOptions {
   readonly pollMs?: number | undefined
   /** The remote the workers fetch from and push to: a remote's name or a URL (default `origin`). */
   readonly remote?: string | undefined
+  /** Where the run's progress is shown while following (default stdout, stderr with `json`). */
+  readonly progress?: Output | undefined
   readonly out?: Output | undefined
   readonly err?: Output | undefined
 }
@@ -208,15 +224,34 @@ export interface SubmitOptions {
 const hintFor = (runId: string, store: string) =>
   `follow it with \`speckit status ${runId} --store ${PgStore.displayUrl(store)}\`, cancel it with \`speckit cancel ${runId} --store ${PgStore.displayUrl(store)}\``
 
-/** Waits until a submitted run is no longer running. */
-const ended = (runId: string, pollMs: number) =>
+/** Shows a run's events logged in the store after the one numbered `after`; returns the last number. */
+const showEvents = (runId: string, after: number, display: Progress.Display, store: string) =>
   Effect.gen(function* () {
+    let last = after
     while (true) {
-      const state = yield* FleetRun.poll(runId)
-      if (state._tag !== "Running") return state
-      yield* Effect.sleep(pollMs)
+      const page = yield* PgRunStore.eventsAfter(runId, last).pipe(Effect.mapError(storeFailed(store)))
+      for (const logged of page) yield* display.emit(logged.event as PipelineEvent.PipelineEvent)
+      last = page.at(-1)?.id ?? last
+      if (page.length < 1_000) return last
     }
   })
+
+/**
+ * Waits until a submitted run is no longer running, or pauses (then returns the pause), showing its
+ * events as the workers log them.
+ */
+const ended = (runId: string, pollMs: number, display: Progress.Display, store: string) =>
+  Effect.gen(function* () {
+    let shown = 0
+    while (true) {
+      const state = yield* FleetRun.poll(runId)
+      shown = yield* showEvents(runId, shown, display, store)
+      if (state._tag !== "Running") return { state, pause: undefined }
+      const pause = pauseOf(state, yield* PgRunStore.load(runId).pipe(Effect.mapError(storeFailed(store))))
+      if (pause !== undefined) return { state, pause }
+      yield* Effect.sleep(pollMs)
+    }
+  }).pipe(Effect.ensuring(Effect.sync(() => display.close())))
 
 /** The exit code of a run that is no longer running: as `speckit auto`'s, 1 when its runner failed it. */
 const exitCodeOf = (state: FleetRun.State) =>
@@ -228,6 +263,31 @@ const describeState = (runId: string, state: FleetRun.State) =>
     : state._tag === "Finished"
       ? `run ${runId} ${state.status}`
       : `run ${runId} failed: ${state.reason}`
+
+/** The pause a running run of the fleet waits on, from its summary in the store. */
+const pauseOf = (state: FleetRun.State, stored: Option.Option<PgRunStore.StoredRun>) => {
+  const summary = Option.getOrUndefined(Option.flatMap(stored, (run) => run.summary))
+  return state._tag === "Running" && summary?.status === "awaiting-review" ? summary.pause : undefined
+}
+
+const pauseText = (runId: string, store: string, pause: RunSummary.Pause) =>
+  `run ${runId} is paused on the fleet, waiting for ${waitedFor(pause.kind)} (${pause.name}): answer with \`speckit ${pause.kind === "review" ? "approve|reject" : "budget --usd N"} ${runId} --store ${PgStore.displayUrl(store)}\``
+
+/** Where each stage of a run stands, from its records in the store (its summary once it has one). */
+const stagesOf = (stored: Option.Option<PgRunStore.StoredRun>) =>
+  Option.match(stored, {
+    onNone: () => [],
+    onSome: (run) =>
+      Option.match(run.summary, {
+        onSome: (summary) =>
+          summary.stages.map((stage) => ({ stage: stage.stage as string, status: stage.status as string })),
+        onNone: () =>
+          run.stages.map((stage) => ({
+            stage: stage.stage,
+            status: String((stage.consensus as { readonly status?: unknown }).status ?? "decided")
+          }))
+      })
+  })
 
 /** A state as JSON fields: `state` (`running`, `finished` or `failed`), and `status` or `reason`. */
 const stateFields = (
@@ -359,13 +419,28 @@ const submitAndFollow = (payload: FleetRun.Payload, options: SubmitOptions) =>
       return runId
     }
     err.write(`speckit: submitted run ${runId} (${specId}) to ${PgStore.displayUrl(options.store)}\n`)
-    const state = yield* ended(runId, options.pollMs ?? 1_000).pipe(
+    return yield* followRun(runId, options)
+  })
+
+/** Follows a run of the fleet with the live view until it ends or pauses; exit codes as `speckit auto`'s. */
+const followRun = (runId: string, options: Omit<FollowOptions, "runId">) =>
+  Effect.gen(function* () {
+    const out = options.out ?? stdout
+    const err = options.err ?? stderr
+    const progressOut = options.progress ?? (options.json ? err : out)
+    const display = progressOut.isTTY ? Progress.live(progressOut) : Progress.plain(progressOut)
+    const { state, pause } = yield* ended(runId, options.pollMs ?? 1_000, display, options.store).pipe(
       Effect.onInterrupt(() =>
         Effect.sync(() =>
           err.write(`speckit: stopped following; run ${runId} goes on: ${hintFor(runId, options.store)}\n`)
         )
       )
     )
+    if (pause !== undefined) {
+      const text = pauseText(runId, options.store, pause)
+      out.write(options.json ? `${JSON.stringify({ runId, state: "paused", pause })}\n` : `${text}\n`)
+      return yield* new RunNotCompleted({ status: text, exitCode: Run.exitCodeOf("awaiting-review") })
+    }
     out.write(options.json ? stateJson(runId, state) : `${describeState(runId, state)}\n`)
     const exitCode = exitCodeOf(state)
     if (exitCode !== ExitCode.Completed) {
@@ -373,6 +448,48 @@ const submitAndFollow = (payload: FleetRun.Payload, options: SubmitOptions) =>
     }
     return runId
   })
+
+/**
+ * Options of `speckit resume --store`.
+ *
+ * @since 0.4.0
+ */
+export interface FollowOptions {
+  readonly runId: string
+  readonly store: string
+  readonly json: boolean
+  /** How often the run is polled (default 1 s). */
+  readonly pollMs?: number | undefined
+  /** Where the run's progress is shown (default stdout, stderr with `json`). */
+  readonly progress?: Output | undefined
+  readonly out?: Output | undefined
+  readonly err?: Output | undefined
+}
+
+/**
+ * `speckit resume RUN-ID --store URL`: follows a run of the fleet again (from its first event), with
+ * the live view and the exit codes of `speckit auto`, waking it up first if it waits for nothing (a
+ * fleet's runs otherwise go on by themselves: a worker takes over a dead worker's runs, and a paused
+ * run goes on once answered).
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from "@speckit/cli"
+ *
+ * const followed = Fleet.follow({ runId: "run-20261204-101500-a1b2", store: "postgres://db/speckit", json: false })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const follow = (options: FollowOptions) =>
+  asClient(
+    options.store,
+    Effect.gen(function* () {
+      yield* submitted(options.runId, options.store)
+      yield* FleetRun.wake(options.runId)
+      return yield* followRun(options.runId, options)
+    })
+  )
 
 /**
  * `speckit status RUN-ID --store URL`: where a submitted run is (running, finished with its status,
@@ -395,9 +512,16 @@ export const status = (options: {
 }) =>
   asClient(
     options.store,
-    Effect.map(Effect.andThen(submitted(options.runId, options.store), FleetRun.poll(options.runId)), (state) => {
+    Effect.gen(function* () {
+      yield* submitted(options.runId, options.store)
+      const state = yield* FleetRun.poll(options.runId)
+      const stored = yield* PgRunStore.load(options.runId).pipe(Effect.mapError(storeFailed(options.store)))
+      const stages = stagesOf(stored)
+      const pause = pauseOf(state, stored)
       ;(options.out ?? stdout).write(
-        options.json ? stateJson(options.runId, state) : `${describeState(options.runId, state)}\n`
+        options.json
+          ? `${JSON.stringify({ runId: options.runId, ...stateFields(state), ...(pause === undefined ? {} : { pause }), stages })}\n`
+          : `${pause === undefined ? describeState(options.runId, state) : pauseText(options.runId, options.store, pause)}\n${stages.map((stage) => `  ${stage.stage}: ${stage.status}\n`).join("")}`
       )
       return state
     })
@@ -469,4 +593,145 @@ export const cancel = (options: {
     Effect.tap(Effect.andThen(submitted(options.runId, options.store), FleetRun.cancel(options.runId)), () =>
       Effect.sync(() => (options.out ?? stdout).write(`cancelled run ${options.runId}\n`))
     )
+  )
+
+/** Every event of a run logged in the store, in order. */
+const allEvents = (runId: string, store: string) =>
+  Effect.gen(function* () {
+    const events: Array<RunRecords.LoggedEvent> = []
+    let last = 0
+    while (true) {
+      const page = yield* PgRunStore.eventsAfter(runId, last).pipe(Effect.mapError(storeFailed(store)))
+      for (const logged of page) events.push(logged.event as RunRecords.LoggedEvent)
+      last = page.at(-1)?.id ?? last
+      if (page.length < 1_000) return events
+    }
+  })
+
+/** A run's records as the report reads them, from the store. */
+const recordsOf = (
+  stored: PgRunStore.StoredRun,
+  events: ReadonlyArray<RunRecords.LoggedEvent>
+): RunRecords.RunRecords => {
+  const summary = Option.getOrUndefined(stored.summary)
+  const chosen = RunRecords.chosenOf(summary)
+  const patch = stored.candidates.find((candidate) => candidate.agent === chosen)
+  return {
+    runId: stored.runId,
+    run: stored.record,
+    events,
+    summary,
+    consensus: Object.fromEntries(
+      stored.stages.map((stage) => [stage.stage, stage.consensus as RunRecords.ConsensusRecord])
+    ),
+    artifacts: Object.fromEntries(stored.stages.map((stage) => [stage.stage, stage.markdown])),
+    ...(patch === undefined ? {} : { patch: { agent: patch.agent, text: patch.patch } })
+  }
+}
+
+/**
+ * `speckit report RUN-ID --store URL`: writes the report of a run of the fleet from its records in the
+ * store, to `<workspace>/.speckit/fleet/<run-id>/report.html`, and returns the file's path.
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from "@speckit/cli"
+ *
+ * const file = Fleet.report({ runId: "run-20261204-101500-a1b2", store: "postgres://db/speckit", workspace: "." })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const report = (options: { readonly runId: string; readonly store: string; readonly workspace: string }) =>
+  asClient(
+    options.store,
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      yield* submitted(options.runId, options.store)
+      const stored = yield* PgRunStore.load(options.runId).pipe(Effect.mapError(storeFailed(options.store)))
+      if (Option.isNone(stored)) {
+        return yield* new InputError({
+          message: `run ${options.runId} has no records yet: no worker has begun it (see \`speckit status ${options.runId} --store ${PgStore.displayUrl(options.store)}\`)`
+        })
+      }
+      const events = yield* allEvents(options.runId, options.store)
+      const file = path.resolve(options.workspace, ".speckit", "fleet", options.runId, "report.html")
+      const write = Effect.gen(function* () {
+        yield* fs.makeDirectory(path.dirname(file), { recursive: true })
+        yield* fs.writeFileString(`${file}.${process.pid}.tmp`, ReportHtml.render(recordsOf(stored.value, events)))
+        yield* fs.rename(`${file}.${process.pid}.tmp`, file)
+      })
+      yield* write.pipe(
+        Effect.mapError((error) => new InputError({ message: `cannot write ${file}: ${error.message}` }))
+      )
+      return file
+    })
+  )
+
+/**
+ * An answer to a paused run of a fleet: a review (approved or not) or a raised budget (USD), with an
+ * optional note.
+ *
+ * @since 0.4.0
+ */
+export type Answer =
+  | { readonly kind: "review"; readonly approved: boolean; readonly note?: string | undefined }
+  | { readonly kind: "budget"; readonly usd: number; readonly note?: string | undefined }
+
+const waitedFor = (kind: "review" | "budget") => (kind === "review" ? "a review" : "a budget raise")
+
+/**
+ * `speckit approve|reject|budget RUN-ID --store URL`: answers the pause a run of the fleet waits on
+ * (its summary in the store names it); the run goes on on whichever worker holds it. A run that is
+ * not waiting for that answer is bad input.
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from "@speckit/cli"
+ *
+ * const approved = Fleet.answer({
+ *   runId: "run-20261204-101500-a1b2",
+ *   store: "postgres://db/speckit",
+ *   given: { kind: "review", approved: true, note: "the dissent is about wording" },
+ *   json: false
+ * })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const answer = (options: {
+  readonly runId: string
+  readonly store: string
+  readonly given: Answer
+  readonly json: boolean
+  readonly out?: Output | undefined
+}) =>
+  asClient(
+    options.store,
+    Effect.gen(function* () {
+      const { runId, given } = options
+      yield* submitted(runId, options.store)
+      const state = yield* FleetRun.poll(runId)
+      const stored = yield* PgRunStore.load(runId).pipe(Effect.mapError(storeFailed(options.store)))
+      const pause = pauseOf(state, stored)
+      if (pause === undefined || pause.kind !== given.kind) {
+        return yield* new InputError({
+          message: `run ${runId} is not waiting for ${waitedFor(given.kind)}${pause === undefined ? "" : ` (it waits for ${waitedFor(pause.kind)}: ${pause.name})`}`
+        })
+      }
+      const note = given.note === undefined ? {} : { note: given.note }
+      yield* PgRunStore.goesOn(runId).pipe(Effect.mapError(storeFailed(options.store)))
+      yield* FleetRun.answer(
+        runId,
+        given.kind === "review"
+          ? { _tag: "Review", name: pause.name, answer: { approved: given.approved, ...note } }
+          : { _tag: "Budget", name: pause.name, usd: given.usd }
+      )
+      ;(options.out ?? stdout).write(
+        options.json
+          ? `${JSON.stringify({ runId, name: pause.name, ...given })}\n`
+          : `answered run ${runId} (${pause.name}); it goes on on the fleet: ${hintFor(runId, options.store)}\n`
+      )
+    })
   )

@@ -79,6 +79,21 @@ export interface RunRecords {
 const stages = ["plan", "tasks", "implement", "validate", "audit", "unlock"] as const
 
 /**
+ * The candidate whose patch the report shows: the delivered one, or else the one the selection chose.
+ *
+ * @example
+ * ```ts
+ * import { RunRecords } from "@speckit/cli"
+ *
+ * RunRecords.chosenOf(undefined) // undefined
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const chosenOf = (summary: RunSummary.RunSummary | undefined): string | undefined =>
+  summary?.delivery?.candidate ?? summary?.stages.find((s) => s.selection)?.selection?.winner
+
+/**
  * Reads a run's records (`root` is the workspace; missing or unreadable parts are left out).
  *
  * @example
@@ -118,7 +133,7 @@ export const load = (root: string, runId: string) =>
       const artifact = stage.artifact === undefined ? undefined : yield* text(path.join(root, stage.artifact))
       if (artifact !== undefined) artifacts[stage.stage] = artifact
     }
-    const chosen = summary?.delivery?.candidate ?? summary?.stages.find((s) => s.selection)?.selection?.winner
+    const chosen = chosenOf(summary)
     const patchText = chosen === undefined ? undefined : yield* text(path.join(dir, "candidates", `${chosen}.patch`))
     const records: RunRecords = {
       runId,

@@ -132,6 +132,27 @@ describe("speckit worker and --store", () => {
       assert.isTrue(fs.existsSync(path.join(cache, finished.runId, "specs", "SPEC-1", `${stage}.md`)), stage)
     }
     assert.isFalse(fs.existsSync(path.join(workspace, ".speckit")), "nothing written in the submitting workspace")
+    // Followed with the live view (on stderr with --json), from the events the worker logs in the store.
+    assert.include(followed.stderr, `run ${finished.runId}: SPEC-1`)
+    for (const stage of stages) assert.include(followed.stderr, `[${stage}] started with alpha, beta, gamma`)
+    assert.include(followed.stderr, "[unlock] ok")
+
+    // Its records are in the store: each stage's status, and the report, from any machine.
+    const looked = JSON.parse((await runCli(["status", finished.runId, "--store", store, "--json"])).stdout) as {
+      readonly stages: ReadonlyArray<{ readonly stage: string; readonly status: string }>
+    }
+    assert.deepStrictEqual(
+      looked.stages,
+      stages.map((stage) => ({ stage, status: "ok" }))
+    )
+    const elsewhere = tempDir()
+    const reported = await runCli(["report", finished.runId, "--store", store, "-C", elsewhere, "--json"])
+    assert.strictEqual(reported.code, 0, reported.stderr)
+    const report = JSON.parse(reported.stdout) as { readonly report: string }
+    assert.strictEqual(report.report, path.join(elsewhere, ".speckit", "fleet", finished.runId, "report.html"))
+    const html = fs.readFileSync(report.report, "utf8")
+    assert.include(html, finished.runId)
+    for (const stage of stages) assert.include(html, stage)
 
     // Detached, with the store from SPECKIT_STORE: the run id at once, then looked up until it ends.
     const detached = await runCli(["auto", "SPEC-1", "-C", workspace, "--detach"], { env: { SPECKIT_STORE: store } })
@@ -144,7 +165,7 @@ describe("speckit worker and --store", () => {
       state = (await runCli(["status", runId, "--store", store, "--json"])).stdout
       if (!state.includes('"finished"')) await new Promise((resolve) => setTimeout(resolve, 200))
     }
-    assert.deepStrictEqual(JSON.parse(state), { runId, state: "finished", status: "completed" })
+    assert.deepInclude(JSON.parse(state), { runId, state: "finished", status: "completed" })
 
     // Cancelled while it runs (slow agents): it ends cancelled.
     const slow = makeWorkspace({ config: config(3_000) })
@@ -323,6 +344,56 @@ describe("speckit worker and --store", () => {
     worker.child.kill("SIGTERM")
     assert.strictEqual((await worker.done).code, 0)
   }, 240_000)
+
+  it("a run paused for a review on a fleet: followed to exit 3, shown paused, approved from another process, then it completes on its worker", async () => {
+    const store = freshStore()
+    const worker = await startWorker(store, tempDir())
+    // gamma fails validate, where all must agree: a conflict that pauses the run.
+    const workspace = makeWorkspace({
+      config: {
+        agents: { alpha: execAgent(), beta: execAgent(), gamma: execAgent("fail") },
+        defaults: { quorum: "majority" },
+        stages: { validate: { quorum: "all", onConflict: "pause" } }
+      }
+    })
+    const followed = await runCli(["auto", "SPEC-1", "-C", workspace, "--store", store, "--json"], {
+      timeoutMs: 60_000
+    })
+    assert.strictEqual(followed.code, 3, `${followed.stderr}\n${worker.stderr()}`)
+    const paused = JSON.parse(followed.stdout) as {
+      readonly runId: string
+      readonly state: string
+      readonly pause: unknown
+    }
+    assert.deepStrictEqual(paused.pause, { kind: "review", name: "review/validate", stage: "validate" })
+    const runId = paused.runId
+    const shown = await runCli(["status", runId, "--store", store])
+    assert.match(
+      shown.stdout,
+      new RegExp(`^run ${runId} is paused on the fleet, waiting for a review \\(review/validate\\)`)
+    )
+    assert.include(shown.stdout, "  validate: conflict")
+
+    const wrong = await runCli(["budget", runId, "--usd", "5", "--store", store])
+    assert.strictEqual(wrong.code, 2)
+    assert.include(
+      wrong.stderr,
+      `run ${runId} is not waiting for a budget raise (it waits for a review: review/validate)`
+    )
+    const approved = await runCli(["approve", runId, "--note", "wording only", "--store", store])
+    assert.strictEqual(approved.code, 0, approved.stderr)
+    assert.include(approved.stdout, `answered run ${runId} (review/validate)`)
+    // Followed again from another process until it completes.
+    const resumed = await runCli(["resume", runId, "--store", store, "--json"], { timeoutMs: 60_000 })
+    assert.strictEqual(resumed.code, 0, resumed.stderr)
+    assert.deepStrictEqual(JSON.parse(resumed.stdout), { runId, state: "finished", status: "completed" })
+    assert.match(resumed.stderr, /\[audit\] alpha: ok/)
+    const again = await runCli(["approve", runId, "--store", store])
+    assert.strictEqual(again.code, 2)
+    assert.include(again.stderr, `run ${runId} is not waiting for a review`)
+    worker.child.kill("SIGTERM")
+    assert.strictEqual((await worker.done).code, 0)
+  }, 180_000)
 
   it("a store that cannot be used, a bad --listen, --detach without a store, --apply with one: one line, exit 2", async () => {
     const workspace = makeWorkspace({ config: config(10) })

@@ -12,7 +12,7 @@
  * @since 0.4.0
  */
 import { Effect, FileSystem, Option, Path, Schema } from "effect"
-import { Workflow, WorkflowEngine } from "effect/workflow"
+import { DurableDeferred, Workflow, WorkflowEngine } from "effect/workflow"
 import * as DurableRun from "./DurableRun.ts"
 import * as Execution from "./Execution.ts"
 import { RunId } from "./RunId.ts"
@@ -281,3 +281,57 @@ export const poll = (runId: string): Effect.Effect<State, never, WorkflowEngine.
  */
 export const cancel = (runId: string): Effect.Effect<void, never, WorkflowEngine.WorkflowEngine> =>
   Effect.flatMap(executionIdOf(runId), (executionId) => workflow.interrupt(executionId))
+
+/**
+ * Answers the pause a submitted run waits on (a review, or a budget raise; the run's summary names
+ * the pause), and wakes the run up: whichever runner holds it goes on from there.
+ *
+ * @example
+ * ```ts
+ * import { FleetRun } from "@speckit/core"
+ *
+ * const approved = FleetRun.answer("run-20261204-101500-a1b2", {
+ *   _tag: "Review",
+ *   name: "review/validate",
+ *   answer: { approved: true }
+ * })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const answer = (
+  runId: string,
+  given: NonNullable<DurableRun.Options["answer"]>
+): Effect.Effect<void, never, WorkflowEngine.WorkflowEngine> =>
+  Effect.gen(function* () {
+    const executionId = yield* executionIdOf(runId)
+    const token = DurableDeferred.tokenFromExecutionId({ workflow, executionId })
+    if (given._tag === "Review") {
+      const deferred = DurableRun.review(given.name)
+      yield* DurableDeferred.succeed(deferred, { token: token(deferred), value: given.answer })
+    } else {
+      const deferred = DurableRun.budget(given.name)
+      yield* DurableDeferred.succeed(deferred, { token: token(deferred), value: given.usd })
+    }
+    yield* workflow.resume(executionId)
+  })
+
+/**
+ * Wakes a submitted run that is suspended (its pause answered, or suspended by its runner): the runner
+ * holding it goes on. A run that is running or finished is left as it is.
+ *
+ * @example
+ * ```ts
+ * import { FleetRun } from "@speckit/core"
+ *
+ * const woken = FleetRun.wake("run-20261204-101500-a1b2")
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const wake = (runId: string): Effect.Effect<void, never, WorkflowEngine.WorkflowEngine> =>
+  Effect.gen(function* () {
+    const executionId = yield* executionIdOf(runId)
+    const polled = yield* workflow.poll(executionId)
+    if (Option.isSome(polled) && polled.value._tag === "Suspended") yield* workflow.resume(executionId)
+  })

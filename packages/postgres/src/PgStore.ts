@@ -29,7 +29,7 @@ import type { WorkflowEngine } from "effect/workflow"
  *
  * @since 0.4.0
  */
-export const schemaVersion = 2
+export const schemaVersion = 3
 
 /**
  * The store could not be opened: the server is unreachable, the database or role does not exist, the
@@ -171,6 +171,44 @@ const migrateLocked = (sql: SqlClient.SqlClient, url: string) =>
       run_id TEXT PRIMARY KEY,
       spec_id TEXT NOT NULL,
       submitted_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )`
+    // 3: a run's records (`PgRunStore`), JSON kept as text (a NUL escape is valid JSON, not valid JSONB).
+    yield* sql`CREATE TABLE IF NOT EXISTS speckit_run_records (
+      run_id TEXT PRIMARY KEY,
+      spec_id TEXT NOT NULL,
+      record TEXT NOT NULL,
+      summary TEXT,
+      updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )`
+    yield* sql`CREATE TABLE IF NOT EXISTS speckit_run_events (
+      id BIGSERIAL PRIMARY KEY,
+      run_id TEXT NOT NULL,
+      event TEXT NOT NULL
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS speckit_run_events_run ON speckit_run_events (run_id, id)`
+    yield* sql`CREATE TABLE IF NOT EXISTS speckit_run_answers (
+      id BIGSERIAL PRIMARY KEY,
+      run_id TEXT NOT NULL,
+      stage TEXT NOT NULL,
+      agent TEXT NOT NULL,
+      attempt INTEGER NOT NULL,
+      answer TEXT NOT NULL
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS speckit_run_answers_run ON speckit_run_answers (run_id, id)`
+    yield* sql`CREATE TABLE IF NOT EXISTS speckit_run_stages (
+      run_id TEXT NOT NULL,
+      stage TEXT NOT NULL,
+      consensus TEXT NOT NULL,
+      markdown TEXT NOT NULL,
+      artifact TEXT NOT NULL,
+      PRIMARY KEY (run_id, stage)
+    )`
+    yield* sql`CREATE TABLE IF NOT EXISTS speckit_run_candidates (
+      run_id TEXT NOT NULL,
+      agent TEXT NOT NULL,
+      patch TEXT NOT NULL,
+      candidate TEXT NOT NULL,
+      PRIMARY KEY (run_id, agent)
     )`
     yield* sql`INSERT INTO speckit_meta (key, value) VALUES ('schema_version', ${String(schemaVersion)})
       ON CONFLICT (key) DO UPDATE SET value = excluded.value`

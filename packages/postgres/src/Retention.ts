@@ -37,6 +37,13 @@ export const forget = (run: FinishedRun): Effect.Effect<void, SqlError.SqlError,
     if (yield* tableExists(sql, "speckit_fleet_runs")) {
       yield* sql`DELETE FROM speckit_fleet_runs WHERE run_id = ${run.runId}`
     }
+    if (yield* tableExists(sql, "speckit_run_records")) {
+      yield* sql`DELETE FROM speckit_run_events WHERE run_id = ${run.runId}`
+      yield* sql`DELETE FROM speckit_run_answers WHERE run_id = ${run.runId}`
+      yield* sql`DELETE FROM speckit_run_stages WHERE run_id = ${run.runId}`
+      yield* sql`DELETE FROM speckit_run_candidates WHERE run_id = ${run.runId}`
+      yield* sql`DELETE FROM speckit_run_records WHERE run_id = ${run.runId}`
+    }
     if (yield* tableExists(sql, "cluster_messages")) {
       yield* sql`DELETE FROM cluster_replies WHERE request_id IN (SELECT id FROM cluster_messages WHERE entity_id = ${run.executionId})`
       yield* sql`DELETE FROM cluster_messages WHERE entity_id = ${run.executionId}`

@@ -7,12 +7,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { SqlSequencerStore } from "@speckit/consensus"
 import { RunId, Stage } from "@speckit/core"
-import { Effect, Exit, Fiber, Layer } from "effect"
+import { Effect, Exit, Fiber, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { afterAll } from "vitest"
 import * as FleetRuns from "../src/FleetRuns.ts"
+import * as PgRunStore from "../src/PgRunStore.ts"
 import * as PgStore from "../src/PgStore.ts"
 import * as Retention from "../src/Retention.ts"
 import * as Runner from "../src/Runner.ts"
@@ -98,27 +99,77 @@ describe("PgStore", () => {
     })
   )
 
-  it.live("retention: forget removes a finished run's journal and sequencer state", () =>
-    Effect.gen(function* () {
-      const url = yield* freshDatabase
-      const workspace = makeWorkspace()
-      const runId = yield* RunId.make
-      yield* durableRun(workspace, counted([]), PgStore.layer({ url }), runId)
-      const finished = yield* Retention.finishedBefore(new Date(Date.now() + 60_000)).pipe(
-        Effect.provide(PgStore.client({ url }))
-      )
-      assert.deepStrictEqual(
-        finished.map((run) => run.runId),
-        [runId]
-      )
-      yield* Effect.forEach(finished, Retention.forget).pipe(Effect.provide(PgStore.client({ url })))
-      const left = yield* query<{ readonly n: string }>(
-        url,
-        `SELECT (SELECT count(*) FROM speckit_workflow_executions) + (SELECT count(*) FROM speckit_workflow_activities)
-           + (SELECT count(*) FROM speckit_sequencer_keys) + (SELECT count(*) FROM speckit_sequencer_state) AS n`
-      )
-      assert.strictEqual(Number(left[0]?.n), 0)
-    })
+  it.live(
+    "a run's records in the store are the workspace's; retention: forget removes a finished run's journal, sequencer state and records",
+    () =>
+      Effect.gen(function* () {
+        const url = yield* freshDatabase
+        const workspace = makeWorkspace()
+        const runId = yield* RunId.make
+        yield* durableRun(workspace, counted([]), PgStore.layer({ url }), runId, { records: true })
+        // What the store holds of the run is what its files hold.
+        const runDir = path.join(workspace, ".speckit", "runs", runId)
+        const lines = (file: string) =>
+          fs
+            .readFileSync(file, "utf8")
+            .split("\n")
+            .filter((line) => line !== "")
+        const stored = yield* PgRunStore.load(runId).pipe(Effect.provide(PgStore.client({ url })))
+        assert.isTrue(Option.isSome(stored))
+        if (Option.isSome(stored)) {
+          assert.deepStrictEqual(
+            Option.getOrUndefined(stored.value.summary),
+            JSON.parse(fs.readFileSync(path.join(runDir, "summary.json"), "utf8"))
+          )
+          assert.deepStrictEqual(
+            stored.value.record,
+            JSON.parse(fs.readFileSync(path.join(runDir, "run.json"), "utf8"))
+          )
+          assert.sameMembers(
+            stored.value.stages.map((stage) => stage.stage),
+            [...Stage.all]
+          )
+          for (const stage of stored.value.stages) {
+            assert.strictEqual(
+              stage.markdown,
+              fs.readFileSync(path.join(workspace, stage.artifact), "utf8"),
+              stage.stage
+            )
+            assert.deepStrictEqual(
+              stage.consensus,
+              JSON.parse(fs.readFileSync(path.join(runDir, "consensus", `${stage.stage}.json`), "utf8"))
+            )
+          }
+        }
+        const events = yield* PgRunStore.eventsAfter(runId, 0).pipe(Effect.provide(PgStore.client({ url })))
+        assert.deepStrictEqual(
+          events.map((logged) => logged.event),
+          lines(path.join(runDir, "events.jsonl")).map((line) => JSON.parse(line))
+        )
+        const later = yield* PgRunStore.eventsAfter(runId, events[4]?.id ?? 0, 3).pipe(
+          Effect.provide(PgStore.client({ url }))
+        )
+        assert.deepStrictEqual(later, events.slice(5, 8))
+        const answers = yield* PgRunStore.answers(runId).pipe(Effect.provide(PgStore.client({ url })))
+        assert.strictEqual(answers.length, 18)
+
+        const finished = yield* Retention.finishedBefore(new Date(Date.now() + 60_000)).pipe(
+          Effect.provide(PgStore.client({ url }))
+        )
+        assert.deepStrictEqual(
+          finished.map((run) => run.runId),
+          [runId]
+        )
+        yield* Effect.forEach(finished, Retention.forget).pipe(Effect.provide(PgStore.client({ url })))
+        const left = yield* query<{ readonly n: string }>(
+          url,
+          `SELECT (SELECT count(*) FROM speckit_workflow_executions) + (SELECT count(*) FROM speckit_workflow_activities)
+           + (SELECT count(*) FROM speckit_sequencer_keys) + (SELECT count(*) FROM speckit_sequencer_state)
+           + (SELECT count(*) FROM speckit_run_records) + (SELECT count(*) FROM speckit_run_events)
+           + (SELECT count(*) FROM speckit_run_answers) + (SELECT count(*) FROM speckit_run_stages) AS n`
+        )
+        assert.strictEqual(Number(left[0]?.n), 0)
+      })
   )
 })
 
@@ -165,31 +216,41 @@ describe("PgStore: bad input is one clear error and changes nothing", () => {
     })
   )
 
-  it.live("a database of schema 1 is migrated to 2 on open: the fleet's submitted runs get their table", () =>
-    Effect.gen(function* () {
-      const url = yield* freshDatabase
-      yield* Layer.build(PgStore.client({ url })).pipe(Effect.scoped, Effect.orDie)
-      yield* query(url, "UPDATE speckit_meta SET value = '1' WHERE key = 'schema_version'")
-      yield* query(url, "DROP TABLE speckit_fleet_runs")
-      yield* Layer.build(PgStore.client({ url })).pipe(Effect.scoped, Effect.orDie)
-      const version = yield* query<{ readonly value: string }>(
-        url,
-        "SELECT value FROM speckit_meta WHERE key = 'schema_version'"
-      )
-      assert.strictEqual(version[0]?.value, "2")
-      const { found, listed } = yield* Effect.gen(function* () {
-        yield* FleetRuns.record({ runId: "run-1", specId: "SPEC-1" })
-        yield* FleetRuns.record({ runId: "run-1", specId: "SPEC-1" })
-        yield* FleetRuns.record({ runId: "run-2", specId: "SPEC-2" })
-        return { found: yield* FleetRuns.find("run-1"), listed: yield* FleetRuns.list() }
-      }).pipe(Effect.provide(PgStore.client({ url })), Effect.orDie)
-      assert.strictEqual(found._tag === "Some" ? found.value.specId : undefined, "SPEC-1")
-      assert.sameMembers(
-        listed.map((run) => run.runId),
-        ["run-1", "run-2"],
-        "each run once"
-      )
-    })
+  it.live(
+    "a database of schema 1 is migrated on open: the fleet's submitted runs and the runs' records get their tables",
+    () =>
+      Effect.gen(function* () {
+        const url = yield* freshDatabase
+        yield* Layer.build(PgStore.client({ url })).pipe(Effect.scoped, Effect.orDie)
+        yield* query(url, "UPDATE speckit_meta SET value = '1' WHERE key = 'schema_version'")
+        yield* query(url, "DROP TABLE speckit_fleet_runs")
+        for (const table of ["records", "events", "answers", "stages", "candidates"]) {
+          yield* query(url, `DROP TABLE speckit_run_${table}`)
+        }
+        yield* Layer.build(PgStore.client({ url })).pipe(Effect.scoped, Effect.orDie)
+        const version = yield* query<{ readonly value: string }>(
+          url,
+          "SELECT value FROM speckit_meta WHERE key = 'schema_version'"
+        )
+        assert.strictEqual(version[0]?.value, String(PgStore.schemaVersion))
+        const { found, listed, records } = yield* Effect.gen(function* () {
+          yield* FleetRuns.record({ runId: "run-1", specId: "SPEC-1" })
+          yield* FleetRuns.record({ runId: "run-1", specId: "SPEC-1" })
+          yield* FleetRuns.record({ runId: "run-2", specId: "SPEC-2" })
+          return {
+            found: yield* FleetRuns.find("run-1"),
+            listed: yield* FleetRuns.list(),
+            records: yield* PgRunStore.load("run-1")
+          }
+        }).pipe(Effect.provide(PgStore.client({ url })), Effect.orDie)
+        assert.strictEqual(found._tag === "Some" ? found.value.specId : undefined, "SPEC-1")
+        assert.sameMembers(
+          listed.map((run) => run.runId),
+          ["run-1", "run-2"],
+          "each run once"
+        )
+        assert.isTrue(Option.isNone(records), "no records before a worker begins the run")
+      })
   )
 
   it.live("a database migrated by a newer speckit is refused and left as it is", () =>

@@ -22,6 +22,7 @@ import {
 } from "@speckit/core"
 import { Metrics } from "@speckit/telemetry"
 import { Effect, Layer } from "effect"
+import * as PgRunStore from "../src/PgRunStore.ts"
 import * as Runner from "../src/Runner.ts"
 import type { SqlClient } from "effect/sql"
 import type { WorkflowEngine } from "effect/workflow"
@@ -66,14 +67,19 @@ export const config: SpeckitConfig.SpeckitConfig = {
   defaults: { ...SpeckitConfig.defaultConfig.defaults, quorum: "all" }
 }
 
-/** A run's layers in `workspace`: `runAgents`, and the sequencer's state in the database. */
-const runLayers = (workspace: string, runAgents: ReadonlyArray<Agent.Agent>) =>
+/**
+ * A run's layers in `workspace`: `runAgents`, and the sequencer's state in the database (with
+ * `records`, the run's records too: `PgRunStore` over the workspace's files).
+ */
+const runLayers = (workspace: string, runAgents: ReadonlyArray<Agent.Agent>, records = false) =>
   Layer.mergeAll(
     AgentRegistry.AgentRegistry.fromAgents(runAgents),
     FaultInjector.FaultInjector.layerNone,
     QuorumConsensus.layer,
     Metrics.layer(),
-    RunStore.RunStore.layerFileSystem(workspace),
+    records
+      ? PgRunStore.layer.pipe(Layer.provide(RunStore.RunStore.layerFileSystem(workspace)))
+      : RunStore.RunStore.layerFileSystem(workspace),
     SqlSequencerStore.layerSequencer()
   )
 
@@ -82,13 +88,14 @@ export const durableRun = (
   workspace: string,
   runAgents: ReadonlyArray<Agent.Agent>,
   engine: Layer.Layer<WorkflowEngine.WorkflowEngine | SqlClient.SqlClient, unknown>,
-  runId: RunId.RunId
+  runId: RunId.RunId,
+  options: { readonly records?: boolean } = {}
 ) =>
   Effect.gen(function* () {
     const spec = yield* Spec.load(workspace, "SPEC-1")
     return yield* DurableRun.run({ spec, config, runId }).pipe(
       Effect.scoped,
-      Effect.provide(runLayers(workspace, runAgents).pipe(Layer.provideMerge(engine)))
+      Effect.provide(runLayers(workspace, runAgents, options.records).pipe(Layer.provideMerge(engine)))
     )
   }).pipe(Effect.provide(NodeServices.layer))
 
