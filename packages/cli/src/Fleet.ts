@@ -352,7 +352,7 @@ const repositoryOf = (
       url: found.url,
       base: git.commit,
       branch: git.branch,
-      path: path.relative(found.root, path.resolve(prepared.root))
+      path: found.path
     } satisfies FleetRun.Repository
   })
 

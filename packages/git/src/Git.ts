@@ -54,8 +54,10 @@ export const state = (
  */
 export interface Remote {
   readonly url: string
-  /** The repository's root folder (a workspace's place in the repository is relative to it). */
+  /** The repository's root folder. */
   readonly root: string
+  /** The workspace's folder relative to the root (`""` at the root). */
+  readonly path: string
 }
 
 /** Whether `text` names a repository git can fetch from (a URL, `host:path`, or an absolute path). */
@@ -90,7 +92,8 @@ export const remote = (
     const url = Option.isSome(configured) && configured.value !== "" ? configured.value : isLocation(name) ? name : ""
     if (url === "") return Option.none()
     const absolute = isLocation(url) ? url : resolve(root.value, url)
-    return Option.some({ url: absolute, root: root.value })
+    const prefix = yield* read(spawner, workspace, ["rev-parse", "--show-prefix"])
+    return Option.some({ url: absolute, root: root.value, path: Option.getOrElse(prefix, () => "").replace(/\/$/, "") })
   })
 
 /**

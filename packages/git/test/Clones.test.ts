@@ -137,8 +137,11 @@ describe("Clones", () => {
       const found = yield* Git.remote(dir).pipe(Effect.provide(services))
       assert.deepStrictEqual(found._tag === "Some" ? found.value : undefined, {
         url: remote,
-        root: fs.realpathSync(dir)
+        root: fs.realpathSync(dir),
+        path: ""
       })
+      const inside = yield* Git.remote(path.join(dir, "src")).pipe(Effect.provide(services))
+      assert.strictEqual(inside._tag === "Some" ? inside.value.path : undefined, "src")
       assert.isTrue(yield* Git.isOnRemoteBranch(dir, base).pipe(Effect.provide(services)))
       const notPushed = yield* Effect.flip(
         Effect.flatMap(Effect.service(Worktrees.Worktrees), (worktrees) =>
