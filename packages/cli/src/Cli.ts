@@ -25,6 +25,7 @@ const load = {
   report: Effect.promise(() => import("./Report.ts")),
   sqlite: Effect.promise(() => import("@speckit/sqlite")),
   fleet: Effect.promise(() => import("./Fleet.ts")),
+  worker: Effect.promise(() => import("./FleetWorker.ts")),
   worktrees: Effect.promise(() => import("@speckit/git/GitWorktrees"))
 }
 
@@ -504,8 +505,8 @@ export const worker = Command.make(
   },
   ({ store, listen, cache }) =>
     Effect.gen(function* () {
-      const Fleet = yield* load.fleet
-      const address = Fleet.parseAddress(listen)
+      const FleetWorker = yield* load.worker
+      const address = FleetWorker.parseAddress(listen)
       if (address === undefined) return yield* new InputError({ message: `--listen ${listen} is not HOST:PORT` })
       Main.onInterruption({
         exitCode: 0,
@@ -513,7 +514,7 @@ export const worker = Command.make(
           "speckit worker: stopping: no new work; the steps in flight finish (press Ctrl-C again to exit at once)",
         message: "speckit worker: stopped; its runs go on on the other workers"
       })
-      return yield* Fleet.worker({ store, listen: address, cache: Option.getOrElse(cache, defaultCache) })
+      return yield* FleetWorker.worker({ store, listen: address, cache: Option.getOrElse(cache, defaultCache) })
     })
 ).pipe(
   Command.withDescription(

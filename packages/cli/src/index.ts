@@ -14,6 +14,8 @@ export * as Errors from "./Errors.ts"
 export * as Estimate from "./Estimate.ts"
 /** @since 0.4.0 */
 export * as Fleet from "./Fleet.ts"
+/** @since 0.4.0 */
+export * as FleetWorker from "./FleetWorker.ts"
 /** @since 0.1.0 */
 export * as Main from "./Main.ts"
 /** @since 0.1.0 */

@@ -90,6 +90,7 @@ interface LoggedCall {
   readonly run: string
   readonly stage: string
   readonly call: string
+  readonly pid: number
   readonly worker: number
   readonly at: number
 }
@@ -102,9 +103,9 @@ const readCalls = (file: string): ReadonlyArray<LoggedCall> =>
         .split("\n")
         .filter((line) => line !== "")
         .map((line) => {
-          const [kind = "", call = "", , worker, at] = line.split(" ")
+          const [kind = "", call = "", pid, worker, at] = line.split(" ")
           const [run = "", stage = ""] = call.split("/")
-          return { kind, run, stage, call, worker: Number(worker), at: Number(at) }
+          return { kind, run, stage, call, pid: Number(pid), worker: Number(worker), at: Number(at) }
         })
     : []
 
@@ -159,7 +160,7 @@ describe("speckit worker and --store", () => {
     assert.strictEqual(detached.code, 0, detached.stderr)
     const runId = detached.stdout.trim()
     assert.match(runId, /^run-/)
-    assert.include(detached.stderr, `speckit status ${runId} --store`)
+    assert.include(detached.stderr, `speckit resume ${runId} --store`)
     let state = ""
     for (let i = 0; i < 200 && !state.includes('"finished"'); i++) {
       state = (await runCli(["status", runId, "--store", store, "--json"])).stdout
@@ -167,10 +168,15 @@ describe("speckit worker and --store", () => {
     }
     assert.deepInclude(JSON.parse(state), { runId, state: "finished", status: "completed" })
 
-    // Cancelled while it runs (slow agents): it ends cancelled.
-    const slow = makeWorkspace({ config: config(3_000) })
+    // Cancelled while its agents run (exec agents that take 60 s): it ends cancelled, their processes gone.
+    const log = path.join(tempDir(), "calls.log")
+    const slowAgent = { ...execAgent(), command: ["node", fleetAgent, log, "60000"], timeoutMs: 120_000 }
+    const slow = makeWorkspace({ config: { agents: { alpha: slowAgent, beta: slowAgent, gamma: slowAgent } } })
     const submitted = await runCli(["auto", "SPEC-1", "-C", slow, "--store", store, "--detach"])
     const slowId = submitted.stdout.trim()
+    while (readCalls(log).filter((call) => call.run === slowId).length < 3) await sleep(50)
+    const status = await runCli(["status", slowId, "--store", store])
+    assert.strictEqual(status.stdout, `run ${slowId} is running on the fleet\n`)
     const cancelled = await runCli(["cancel", slowId, "--store", store])
     assert.strictEqual(cancelled.code, 0, cancelled.stderr)
     assert.strictEqual(cancelled.stdout, `cancelled run ${slowId}\n`)
@@ -180,6 +186,17 @@ describe("speckit worker and --store", () => {
       if (!after.includes("cancelled")) await new Promise((resolve) => setTimeout(resolve, 200))
     }
     assert.strictEqual(after, `run ${slowId} cancelled\n`)
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    const agentPids = readCalls(log).map((call) => call.pid)
+    for (let i = 0; i < 50 && agentPids.some(alive); i++) await sleep(100)
+    assert.deepStrictEqual(agentPids.filter(alive), [], "the cancelled run's agent processes are gone")
 
     // An unknown run id is bad input, not a run waiting for a worker.
     const unknown = await runCli(["status", "run-20990101-000000-none", "--store", store])

@@ -267,8 +267,10 @@ export const poll = (runId: string): Effect.Effect<State, never, WorkflowEngine.
   })
 
 /**
- * Cancels a submitted run: its execution is interrupted wherever it runs (its agents' processes are
- * stopped).
+ * Cancels a submitted run: its execution is interrupted wherever it runs, at once, the steps in flight
+ * included (its agents' processes are stopped). The run uses no compensations or child workflows, so
+ * the engine's immediate interruption (`interruptUnsafe`) loses nothing; the plain one would wait for
+ * the run's next suspension, which a run making agent calls may not reach for minutes.
  *
  * @example
  * ```ts
@@ -280,7 +282,10 @@ export const poll = (runId: string): Effect.Effect<State, never, WorkflowEngine.
  * @since 0.4.0
  */
 export const cancel = (runId: string): Effect.Effect<void, never, WorkflowEngine.WorkflowEngine> =>
-  Effect.flatMap(executionIdOf(runId), (executionId) => workflow.interrupt(executionId))
+  Effect.gen(function* () {
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    yield* engine.interruptUnsafe(workflow, yield* executionIdOf(runId))
+  })
 
 /**
  * Answers the pause a submitted run waits on (a review, or a budget raise; the run's summary names

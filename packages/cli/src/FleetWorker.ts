@@ -1,0 +1,139 @@
+/**
+ * `speckit worker`: a runner of a fleet (`effect/cluster` over the PostgreSQL store) serving
+ * `FleetRun.workflow`. Each run it takes is written under its cache directory (`<cache>/<run-id>/`,
+ * the spec and the configuration from the payload) and run there by the same pipeline and layers as
+ * `speckit auto`, its steps journaled in the store and its records written there too (`PgRunStore`):
+ * when a worker dies, another takes its runs over and recorded steps are not run again. A run that
+ * changes code carries its repository's remote and base commit: the worker keeps a bare clone of each
+ * remote under `<cache>/clones/`, makes the run's directory a checkout of the base (the agents'
+ * worktrees are made from it, the checks run there) and delivers by pushing
+ * `speckit/<SPEC-ID>/<run-id>` to the remote.
+ *
+ * @since 0.4.0
+ */
+import { SqlSequencerStore } from "@speckit/consensus"
+import { FleetRun, type GitState, Pipeline, RunId, RunStore, type RunSummary } from "@speckit/core"
+import { Clones } from "@speckit/git"
+import { PgRunStore, PgStore, Runner } from "@speckit/postgres"
+import { Metrics, Pricing } from "@speckit/telemetry"
+import { Effect, Layer, Path, Schema } from "effect"
+import { InputError } from "./Errors.ts"
+import { asInput } from "./internal/storeInput.ts"
+import type { Output } from "./Progress.ts"
+import * as Run from "./Run.ts"
+
+/**
+ * Options of `speckit worker`.
+ *
+ * @since 0.4.0
+ */
+export interface WorkerOptions {
+  /** `postgres://user:password@host:port/database`. */
+  readonly store: string
+  /** Where the worker listens for the other runners and the clients. */
+  readonly listen: Runner.Address
+  /** Where the runs it takes are written (`<cache>/<run-id>/`). */
+  readonly cache: string
+  /** Where the worker logs (one line when it starts and for each run it takes); default stderr. */
+  readonly log?: Output | undefined
+}
+
+/**
+ * Parses `HOST:PORT` (a bare `PORT` listens on 127.0.0.1).
+ *
+ * @example
+ * ```ts
+ * import { FleetWorker } from "@speckit/cli"
+ *
+ * FleetWorker.parseAddress("0.0.0.0:34431") // { host: "0.0.0.0", port: 34431 }
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const parseAddress = (text: string): Runner.Address | undefined => {
+  const match = /^(?:(.+):)?(\d{1,5})$/.exec(text.trim())
+  const port = Number(match?.[2])
+  if (match === null || !Number.isInteger(port) || port < 1 || port > 65_535) return undefined
+  return { host: match[1] ?? "127.0.0.1", port }
+}
+
+/**
+ * The workspace of a run a worker took: `<cache>/<run-id>`, made a checkout of the run's base commit
+ * when it has a repository (the workspace then its folder in the checkout), with the spec and the
+ * configuration written in.
+ */
+const workspaceOf = (payload: FleetRun.Payload, cache: string) =>
+  Effect.gen(function* () {
+    const repository = payload.repository
+    if (repository === undefined) return yield* FleetRun.materialize(payload, cache)
+    const path = yield* Path.Path
+    const runId = yield* Schema.decodeUnknownEffect(RunId.RunId)(payload.runId)
+    const clones = yield* Clones.Clones
+    const checkout = yield* clones.checkout(repository, path.join(cache, runId))
+    const workspace = path.resolve(checkout, repository.path)
+    if (path.relative(checkout, workspace).startsWith("..")) {
+      return yield* new InputError({ message: `the workspace ${repository.path} is outside its repository` })
+    }
+    return yield* FleetRun.materialize(payload, cache, { workspace })
+  })
+
+/** Runs one run a worker took, in its workspace under the cache. */
+const runTaken = (payload: FleetRun.Payload, cache: string, log: Output) =>
+  Effect.gen(function* () {
+    log.write(`speckit worker: run ${payload.runId} (${payload.specId})\n`)
+    const workspace = yield* workspaceOf(payload, cache)
+    const repository = payload.repository
+    const git: GitState.GitState | undefined =
+      repository === undefined ? undefined : { branch: repository.branch, commit: repository.base }
+    const prepared = yield* Run.prepare(payload.specId, workspace)
+    const config = yield* Run.effectiveConfig(prepared.config, git)
+    const repositoryLayer = Run.repositoryLayer(config, workspace, { push: repository?.url })
+    yield* Run.preflight(config, workspace, git).pipe(Effect.provide(repositoryLayer))
+    const summary: RunSummary.RunSummary = yield* Pipeline.run({
+      spec: prepared.spec,
+      config,
+      runId: RunId.RunId.make(payload.runId),
+      git
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Run.layer(config, workspace, undefined, { metrics: false }, SqlSequencerStore.layerSequencer()).pipe(
+          // The run's records go to the store as well as to the files in the cache (this RunStore wins).
+          Layer.merge(PgRunStore.layer.pipe(Layer.provide(RunStore.RunStore.layerFileSystem(workspace)))),
+          Layer.merge(repositoryLayer),
+          Layer.provideMerge(Metrics.layer({ pricer: Pricing.fromConfig(config) }))
+        )
+      )
+    )
+    log.write(`speckit worker: run ${payload.runId} ${summary.status}\n`)
+    return summary
+  })
+
+/**
+ * `speckit worker`: serves the fleet's runs until interrupted (SIGTERM or Ctrl-C: it stops taking
+ * work, lets the steps in flight finish and releases its shards, so that another worker goes on).
+ *
+ * @example
+ * ```ts
+ * import { FleetWorker } from "@speckit/cli"
+ *
+ * const worker = FleetWorker.worker({
+ *   store: "postgres://speckit@db:5432/speckit",
+ *   listen: { host: "0.0.0.0", port: 34431 },
+ *   cache: "/var/cache/speckit"
+ * })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const worker = (options: WorkerOptions) =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const cache = path.resolve(options.cache)
+    const log = options.log ?? process.stderr
+    yield* FleetRun.serve((payload) => runTaken(payload, cache, log)).pipe(Effect.provide(Clones.layer({ cache })))
+    log.write(
+      `speckit worker: listening on ${options.listen.host}:${options.listen.port}, store ${PgStore.displayUrl(options.store)}, cache ${cache}\n`
+    )
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(Runner.layer({ url: options.store, listen: options.listen })), asInput)
