@@ -402,13 +402,24 @@ export const runs = (options: {
       )
       const listed = yield* Effect.forEach(
         submittedRuns,
-        (run) => Effect.map(FleetRun.poll(run.runId), (state) => ({ ...run, ...stateFields(state) })),
+        (run) =>
+          Effect.gen(function* () {
+            const state = yield* FleetRun.poll(run.runId)
+            const pause =
+              state._tag === "Running"
+                ? pauseOf(state, yield* PgRunStore.load(run.runId).pipe(Effect.mapError(storeFailed(options.store))))
+                : undefined
+            return { ...run, ...stateFields(state), ...(pause === undefined ? {} : { pause }) }
+          }),
         { concurrency: 8 }
       )
-      const lines = listed.map(
-        (run) =>
-          `${run.runId}  ${run.specId}  ${run.state === "failed" ? `failed: ${run.reason}` : (run.status ?? "running")}  submitted ${run.submittedAt}\n`
-      )
+      const where = (run: (typeof listed)[number]) =>
+        run.state === "failed"
+          ? `failed: ${run.reason}`
+          : run.pause !== undefined
+            ? `paused (${run.pause.name})`
+            : (run.status ?? "running")
+      const lines = listed.map((run) => `${run.runId}  ${run.specId}  ${where(run)}  submitted ${run.submittedAt}\n`)
       ;(options.out ?? stdout).write(
         options.json
           ? `${JSON.stringify(listed, null, 2)}\n`

@@ -390,6 +390,8 @@ describe("speckit worker and --store", () => {
       new RegExp(`^run ${runId} is paused on the fleet, waiting for a review \\(review/validate\\)`)
     )
     assert.include(shown.stdout, "  validate: conflict")
+    const listed = await runCli(["runs", "--store", store])
+    assert.include(listed.stdout, `${runId}  SPEC-1  paused (review/validate)`)
 
     const wrong = await runCli(["budget", runId, "--usd", "5", "--store", store])
     assert.strictEqual(wrong.code, 2)
