@@ -93,11 +93,9 @@ const ended = (runId: string, pollMs: number, display: Progress.Display, store: 
   Effect.gen(function* () {
     let shown = 0
     while (true) {
-      const state = yield* FleetRun.poll(runId)
+      const { state, pause } = yield* lookUp(runId, store)
       shown = yield* showEvents(runId, shown, display, store)
-      if (state._tag !== "Running") return { state, pause: undefined }
-      const pause = pauseOf(state, yield* PgRunStore.load(runId).pipe(Effect.mapError(storeFailed(store))))
-      if (pause !== undefined) return { state, pause }
+      if (state._tag !== "Running" || pause !== undefined) return { state, pause }
       yield* Effect.sleep(pollMs)
     }
   }).pipe(Effect.ensuring(Effect.sync(() => display.close())))
@@ -118,6 +116,14 @@ const pauseOf = (state: FleetRun.State, stored: Option.Option<PgRunStore.StoredR
   const summary = Option.getOrUndefined(Option.flatMap(stored, (run) => run.summary))
   return state._tag === "Running" && summary?.status === "awaiting-review" ? summary.pause : undefined
 }
+
+/** Where a submitted run is: its state, its records in the store and the pause it waits on, if any. */
+const lookUp = (runId: string, store: string) =>
+  Effect.gen(function* () {
+    const state = yield* FleetRun.poll(runId)
+    const stored = yield* PgRunStore.load(runId).pipe(Effect.mapError(storeFailed(store)))
+    return { state, stored, pause: pauseOf(state, stored) }
+  })
 
 const pauseText = (runId: string, store: string, pause: RunSummary.Pause) =>
   `run ${runId} is paused on the fleet, waiting for ${waitedFor(pause.kind)} (${pause.name}): answer with \`speckit ${pause.kind === "review" ? "approve|reject" : "budget --usd N"} ${runId} --store ${PgStore.displayUrl(store)}\``
@@ -363,10 +369,8 @@ export const status = (options: {
     options.store,
     Effect.gen(function* () {
       yield* submitted(options.runId, options.store)
-      const state = yield* FleetRun.poll(options.runId)
-      const stored = yield* PgRunStore.load(options.runId).pipe(Effect.mapError(storeFailed(options.store)))
+      const { state, stored, pause } = yield* lookUp(options.runId, options.store)
       const stages = stagesOf(stored)
-      const pause = pauseOf(state, stored)
       ;(options.out ?? stdout).write(
         options.json
           ? `${JSON.stringify({ runId: options.runId, ...stateFields(state), ...(pause === undefined ? {} : { pause }), stages })}\n`
@@ -403,14 +407,11 @@ export const runs = (options: {
       const listed = yield* Effect.forEach(
         submittedRuns,
         (run) =>
-          Effect.gen(function* () {
-            const state = yield* FleetRun.poll(run.runId)
-            const pause =
-              state._tag === "Running"
-                ? pauseOf(state, yield* PgRunStore.load(run.runId).pipe(Effect.mapError(storeFailed(options.store))))
-                : undefined
-            return { ...run, ...stateFields(state), ...(pause === undefined ? {} : { pause }) }
-          }),
+          Effect.map(lookUp(run.runId, options.store), ({ state, pause }) => ({
+            ...run,
+            ...stateFields(state),
+            ...(pause === undefined ? {} : { pause })
+          })),
         { concurrency: 8 }
       )
       const where = (run: (typeof listed)[number]) =>
@@ -572,9 +573,7 @@ export const answer = (options: {
     Effect.gen(function* () {
       const { runId, given } = options
       yield* submitted(runId, options.store)
-      const state = yield* FleetRun.poll(runId)
-      const stored = yield* PgRunStore.load(runId).pipe(Effect.mapError(storeFailed(options.store)))
-      const pause = pauseOf(state, stored)
+      const { pause } = yield* lookUp(runId, options.store)
       if (pause === undefined || pause.kind !== given.kind) {
         return yield* new InputError({
           message: `run ${runId} is not waiting for ${waitedFor(given.kind)}${pause === undefined ? "" : ` (it waits for ${waitedFor(pause.kind)}: ${pause.name})`}`
