@@ -371,10 +371,17 @@ export const status = (options: {
       yield* submitted(options.runId, options.store)
       const { state, stored, pause } = yield* lookUp(options.runId, options.store)
       const stages = stagesOf(stored)
+      const worker = Option.getOrUndefined(Option.flatMap(stored, (run) => run.worker))
+      const headline =
+        pause !== undefined
+          ? pauseText(options.runId, options.store, pause)
+          : state._tag === "Running" && worker !== undefined
+            ? `${describeState(options.runId, state)}, on worker ${worker.address} (its last record at ${worker.at})`
+            : describeState(options.runId, state)
       ;(options.out ?? stdout).write(
         options.json
-          ? `${JSON.stringify({ runId: options.runId, ...stateFields(state), ...(pause === undefined ? {} : { pause }), stages })}\n`
-          : `${pause === undefined ? describeState(options.runId, state) : pauseText(options.runId, options.store, pause)}\n${stages.map((stage) => `  ${stage.stage}: ${stage.status}\n`).join("")}`
+          ? `${JSON.stringify({ runId: options.runId, ...stateFields(state), ...(pause === undefined ? {} : { pause }), ...(worker === undefined ? {} : { worker }), stages })}\n`
+          : `${headline}\n${stages.map((stage) => `  ${stage.stage}: ${stage.status}\n`).join("")}`
       )
       return state
     })

@@ -78,7 +78,7 @@ const workspaceOf = (payload: FleetRun.Payload, cache: string) =>
   })
 
 /** Runs one run a worker took, in its workspace under the cache. */
-const runTaken = (payload: FleetRun.Payload, cache: string, log: Output) =>
+const runTaken = (payload: FleetRun.Payload, cache: string, worker: string, log: Output) =>
   Effect.gen(function* () {
     log.write(`speckit worker: run ${payload.runId} (${payload.specId})\n`)
     const workspace = yield* workspaceOf(payload, cache)
@@ -99,7 +99,7 @@ const runTaken = (payload: FleetRun.Payload, cache: string, log: Output) =>
       Effect.provide(
         Run.layer(config, workspace, undefined, { metrics: false }, SqlSequencerStore.layerSequencer()).pipe(
           // The run's records go to the store as well as to the files in the cache (this RunStore wins).
-          Layer.merge(PgRunStore.layer.pipe(Layer.provide(RunStore.RunStore.layerFileSystem(workspace)))),
+          Layer.merge(PgRunStore.layer({ worker }).pipe(Layer.provide(RunStore.RunStore.layerFileSystem(workspace)))),
           Layer.merge(repositoryLayer),
           Layer.provideMerge(Metrics.layer({ pricer: Pricing.fromConfig(config) }))
         )
@@ -131,7 +131,10 @@ export const worker = (options: WorkerOptions) =>
     const path = yield* Path.Path
     const cache = path.resolve(options.cache)
     const log = options.log ?? process.stderr
-    yield* FleetRun.serve((payload) => runTaken(payload, cache, log)).pipe(Effect.provide(Clones.layer({ cache })))
+    const address = `${options.listen.host}:${options.listen.port}`
+    yield* FleetRun.serve((payload) => runTaken(payload, cache, address, log)).pipe(
+      Effect.provide(Clones.layer({ cache }))
+    )
     log.write(
       `speckit worker: listening on ${options.listen.host}:${options.listen.port}, store ${PgStore.displayUrl(options.store)}, cache ${cache}\n`
     )

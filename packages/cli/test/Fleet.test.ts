@@ -72,15 +72,16 @@ const stages = ["plan", "tasks", "implement", "validate", "audit", "unlock"]
 
 /** A `speckit worker` process on a free port, once it says it listens. */
 const startWorker = async (store: string, cache: string) => {
-  const worker = startCli(["worker", "--store", store, "--listen", `127.0.0.1:${await freePort()}`, "--cache", cache], {
+  const address = `127.0.0.1:${await freePort()}`
+  const worker = startCli(["worker", "--store", store, "--listen", address, "--cache", cache], {
     timeoutMs: 170_000
   })
   const deadline = Date.now() + 30_000
   while (!worker.stderr().includes("listening on") && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  assert.include(worker.stderr(), "speckit worker: listening on 127.0.0.1:")
-  return worker
+  assert.include(worker.stderr(), `speckit worker: listening on ${address}`)
+  return Object.assign(worker, { address })
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -175,8 +176,14 @@ describe("speckit worker and --store", () => {
     const submitted = await runCli(["auto", "SPEC-1", "-C", slow, "--store", store, "--detach"])
     const slowId = submitted.stdout.trim()
     while (readCalls(log).filter((call) => call.run === slowId).length < 3) await sleep(50)
+    // A third process sees it running on the worker.
     const status = await runCli(["status", slowId, "--store", store])
-    assert.strictEqual(status.stdout, `run ${slowId} is running on the fleet\n`)
+    assert.match(
+      status.stdout,
+      new RegExp(
+        `^run ${slowId} is running on the fleet, on worker ${worker.address.replace(/\./g, "\\.")} \\(its last record at `
+      )
+    )
     const cancelled = await runCli(["cancel", slowId, "--store", store])
     assert.strictEqual(cancelled.code, 0, cancelled.stderr)
     assert.strictEqual(cancelled.stdout, `cancelled run ${slowId}\n`)

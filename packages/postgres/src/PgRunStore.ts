@@ -33,8 +33,8 @@ const batchWindowMs = 100
 const storeError = (runId: string, error: SqlError.SqlError) =>
   new RunStore.RunStoreError({ path: `the store's records of ${runId}`, reason: error.message })
 
-/** Writes pending records in one statement per table. */
-const writePending = (sql: SqlClient.SqlClient, pending: ReadonlyArray<Pending>) =>
+/** Writes pending records in one statement per table, and marks their runs as seen on `worker`. */
+const writePending = (sql: SqlClient.SqlClient, pending: ReadonlyArray<Pending>, worker: string | undefined) =>
   Effect.gen(function* () {
     const events: Array<Record<string, unknown>> = pending.flatMap((p) =>
       p._tag === "Event" ? [{ run_id: p.runId, event: p.json }] : []
@@ -46,13 +46,17 @@ const writePending = (sql: SqlClient.SqlClient, pending: ReadonlyArray<Pending>)
     )
     if (Arr.isReadonlyArrayNonEmpty(events)) yield* sql`INSERT INTO speckit_run_events ${sql.insert(events)}`
     if (Arr.isReadonlyArrayNonEmpty(answers)) yield* sql`INSERT INTO speckit_run_answers ${sql.insert(answers)}`
+    const runIds = [...new Set(pending.map((p) => p.runId))]
+    if (worker !== undefined && Arr.isReadonlyArrayNonEmpty(runIds)) {
+      yield* sql`UPDATE speckit_run_records SET worker = ${worker}, updated_at = now() WHERE run_id IN ${sql.in(runIds)}`
+    }
   })
 
 /**
  * A writer of the records that come often (events, answers): buffered, written in the background
  * within {@link batchWindowMs}, or at once by `drain`. The first failure is kept for `drain`.
  */
-const makeBatcher = (sql: SqlClient.SqlClient) =>
+const makeBatcher = (sql: SqlClient.SqlClient, worker: string | undefined) =>
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     let buffer: Array<Pending> = []
@@ -66,7 +70,7 @@ const makeBatcher = (sql: SqlClient.SqlClient) =>
         scheduled = false
         return batch.length === 0
           ? Effect.void
-          : writePending(sql, batch).pipe(
+          : writePending(sql, batch, worker).pipe(
               Effect.catch((error) =>
                 Effect.sync(() => {
                   failure ??= error
@@ -96,7 +100,8 @@ const json = (value: unknown) => JSON.stringify(value)
 
 /**
  * The `RunStore` that also records into the PostgreSQL store (see the module); it needs the store's
- * `SqlClient` and the `RunStore` it decorates.
+ * `SqlClient` and the `RunStore` it decorates. `worker` names the process writing (a worker's address):
+ * each run is marked with the worker that wrote its last records, and when.
  *
  * @example
  * ```ts
@@ -105,7 +110,7 @@ const json = (value: unknown) => JSON.stringify(value)
  * import { PgRunStore, PgStore } from "@speckit/postgres"
  * import { Layer } from "effect"
  *
- * const store = PgRunStore.layer.pipe(
+ * const store = PgRunStore.layer({ worker: "10.0.0.7:34431" }).pipe(
  *   Layer.provide(RunStore.RunStore.layerFileSystem("/var/cache/speckit/run-1")),
  *   Layer.provide([PgStore.client({ url: "postgres://speckit@db:5432/speckit" }), NodeServices.layer])
  * )
@@ -113,66 +118,71 @@ const json = (value: unknown) => JSON.stringify(value)
  *
  * @since 0.4.0
  */
-export const layer: Layer.Layer<RunStore.RunStore, never, RunStore.RunStore | SqlClient.SqlClient> = Layer.effect(
-  RunStore.RunStore,
-  Effect.gen(function* () {
-    const inner = yield* RunStore.RunStore
-    const sql = yield* SqlClient.SqlClient
-    const batcher = yield* makeBatcher(sql)
-    const run = <A>(runId: string, effect: Effect.Effect<A, SqlError.SqlError>) =>
-      Effect.mapError(effect, (error) => storeError(runId, error))
-    const service: RunStore.RunStore["Service"] = {
-      runDir: inner.runDir,
-      begin: (record) =>
-        Effect.andThen(
-          inner.begin(record),
-          run(
-            record.runId,
-            sql`INSERT INTO speckit_run_records (run_id, spec_id, record) VALUES (${record.runId}, ${record.specId}, ${json(record)})
-              ON CONFLICT (run_id) DO UPDATE SET record = excluded.record, updated_at = now()`
-          )
-        ),
-      saveAnswer: (runId, stage, agent, attempt, answer) =>
-        Effect.andThen(
-          inner.saveAnswer(runId, stage, agent, attempt, answer),
-          batcher.add({ _tag: "Answer", runId, stage, agent, attempt, json: json(answer) })
-        ),
-      saveConsensus: (record, consensus, markdown) =>
-        Effect.tap(inner.saveConsensus(record, consensus, markdown), (artifact) =>
-          run(
-            record.runId,
-            sql`INSERT INTO speckit_run_stages (run_id, stage, consensus, markdown, artifact)
+export const layer = (
+  options: { readonly worker?: string | undefined } = {}
+): Layer.Layer<RunStore.RunStore, never, RunStore.RunStore | SqlClient.SqlClient> =>
+  Layer.effect(
+    RunStore.RunStore,
+    Effect.gen(function* () {
+      const inner = yield* RunStore.RunStore
+      const sql = yield* SqlClient.SqlClient
+      const worker = options.worker
+      const batcher = yield* makeBatcher(sql, worker)
+      const run = <A>(runId: string, effect: Effect.Effect<A, SqlError.SqlError>) =>
+        Effect.mapError(effect, (error) => storeError(runId, error))
+      const service: RunStore.RunStore["Service"] = {
+        runDir: inner.runDir,
+        begin: (record) =>
+          Effect.andThen(
+            inner.begin(record),
+            run(
+              record.runId,
+              sql`INSERT INTO speckit_run_records (run_id, spec_id, record, worker)
+              VALUES (${record.runId}, ${record.specId}, ${json(record)}, ${worker ?? null})
+              ON CONFLICT (run_id) DO UPDATE SET record = excluded.record, worker = excluded.worker, updated_at = now()`
+            )
+          ),
+        saveAnswer: (runId, stage, agent, attempt, answer) =>
+          Effect.andThen(
+            inner.saveAnswer(runId, stage, agent, attempt, answer),
+            batcher.add({ _tag: "Answer", runId, stage, agent, attempt, json: json(answer) })
+          ),
+        saveConsensus: (record, consensus, markdown) =>
+          Effect.tap(inner.saveConsensus(record, consensus, markdown), (artifact) =>
+            run(
+              record.runId,
+              sql`INSERT INTO speckit_run_stages (run_id, stage, consensus, markdown, artifact)
               VALUES (${record.runId}, ${consensus.stage}, ${json(consensus)}, ${markdown}, ${artifact})
               ON CONFLICT (run_id, stage) DO UPDATE SET consensus = excluded.consensus, markdown = excluded.markdown, artifact = excluded.artifact`
-          )
-        ),
-      finish: (summary) =>
-        Effect.andThen(
-          Effect.andThen(batcher.drain(summary.runId), inner.finish(summary)),
-          run(
-            summary.runId,
-            sql`UPDATE speckit_run_records SET summary = ${json(summary)}, updated_at = now() WHERE run_id = ${summary.runId}`
-          )
-        ),
-      flush: Effect.andThen(inner.flush ?? Effect.void, batcher.drain("the run")),
-      saveCandidate: (runId, agent, candidate: Candidate.Candidate) =>
-        Effect.tap(inner.saveCandidate?.(runId, agent, candidate) ?? Effect.succeed(""), () =>
-          run(
-            runId,
-            sql`INSERT INTO speckit_run_candidates (run_id, agent, patch, candidate)
+            )
+          ),
+        finish: (summary) =>
+          Effect.andThen(
+            Effect.andThen(batcher.drain(summary.runId), inner.finish(summary)),
+            run(
+              summary.runId,
+              sql`UPDATE speckit_run_records SET summary = ${json(summary)}, updated_at = now() WHERE run_id = ${summary.runId}`
+            )
+          ),
+        flush: Effect.andThen(inner.flush ?? Effect.void, batcher.drain("the run")),
+        saveCandidate: (runId, agent, candidate: Candidate.Candidate) =>
+          Effect.tap(inner.saveCandidate?.(runId, agent, candidate) ?? Effect.succeed(""), () =>
+            run(
+              runId,
+              sql`INSERT INTO speckit_run_candidates (run_id, agent, patch, candidate)
               VALUES (${runId}, ${agent}, ${candidate.patch}, ${json({ ...candidate, patch: undefined })})
               ON CONFLICT (run_id, agent) DO UPDATE SET patch = excluded.patch, candidate = excluded.candidate`
+            )
+          ),
+        appendEvent: (runId, event) =>
+          Effect.andThen(
+            inner.appendEvent?.(runId, event) ?? Effect.void,
+            batcher.add({ _tag: "Event", runId, json: json(event) })
           )
-        ),
-      appendEvent: (runId, event) =>
-        Effect.andThen(
-          inner.appendEvent?.(runId, event) ?? Effect.void,
-          batcher.add({ _tag: "Event", runId, json: json(event) })
-        )
-    }
-    return service
-  })
-)
+      }
+      return service
+    })
+  )
 
 /**
  * A run's records as the store holds them (see {@link load}).
@@ -185,6 +195,8 @@ export interface StoredRun {
   /** The run record (`run.json`). */
   readonly record: RunStore.RunRecord
   readonly summary: Option.Option<RunSummary.RunSummary>
+  /** The worker that wrote the run's last records, and when (ISO 8601). */
+  readonly worker: Option.Option<{ readonly address: string; readonly at: string }>
   /** Each decided stage: its consensus (`consensus/<stage>.json`), artifact text and artifact path. */
   readonly stages: ReadonlyArray<{
     readonly stage: string
@@ -218,7 +230,9 @@ export const load = (runId: string): Effect.Effect<Option.Option<StoredRun>, Sql
       readonly spec_id: string
       readonly record: string
       readonly summary: string | null
-    }>`SELECT spec_id, record, summary FROM speckit_run_records WHERE run_id = ${runId}`
+      readonly worker: string | null
+      readonly updated_at: Date | string
+    }>`SELECT spec_id, record, summary, worker, updated_at FROM speckit_run_records WHERE run_id = ${runId}`
     const row = rows[0]
     if (row === undefined) return Option.none()
     const stages = yield* sql<{
@@ -234,6 +248,10 @@ export const load = (runId: string): Effect.Effect<Option.Option<StoredRun>, Sql
       specId: row.spec_id,
       record: parse(row.record) as RunStore.RunRecord,
       summary: row.summary === null ? Option.none() : Option.some(parse(row.summary) as RunSummary.RunSummary),
+      worker:
+        row.worker === null
+          ? Option.none()
+          : Option.some({ address: row.worker, at: new Date(row.updated_at).toISOString() }),
       stages: stages.map((stage) => ({ ...stage, consensus: parse(stage.consensus) })),
       candidates
     })

@@ -78,7 +78,7 @@ const runLayers = (workspace: string, runAgents: ReadonlyArray<Agent.Agent>, rec
     QuorumConsensus.layer,
     Metrics.layer(),
     records
-      ? PgRunStore.layer.pipe(Layer.provide(RunStore.RunStore.layerFileSystem(workspace)))
+      ? PgRunStore.layer().pipe(Layer.provide(RunStore.RunStore.layerFileSystem(workspace)))
       : RunStore.RunStore.layerFileSystem(workspace),
     SqlSequencerStore.layerSequencer()
   )
