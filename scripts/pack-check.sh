@@ -136,8 +136,8 @@ alone_check() {
 check "@speckit/core alone" alone_check core Pipeline Stage
 check "@speckit/agents alone" alone_check agents AgentProviders ExecAgent
 check "@speckit/sqlite alone" alone_check sqlite SqliteClient StateDatabase
-check "@speckit/postgres alone" alone_check postgres PgStore Runner Retention FleetRuns
-check "@speckit/git alone" alone_check git Git GitWorktrees
+check "@speckit/postgres alone" alone_check postgres PgStore Runner Retention FleetRuns PgRunStore
+check "@speckit/git alone" alone_check git Git GitWorktrees Clones
 check "@speckit/consensus alone" alone_check consensus QuorumConsensus MemorySequencer
 check "@speckit/telemetry alone" alone_check telemetry Metrics Pricing
 check "@speckit/faults alone" alone_check faults Faults FaultSpec
@@ -162,8 +162,8 @@ echo "== (a) import from plain Node ESM"
 check "import @speckit/core (Pipeline, Stage)" import_check @speckit/core Pipeline Stage
 check "import @speckit/agents (AgentProviders, ExecAgent)" import_check @speckit/agents AgentProviders ExecAgent
 check "import @speckit/sqlite (SqliteClient, StateDatabase)" import_check @speckit/sqlite SqliteClient StateDatabase
-check "import @speckit/postgres (PgStore, Runner, Retention, FleetRuns)" import_check @speckit/postgres PgStore Runner Retention FleetRuns
-check "import @speckit/git (Git, GitWorktrees)" import_check @speckit/git Git GitWorktrees
+check "import @speckit/postgres (PgStore, Runner, Retention, FleetRuns, PgRunStore)" import_check @speckit/postgres PgStore Runner Retention FleetRuns PgRunStore
+check "import @speckit/git (Git, GitWorktrees, Clones)" import_check @speckit/git Git GitWorktrees Clones
 check "import @speckit/consensus (QuorumConsensus, MemorySequencer)" \
   import_check @speckit/consensus QuorumConsensus MemorySequencer
 check "import @speckit/telemetry (Metrics, Pricing)" import_check @speckit/telemetry Metrics Pricing
