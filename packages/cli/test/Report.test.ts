@@ -38,6 +38,8 @@ interface Summary {
   readonly usage: { readonly input: number; readonly output: number }
   readonly stages: ReadonlyArray<{
     readonly agents: ReadonlyArray<{ readonly status: string; readonly attempts: number }>
+    readonly checks?: ReadonlyArray<{ readonly check: string; readonly candidate: string }>
+    readonly selection?: { readonly winner?: string }
   }>
 }
 
@@ -108,10 +110,15 @@ describe("speckit report in Chromium", () => {
       assert.isTrue(fs.existsSync(path.join(dir, summary.runDir, "report.html")), "every run writes its report")
       await inspect("demo", dir, summary)
       const html = fs.readFileSync(path.join(dir, summary.runDir, "report.html"), "utf8")
+      // Which candidates reach the checks depends on timing (an agent stopped early has none): every
+      // check the run recorded has its bar, and the chosen candidate is named.
+      const checks = summary.stages.flatMap((stage) => stage.checks ?? [])
+      const winner = summary.stages.find((stage) => stage.selection !== undefined)?.selection?.winner
+      assert.isAbove(checks.length, 0, "the demo runs the project's checks")
       for (const part of [
-        "check test · gamma",
+        ...checks.map((result) => `check ${result.check} · ${result.candidate}`),
         "Candidates",
-        "Chosen: <b>alpha</b>",
+        `Chosen: <b>${winner}</b>`,
         "speckit/SPEC-001-slugify/",
         "diff --git"
       ]) {
