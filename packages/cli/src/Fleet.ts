@@ -493,6 +493,10 @@ const recordsOf = (
       stored.stages.map((stage) => [stage.stage, stage.consensus as RunRecords.ConsensusRecord])
     ),
     artifacts: Object.fromEntries(stored.stages.map((stage) => [stage.stage, stage.markdown])),
+    ...Option.match(stored.cost, {
+      onNone: () => ({}),
+      onSome: (cost) => ({ cost: cost as RunRecords.CostReport })
+    }),
     ...(patch === undefined ? {} : { patch: { agent: patch.agent, text: patch.patch } })
   }
 }

@@ -15,11 +15,12 @@ import { SqlSequencerStore } from "@speckit/consensus"
 import { FleetRun, type GitState, Pipeline, RunId, RunStore, type RunSummary } from "@speckit/core"
 import { Clones } from "@speckit/git"
 import { PgRunStore, PgStore, Runner } from "@speckit/postgres"
-import { Metrics, Pricing } from "@speckit/telemetry"
-import { Effect, Layer, Path, Schema } from "effect"
+import { Pricing, RunTelemetry } from "@speckit/telemetry"
+import { Effect, FileSystem, Layer, Option, Path, Schema } from "effect"
 import { InputError } from "./Errors.ts"
 import { asInput } from "./internal/storeInput.ts"
 import type { Output } from "./Progress.ts"
+import * as Report from "./Report.ts"
 import * as Run from "./Run.ts"
 
 /**
@@ -89,24 +90,53 @@ const runTaken = (payload: FleetRun.Payload, cache: string, worker: string, log:
     const config = yield* Run.effectiveConfig(prepared.config, git)
     const repositoryLayer = Run.repositoryLayer(config, workspace, { push: repository?.url })
     yield* Run.preflight(config, workspace, git).pipe(Effect.provide(repositoryLayer))
-    const summary: RunSummary.RunSummary = yield* Pipeline.run({
-      spec: prepared.spec,
+    const runId = RunId.RunId.make(payload.runId)
+    const path = yield* Path.Path
+    const runDir = path.join(workspace, ".speckit", "runs", runId)
+    const priceCheck = yield* Pricing.checkModels(config).pipe(
+      Effect.mapError((error) => new InputError({ message: error.message }))
+    )
+    // The run's telemetry as `speckit auto` has it (metrics.json, cost.json), without a display.
+    const telemetry = RunTelemetry.layer({
+      workspace,
       config,
-      runId: RunId.RunId.make(payload.runId),
-      git
-    }).pipe(
+      spec: prepared.spec,
+      runDir,
+      display: { emit: () => Effect.void },
+      warnings: log,
+      unpriced: priceCheck.unpriced.map((entry) => entry.model)
+    })
+    const summary: RunSummary.RunSummary = yield* Pipeline.run({ spec: prepared.spec, config, runId, git }).pipe(
       Effect.scoped,
       Effect.provide(
         Run.layer(config, workspace, undefined, { metrics: false }, SqlSequencerStore.layerSequencer()).pipe(
           // The run's records go to the store as well as to the files in the cache (this RunStore wins).
           Layer.merge(PgRunStore.layer({ worker }).pipe(Layer.provide(RunStore.RunStore.layerFileSystem(workspace)))),
-          Layer.merge(repositoryLayer),
-          Layer.provideMerge(Metrics.layer({ pricer: Pricing.fromConfig(config) }))
+          Layer.merge(repositoryLayer)
         )
+      ),
+      Effect.provide(telemetry)
+    )
+    // Neither is the run's outcome: a failure is logged.
+    yield* keepCostReport(runId, runDir).pipe(
+      Effect.catchCause((cause) =>
+        Effect.sync(() => log.write(`speckit worker: run ${runId}: its cost report was not stored: ${cause}\n`))
       )
     )
+    yield* Report.write(workspace, runId).pipe(Effect.ignore)
     log.write(`speckit worker: run ${payload.runId} ${summary.status}\n`)
     return summary
+  })
+
+/** Puts the run's cost report (`cost.json`, written as its telemetry closed) in the store. */
+const keepCostReport = (runId: string, runDir: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const text = yield* fs.readFileString(path.join(runDir, "cost.json")).pipe(Effect.option)
+    if (Option.isNone(text)) return
+    const cost = yield* Effect.try(() => JSON.parse(text.value) as unknown)
+    yield* PgRunStore.saveCost(runId, cost)
   })
 
 /**

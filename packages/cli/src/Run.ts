@@ -371,7 +371,6 @@ const applyDelivery = (summary: RunSummary.RunSummary, options: { readonly json:
     say(`applied: the current branch now holds ${delivery.branch} (commit ${delivery.commit.slice(0, 12)})`)
   })
 
-/** Prints a run's summary (JSON or for people); fails with {@link RunNotCompleted} unless it completed. */
 /** Writes the run's HTML report (`speckit report`); a failure is a warning, never the run's outcome. */
 const writeReport = (root: string, runId: RunId.RunId, warn: Progress.Output) =>
   Report.write(root, runId).pipe(
@@ -381,6 +380,7 @@ const writeReport = (root: string, runId: RunId.RunId, warn: Progress.Output) =>
     )
   )
 
+/** Prints a run's summary (JSON or for people); fails with {@link RunNotCompleted} unless it completed. */
 const reportSummary = (
   summary: RunSummary.RunSummary,
   options: { readonly json: boolean; readonly report?: Progress.Output | undefined }

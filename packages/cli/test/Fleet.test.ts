@@ -154,6 +154,11 @@ describe("speckit worker and --store", () => {
     assert.strictEqual(report.report, path.join(elsewhere, ".speckit", "fleet", finished.runId, "report.html"))
     const html = fs.readFileSync(report.report, "utf8")
     assert.include(html, finished.runId)
+    // The cost report the worker's telemetry wrote (cost.json) is in the store too.
+    assert.include(html, "tokens on failed or discarded attempts")
+    for (const file of ["metrics.json", "cost.json", "report.html"]) {
+      assert.isTrue(fs.existsSync(path.join(cache, finished.runId, ".speckit", "runs", finished.runId, file)), file)
+    }
     for (const stage of stages) assert.include(html, stage)
 
     // Detached, with the store from SPECKIT_STORE: the run id at once, then looked up until it ends.

@@ -195,6 +195,8 @@ export interface StoredRun {
   /** The run record (`run.json`). */
   readonly record: RunStore.RunRecord
   readonly summary: Option.Option<RunSummary.RunSummary>
+  /** The run's cost report (`cost.json`), once it ended on a worker that writes one. */
+  readonly cost: Option.Option<unknown>
   /** The worker that wrote the run's last records, and when (ISO 8601). */
   readonly worker: Option.Option<{ readonly address: string; readonly at: string }>
   /** Each decided stage: its consensus (`consensus/<stage>.json`), artifact text and artifact path. */
@@ -230,9 +232,10 @@ export const load = (runId: string): Effect.Effect<Option.Option<StoredRun>, Sql
       readonly spec_id: string
       readonly record: string
       readonly summary: string | null
+      readonly cost: string | null
       readonly worker: string | null
       readonly updated_at: Date | string
-    }>`SELECT spec_id, record, summary, worker, updated_at FROM speckit_run_records WHERE run_id = ${runId}`
+    }>`SELECT spec_id, record, summary, cost, worker, updated_at FROM speckit_run_records WHERE run_id = ${runId}`
     const row = rows[0]
     if (row === undefined) return Option.none()
     const stages = yield* sql<{
@@ -248,6 +251,7 @@ export const load = (runId: string): Effect.Effect<Option.Option<StoredRun>, Sql
       specId: row.spec_id,
       record: parse(row.record) as RunStore.RunRecord,
       summary: row.summary === null ? Option.none() : Option.some(parse(row.summary) as RunSummary.RunSummary),
+      cost: row.cost === null ? Option.none() : Option.some(parse(row.cost)),
       worker:
         row.worker === null
           ? Option.none()
@@ -334,4 +338,23 @@ export const goesOn = (runId: string): Effect.Effect<void, SqlError.SqlError, Sq
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     yield* sql`UPDATE speckit_run_records SET summary = NULL, updated_at = now() WHERE run_id = ${runId}`
+  })
+
+/**
+ * Keeps a run's cost report (what `cost.json` holds: total, per agent and stage, waste, budget,
+ * estimate) with its records.
+ *
+ * @example
+ * ```ts
+ * import { PgRunStore } from "@speckit/postgres"
+ *
+ * const kept = PgRunStore.saveCost("run-20261204-101500-a1b2", { costUsd: 0.042 })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const saveCost = (runId: string, cost: unknown): Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`UPDATE speckit_run_records SET cost = ${json(cost)}, updated_at = now() WHERE run_id = ${runId}`
   })

@@ -178,6 +178,7 @@ const migrateLocked = (sql: SqlClient.SqlClient, url: string) =>
       spec_id TEXT NOT NULL,
       record TEXT NOT NULL,
       summary TEXT,
+      cost TEXT,
       worker TEXT,
       updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )`
