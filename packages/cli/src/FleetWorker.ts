@@ -162,11 +162,59 @@ export const worker = (options: WorkerOptions) =>
     const cache = path.resolve(options.cache)
     const log = options.log ?? process.stderr
     const address = `${options.listen.host}:${options.listen.port}`
-    yield* FleetRun.serve((payload) => runTaken(payload, cache, address, log)).pipe(
-      Effect.provide(Clones.layer({ cache }))
+    const drain = makeDrain()
+    const serving = Effect.gen(function* () {
+      yield* FleetRun.serve((payload) => drain.track(payload.runId, runTaken(payload, cache, address, log)), {
+        draining: drain.draining
+      }).pipe(Effect.provide(Clones.layer({ cache })))
+      log.write(`speckit worker: listening on ${address}, store ${PgStore.displayUrl(options.store)}, cache ${cache}\n`)
+      // Stopped: its runs suspend between stages once their steps in flight are done, before the
+      // shards are released (a run still going when they are would wait for the cluster's
+      // termination timeout, and a longer step would be cut off).
+      return yield* Effect.never.pipe(Effect.onInterrupt(() => drain.untilIdle))
+    }).pipe(Effect.scoped, Effect.provide(Runner.layer({ url: options.store, listen: options.listen })), asInput)
+    // The runs it suspended go on wherever their shards are now.
+    return yield* serving.pipe(
+      Effect.onInterrupt(() =>
+        drain.resumeSuspended(log).pipe(Effect.provide(Runner.client({ url: options.store })), Effect.ignore)
+      )
     )
-    log.write(
-      `speckit worker: listening on ${options.listen.host}:${options.listen.port}, store ${PgStore.displayUrl(options.store)}, cache ${cache}\n`
-    )
-    return yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(Runner.layer({ url: options.store, listen: options.listen })), asInput)
+  })
+
+/**
+ * A worker's runs while it stops: which are going, which it suspended, and the flag that makes them
+ * suspend at their next checkpoint.
+ */
+const makeDrain = () => {
+  let draining = false
+  const going = new Set<string>()
+  const suspended = new Set<string>()
+  return {
+    draining: () => draining,
+    /** Runs a run, remembering it as going, and as suspended when the drain interrupted it. */
+    track: <A, E, R>(runId: string, run: Effect.Effect<A, E, R>) =>
+      Effect.suspend(() => {
+        going.add(runId)
+        return run.pipe(
+          Effect.onInterrupt(() => Effect.sync(() => (draining ? suspended.add(runId) : undefined))),
+          Effect.ensuring(Effect.sync(() => going.delete(runId)))
+        )
+      }),
+    /** Starts draining and waits until no run is going. */
+    untilIdle: Effect.gen(function* () {
+      draining = true
+      while (going.size > 0) yield* Effect.sleep("100 millis")
+    }),
+    /** Wakes the suspended runs, from a client once the worker's shards are released. */
+    resumeSuspended: (log: Output) =>
+      Effect.forEach(
+        suspended,
+        (runId) =>
+          Effect.andThen(
+            FleetRun.wake(runId),
+            Effect.sync(() => log.write(`speckit worker: run ${runId} handed over\n`))
+          ),
+        { discard: true }
+      )
+  }
+}

@@ -426,6 +426,52 @@ describe("speckit worker and --store", () => {
     assert.strictEqual((await worker.done).code, 0)
   }, 180_000)
 
+  it("a worker stopped with SIGTERM in a 20 s step: the step finishes, the run is handed over between stages and completes on the other worker, nothing made again", async () => {
+    const store = freshStore()
+    const log = path.join(tempDir(), "calls.log")
+    const workers = [await startWorker(store, tempDir()), await startWorker(store, tempDir())]
+    // The shards settle between the two (a run on a shard that moves would wait for the move).
+    await sleep(3_000)
+    // The plan stage's calls take 20 s, longer than the cluster's 15 s termination timeout.
+    const slowPlan = { ...execAgent(), command: ["node", fleetAgent, log, "20000:plan"], timeoutMs: 60_000 }
+    const workspace = makeWorkspace({
+      config: { agents: { alpha: slowPlan, beta: slowPlan, gamma: slowPlan }, defaults: { quorum: "all" } }
+    })
+    const submitted = await runCli(["auto", "SPEC-1", "-C", workspace, "--store", store, "--detach"])
+    const runId = submitted.stdout.trim()
+    while (readCalls(log).filter((call) => call.kind === "start").length < 3) await sleep(50)
+    const victim = workers.find((worker) => worker.child.pid === readCalls(log)[0]?.worker)
+    const survivor = workers.find((worker) => worker !== victim)
+    if (victim === undefined || survivor === undefined) throw new Error("no worker made the first call")
+    const stoppedAt = Date.now()
+    victim.child.kill("SIGTERM")
+    const stopped = await victim.done
+    const stoppedAfter = Date.now() - stoppedAt
+    assert.strictEqual(stopped.code, 0, stopped.stderr)
+    assert.include(stopped.stderr, `speckit worker: run ${runId} handed over`)
+    let state = ""
+    for (let i = 0; i < 300 && !state.includes('"finished"'); i++) {
+      state = (await runCli(["status", runId, "--store", store, "--json"])).stdout
+      if (!state.includes('"finished"')) await sleep(200)
+    }
+    assert.deepInclude(JSON.parse(state), { runId, state: "finished", status: "completed" })
+    const calls = readCalls(log)
+    // The three plan calls ran once each, to the end, on the stopped worker.
+    assert.sameMembers(
+      calls.filter((call) => call.stage === "plan").map((call) => `${call.kind} ${call.call} ${call.worker}`),
+      ["alpha", "beta", "gamma"].flatMap((agent) =>
+        ["start", "done"].map((kind) => `${kind} ${runId}/plan/${agent} ${victim.child.pid}`)
+      )
+    )
+    // Every later stage ran on the other worker, each call once.
+    const later = calls.filter((call) => call.stage !== "plan" && call.kind === "start")
+    assert.lengthOf(later, 15)
+    assert.isTrue(later.every((call) => call.worker === survivor.child.pid))
+    console.log(`SIGTERM in a 20 s step: the stopped worker exited ${stoppedAfter} ms later, its step done`)
+    survivor.child.kill("SIGTERM")
+    assert.strictEqual((await survivor.done).code, 0)
+  }, 180_000)
+
   it("a store that cannot be used, a bad --listen, --detach without a store, --apply with one: one line, exit 2", async () => {
     const workspace = makeWorkspace({ config: config(10) })
     for (const [args, expected] of [

@@ -91,7 +91,11 @@ export const budget = (name: string) => DurableDeferred.make(name, { success: Sc
  */
 export const execution = (
   engine: WorkflowEngine.WorkflowEngine["Service"],
-  instance: WorkflowEngine.WorkflowInstance["Service"]
+  instance: WorkflowEngine.WorkflowInstance["Service"],
+  options: {
+    /** Whether the runner is draining: the run suspends at its next checkpoint (between stages). */
+    readonly draining?: (() => boolean) | undefined
+  } = {}
 ): Execution.Service => {
   const inWorkflow = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     effect.pipe(
@@ -116,7 +120,8 @@ export const execution = (
       }),
     awaitReview: (name) => inWorkflow(DurableDeferred.await(review(name))),
     awaitBudget: (name) => inWorkflow(DurableDeferred.await(budget(name))),
-    suspended: () => instance.suspended
+    suspended: () => instance.suspended,
+    checkpoint: Effect.suspend(() => (options.draining?.() === true ? Workflow.suspend(instance) : Effect.void))
   }
 }
 

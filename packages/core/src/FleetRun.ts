@@ -194,14 +194,20 @@ const reasonOf = (error: unknown): string => {
  *
  * @since 0.4.0
  */
-export const serve = <E, R>(run: (payload: Payload) => Effect.Effect<RunSummary, E, R>) =>
+export const serve = <E, R>(
+  run: (payload: Payload) => Effect.Effect<RunSummary, E, R>,
+  options: {
+    /** Whether the runner is draining: its runs suspend between stages, to be resumed elsewhere. */
+    readonly draining?: (() => boolean) | undefined
+  } = {}
+) =>
   Effect.gen(function* () {
     const engine = yield* WorkflowEngine.WorkflowEngine
     yield* engine.register(workflow, (payload) =>
       Effect.gen(function* () {
         const instance = yield* WorkflowEngine.WorkflowInstance
         const summary = yield* run(payload).pipe(
-          Effect.provideService(Execution.Execution, DurableRun.execution(engine, instance))
+          Effect.provideService(Execution.Execution, DurableRun.execution(engine, instance, options))
         )
         return summary.status
       }).pipe(Effect.mapError((error) => new FleetRunFailed({ runId: payload.runId, reason: reasonOf(error) })))
