@@ -54,8 +54,12 @@ const freePort = (): Promise<number> =>
     })
   })
 
+/** Every worker a test started: one a failed test left running is killed when the file ends. */
+const started: Array<ReturnType<typeof startCli>> = []
+
 beforeAll(ensureBuilt)
 afterAll(() => {
+  for (const worker of started) if (worker.child.exitCode === null) worker.child.kill("SIGKILL")
   removeTempDirs()
   if (server?.dir !== undefined) execFileSync("bash", [script, "stop", server.dir])
 })
@@ -76,6 +80,7 @@ const startWorker = async (store: string, cache: string) => {
   const worker = startCli(["worker", "--store", store, "--listen", address, "--cache", cache], {
     timeoutMs: 170_000
   })
+  started.push(worker)
   const deadline = Date.now() + 30_000
   while (!worker.stderr().includes("listening on") && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50))
