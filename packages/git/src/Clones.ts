@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto"
 import { Context, Effect, FileSystem, Layer, Path, Schema, Semaphore } from "effect"
 import { ChildProcessSpawner } from "effect/process"
-import { Repository } from "./internal/repository.ts"
+import { Repository, withWorktreeAdmin } from "./internal/repository.ts"
 
 /**
  * A repository a worker could not use for a run: not reachable, not a repository, or without the
@@ -143,8 +143,14 @@ const make = (cache: string) =>
         if (head !== undefined && path.resolve(head) === path.resolve(directory)) return directory
         yield* fs.remove(directory, { recursive: true, force: true })
         yield* fs.makeDirectory(path.dirname(directory), { recursive: true })
-        yield* repo.git(clone, ["worktree", "prune"])
-        yield* repo.git(clone, ["worktree", "add", "--quiet", "--detach", "--force", directory, source.base])
+        yield* withWorktreeAdmin(
+          fs,
+          clone,
+          Effect.andThen(
+            repo.git(clone, ["worktree", "prune"]),
+            repo.git(clone, ["worktree", "add", "--quiet", "--detach", "--force", directory, source.base])
+          )
+        )
         return directory
       }).pipe(Effect.mapError((error) => failed(source.url)(error.message)))
 

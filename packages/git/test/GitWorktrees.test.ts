@@ -163,4 +163,33 @@ describe("GitWorktrees", () => {
       assert.strictEqual(notRepo.kind, "NotARepository")
     }).pipe(Effect.ensuring(Effect.sync(removeTempDirs)))
   )
+
+  it.live("many worktrees opened and removed at once, from two layers over one repository, all succeed", () =>
+    Effect.gen(function* () {
+      const { dir, base } = repository()
+      // Git fails a `worktree add` that reads another one still being made (without the adds taking
+      // turns this failed 1 run in 3 here, at 48 at once); the adds take turns.
+      const openMany = (runId: string) =>
+        withWorktrees(dir, (worktrees) =>
+          Effect.forEach(
+            Array.from({ length: 24 }, (_, i) => `agent${i}`),
+            (name) =>
+              Effect.scoped(
+                Effect.gen(function* () {
+                  const where = yield* worktrees.open({ runId, name, base })
+                  fs.writeFileSync(path.join(where, `src/${name}.js`), `export const ${name} = 1\n`)
+                  return (yield* worktrees.collect(where, base)).files.length
+                })
+              ),
+            { concurrency: "unbounded" }
+          )
+        )
+      const [first, second] = yield* Effect.all([openMany("run-a"), openMany("run-b")], { concurrency: 2 })
+      assert.deepStrictEqual(
+        [...first, ...second],
+        Array.from({ length: 48 }, () => 1)
+      )
+      assert.notInclude(git(dir, "worktree", "list"), ".speckit")
+    }).pipe(Effect.ensuring(Effect.sync(removeTempDirs)))
+  )
 })

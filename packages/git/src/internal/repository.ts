@@ -4,7 +4,7 @@
  * worktrees, and the helpers every operation shares.
  */
 import { Worktrees } from "@speckit/core"
-import { Effect, FileSystem, Layer, Path, Stream } from "effect"
+import { Effect, FileSystem, Layer, Path, Semaphore, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 
 /**
@@ -105,6 +105,10 @@ export class Repository {
 
   private common: string | undefined
 
+  /** Runs a command that changes the repository's registered worktrees, alone (see {@link withWorktreeAdmin}). */
+  worktreeAdmin = <A, E, R>(effect: Effect.Effect<A, E | Worktrees.WorktreeError, R>) =>
+    Effect.flatMap(this.commonDir, (dir) => withWorktreeAdmin(this.fs, dir, effect))
+
   /**
    * The repository's common git dir (`<root>/.git`, or the bare repository a checkout of a fleet's
    * worker is a worktree of): its `worktrees/` holds every worktree's registered dir.
@@ -166,12 +170,16 @@ export class Repository {
     const repo = this
     return Effect.gen(function* () {
       const top = yield* repo.root
-      const removed = yield* repo.run(top, ["worktree", "remove", "--force", "--force", where])
-      if (removed.exitCode !== 0) {
-        // git no longer knows it (or could not remove it): the folder goes, then git's record of it.
-        yield* repo.fs.remove(where, { recursive: true, force: true }).pipe(Effect.ignore)
-        yield* repo.run(top, ["worktree", "prune"])
-      }
+      yield* repo.worktreeAdmin(
+        Effect.gen(function* () {
+          const removed = yield* repo.run(top, ["worktree", "remove", "--force", "--force", where])
+          if (removed.exitCode !== 0) {
+            // git no longer knows it (or could not remove it): the folder goes, then git's record of it.
+            yield* repo.fs.remove(where, { recursive: true, force: true }).pipe(Effect.ignore)
+            yield* repo.run(top, ["worktree", "prune"])
+          }
+        })
+      )
       // The run's folder, and the worktrees folder, once empty.
       for (const folder of [repo.path.dirname(where), repo.path.dirname(repo.path.dirname(where))]) {
         const left = yield* repo.fs.readDirectory(folder).pipe(Effect.orElseSucceed(() => ["?"]))
@@ -180,6 +188,34 @@ export class Repository {
     }).pipe(Effect.ignore)
   }
 }
+
+/**
+ * The lock of each repository's worktree administration in this process, by its common git dir (real
+ * path). A process-wide registry on purpose: a fleet's worker has several `Repository` values over one
+ * clone (the cache's, and each run's), and they must take turns.
+ */
+const adminLocks = new Map<string, Semaphore.Semaphore>()
+
+/**
+ * Runs `effect`, a `git worktree add`, `remove` or `prune` in the repository whose common git dir is
+ * `commonDir`, alone in this process: git reads every registered worktree's files while it adds one,
+ * and fails ("failed to read .git/worktrees/<name>/commondir") on one another command is still
+ * making; a prune could take a half-made one for stale.
+ */
+export const withWorktreeAdmin = <A, E, R>(
+  fs: FileSystem.FileSystem,
+  commonDir: string,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    Effect.orElseSucceed(fs.realPath(commonDir), () => commonDir),
+    (key) => {
+      const existing = adminLocks.get(key)
+      const lock = existing ?? Semaphore.makeUnsafe(1)
+      if (existing === undefined) adminLocks.set(key, lock)
+      return lock.withPermits(1)(effect)
+    }
+  )
 
 /** The repository holding `options.workspace`. */
 export const make = (options: { readonly workspace: string; readonly setup?: Setup | undefined }) =>

@@ -102,8 +102,9 @@ export const open = (repo: Repository, input: Worktrees.OpenOptions) =>
     yield* fs
       .makeDirectory(path.dirname(where), { recursive: true })
       .pipe(Effect.mapError((error) => fail("Failed", error.message)))
-    yield* Effect.acquireRelease(repo.git(top, ["worktree", "add", "--detach", "--quiet", where, input.base]), () =>
-      repo.removeWorktree(where)
+    yield* Effect.acquireRelease(
+      repo.worktreeAdmin(repo.git(top, ["worktree", "add", "--detach", "--quiet", where, input.base])),
+      () => repo.removeWorktree(where)
     )
     if (input.patch !== undefined && input.patch !== "") {
       yield* repo
