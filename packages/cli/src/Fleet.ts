@@ -8,17 +8,17 @@
  *
  * @since 0.4.0
  */
-import { FleetRun, type PipelineEvent, RunId, type RunSummary, type SpeckitConfig } from "@speckit/core"
+import { FleetRun, RunId, type RunSummary, type SpeckitConfig } from "@speckit/core"
 import { Git } from "@speckit/git"
 import { FleetRuns, PgRunStore, PgStore, Runner } from "@speckit/postgres"
-import { Effect, FileSystem, Option, Path } from "effect"
+import { Effect, type FileSystem, Option, Path } from "effect"
 import type { SqlError } from "effect/sql"
 import type { ChildProcessSpawner } from "effect/process"
 import { ExitCode, InputError, RunNotCompleted } from "./Errors.ts"
 import { asInput } from "./internal/storeInput.ts"
 import * as Progress from "./Progress.ts"
 import type { Output } from "./Progress.ts"
-import * as ReportHtml from "./ReportHtml.ts"
+import * as Report from "./Report.ts"
 import * as RunRecords from "./RunRecords.ts"
 import * as Run from "./Run.ts"
 
@@ -73,13 +73,21 @@ export interface SubmitOptions {
 const hintFor = (runId: string, store: string) =>
   `follow it with \`speckit resume ${runId} --store ${PgStore.displayUrl(store)}\`, cancel it with \`speckit cancel ${runId} --store ${PgStore.displayUrl(store)}\``
 
-/** Shows a run's events logged in the store after the one numbered `after`; returns the last number. */
-const showEvents = (runId: string, after: number, display: Progress.Display, store: string) =>
+/**
+ * Hands each of a run's events logged in the store after the one numbered `after` to `use`, in order,
+ * page by page; returns the number of the last one.
+ */
+const eachEventAfter = (
+  runId: string,
+  after: number,
+  store: string,
+  use: (event: RunRecords.LoggedEvent) => Effect.Effect<void>
+) =>
   Effect.gen(function* () {
     let last = after
     while (true) {
       const page = yield* PgRunStore.eventsAfter(runId, last).pipe(Effect.mapError(storeFailed(store)))
-      for (const logged of page) yield* display.emit(logged.event as PipelineEvent.PipelineEvent)
+      for (const logged of page) yield* use(logged.event as RunRecords.LoggedEvent)
       last = page.at(-1)?.id ?? last
       if (page.length < 1_000) return last
     }
@@ -94,7 +102,7 @@ const ended = (runId: string, pollMs: number, display: Progress.Display, store: 
     let shown = 0
     while (true) {
       const { state, pause } = yield* lookUp(runId, store)
-      shown = yield* showEvents(runId, shown, display, store)
+      shown = yield* eachEventAfter(runId, shown, store, display.emit)
       if (state._tag !== "Running" || pause !== undefined) return { state, pause }
       yield* Effect.sleep(pollMs)
     }
@@ -112,17 +120,17 @@ const describeState = (runId: string, state: FleetRun.State) =>
       : `run ${runId} failed: ${state.reason}`
 
 /** The pause a running run of the fleet waits on, from its summary in the store. */
-const pauseOf = (state: FleetRun.State, stored: Option.Option<PgRunStore.StoredRun>) => {
-  const summary = Option.getOrUndefined(Option.flatMap(stored, (run) => run.summary))
-  return state._tag === "Running" && summary?.status === "awaiting-review" ? summary.pause : undefined
+const pauseOf = (state: FleetRun.State, summary: Option.Option<RunSummary.RunSummary>) => {
+  const latest = Option.getOrUndefined(summary)
+  return state._tag === "Running" && latest?.status === "awaiting-review" ? latest.pause : undefined
 }
 
-/** Where a submitted run is: its state, its records in the store and the pause it waits on, if any. */
+/** Where a submitted run is, and the pause it waits on, if any (its summary alone is read). */
 const lookUp = (runId: string, store: string) =>
   Effect.gen(function* () {
     const state = yield* FleetRun.poll(runId)
-    const stored = yield* PgRunStore.load(runId).pipe(Effect.mapError(storeFailed(store)))
-    return { state, stored, pause: pauseOf(state, stored) }
+    const summary = yield* PgRunStore.summary(runId).pipe(Effect.mapError(storeFailed(store)))
+    return { state, pause: pauseOf(state, summary) }
   })
 
 const pauseText = (runId: string, store: string, pause: RunSummary.Pause) =>
@@ -369,7 +377,12 @@ export const status = (options: {
     options.store,
     Effect.gen(function* () {
       yield* submitted(options.runId, options.store)
-      const { state, stored, pause } = yield* lookUp(options.runId, options.store)
+      const state = yield* FleetRun.poll(options.runId)
+      const stored = yield* PgRunStore.load(options.runId).pipe(Effect.mapError(storeFailed(options.store)))
+      const pause = pauseOf(
+        state,
+        Option.flatMap(stored, (run) => run.summary)
+      )
       const stages = stagesOf(stored)
       const worker = Option.getOrUndefined(Option.flatMap(stored, (run) => run.worker))
       const headline =
@@ -467,13 +480,8 @@ export const cancel = (options: {
 const allEvents = (runId: string, store: string) =>
   Effect.gen(function* () {
     const events: Array<RunRecords.LoggedEvent> = []
-    let last = 0
-    while (true) {
-      const page = yield* PgRunStore.eventsAfter(runId, last).pipe(Effect.mapError(storeFailed(store)))
-      for (const logged of page) events.push(logged.event as RunRecords.LoggedEvent)
-      last = page.at(-1)?.id ?? last
-      if (page.length < 1_000) return events
-    }
+    yield* eachEventAfter(runId, 0, store, (event) => Effect.sync(() => void events.push(event)))
+    return events
   })
 
 /** A run's records as the report reads them, from the store. */
@@ -518,7 +526,6 @@ export const report = (options: { readonly runId: string; readonly store: string
   asClient(
     options.store,
     Effect.gen(function* () {
-      const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
       yield* submitted(options.runId, options.store)
       const stored = yield* PgRunStore.load(options.runId).pipe(Effect.mapError(storeFailed(options.store)))
@@ -529,15 +536,9 @@ export const report = (options: { readonly runId: string; readonly store: string
       }
       const events = yield* allEvents(options.runId, options.store)
       const file = path.resolve(options.workspace, ".speckit", "fleet", options.runId, "report.html")
-      const write = Effect.gen(function* () {
-        yield* fs.makeDirectory(path.dirname(file), { recursive: true })
-        yield* fs.writeFileString(`${file}.${process.pid}.tmp`, ReportHtml.render(recordsOf(stored.value, events)))
-        yield* fs.rename(`${file}.${process.pid}.tmp`, file)
-      })
-      yield* write.pipe(
+      return yield* Report.writeTo(file, recordsOf(stored.value, events)).pipe(
         Effect.mapError((error) => new InputError({ message: `cannot write ${file}: ${error.message}` }))
       )
-      return file
     })
   )
 

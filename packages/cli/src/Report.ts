@@ -25,11 +25,31 @@ import * as RunRecords from "./RunRecords.ts"
  */
 export const write = (root: string, runId: string) =>
   Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const records = yield* RunRecords.load(root, runId)
-    const file = path.join(root, ".speckit", "runs", runId, "report.html")
+    return yield* writeTo(path.join(root, ".speckit", "runs", runId, "report.html"), records)
+  })
+
+/**
+ * Writes the report of `records` to `file` (absolute; its folder made when missing), through a
+ * temporary file renamed into place, and returns the path.
+ *
+ * @example
+ * ```ts
+ * import { Report, type RunRecords } from "@speckit/cli"
+ *
+ * declare const records: RunRecords.RunRecords
+ * const file = Report.writeTo("/tmp/report.html", records)
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const writeTo = (file: string, records: RunRecords.RunRecords) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
     const temporary = `${file}.${process.pid}.tmp`
+    yield* fs.makeDirectory(path.dirname(file), { recursive: true })
     yield* fs.writeFileString(temporary, ReportHtml.render(records))
     yield* fs.rename(temporary, file)
     return file

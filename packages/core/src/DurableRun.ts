@@ -145,11 +145,76 @@ export type Outcome =
  */
 export interface Options extends Pipeline.RunOptions {
   readonly runId: RunId
-  readonly answer?:
-    | { readonly _tag: "Review"; readonly name: string; readonly answer: Execution.ReviewAnswer }
-    | { readonly _tag: "Budget"; readonly name: string; readonly usd: number }
-    | undefined
+  readonly answer?: PauseAnswer | undefined
 }
+
+/**
+ * An answer to a run's pause: a review's, or a raised budget (USD); `name` is the pause's.
+ *
+ * @since 0.4.0
+ */
+export type PauseAnswer =
+  | { readonly _tag: "Review"; readonly name: string; readonly answer: Execution.ReviewAnswer }
+  | { readonly _tag: "Budget"; readonly name: string; readonly usd: number }
+
+/**
+ * Completes the durable wait of the pause an execution of `flow` is paused on, with `answer` (the
+ * execution goes on once it is woken up: {@link wakeIfSuspended}).
+ *
+ * @example
+ * ```ts
+ * import { Workflow } from "effect/workflow"
+ * import { DurableRun } from "@speckit/core"
+ *
+ * declare const flow: Workflow.Any
+ * const approved = DurableRun.answerPause(flow, "0f3c…", { _tag: "Review", name: "review/validate", answer: { approved: true } })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const answerPause = (
+  flow: Workflow.Any,
+  executionId: string,
+  answer: PauseAnswer
+): Effect.Effect<void, never, WorkflowEngine.WorkflowEngine> => {
+  const token = DurableDeferred.tokenFromExecutionId({ workflow: flow, executionId })
+  if (answer._tag === "Review") {
+    const deferred = review(answer.name)
+    return DurableDeferred.succeed(deferred, { token: token(deferred), value: answer.answer })
+  }
+  const deferred = budget(answer.name)
+  return DurableDeferred.succeed(deferred, { token: token(deferred), value: answer.usd })
+}
+
+/**
+ * Wakes an execution of `flow` that is suspended (its pause answered, or suspended by its runner); a
+ * running or finished one is left as it is.
+ *
+ * @example
+ * ```ts
+ * import type { Schema } from "effect"
+ * import type { Workflow } from "effect/workflow"
+ * import { DurableRun } from "@speckit/core"
+ *
+ * declare const flow: Workflow.Workflow<"Run", Workflow.AnyStructSchema, Schema.String, Schema.Never>
+ * const woken = DurableRun.wakeIfSuspended(flow, "0f3c…")
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const wakeIfSuspended = <
+  Name extends string,
+  Payload extends Workflow.AnyStructSchema,
+  Success extends Schema.Top,
+  Error extends Schema.Top
+>(
+  flow: Workflow.Workflow<Name, Payload, Success, Error>,
+  executionId: string
+) =>
+  Effect.gen(function* () {
+    const polled = yield* flow.poll(executionId)
+    if (Option.isSome(polled) && polled.value._tag === "Suspended") yield* flow.resume(executionId)
+  })
 
 /**
  * Starts or resumes a run as a durable workflow on the current engine, and returns when it
@@ -189,20 +254,9 @@ export const run = Effect.fn("DurableRun.run")(function* (options: Options) {
     })
   )
   const executionId = yield* flow.executionId({ runId: options.runId })
-  const answer = options.answer
-  if (answer !== undefined) {
-    const token = DurableDeferred.tokenFromExecutionId({ workflow: flow, executionId })
-    if (answer._tag === "Review") {
-      const deferred = review(answer.name)
-      yield* DurableDeferred.succeed(deferred, { token: token(deferred), value: answer.answer })
-    } else {
-      const deferred = budget(answer.name)
-      yield* DurableDeferred.succeed(deferred, { token: token(deferred), value: answer.usd })
-    }
-  }
+  if (options.answer !== undefined) yield* answerPause(flow, executionId, options.answer)
   // A suspended execution (waiting for an answer, maybe just given) is woken up.
-  const polled = yield* flow.poll(executionId)
-  if (Option.isSome(polled) && polled.value._tag === "Suspended") yield* flow.resume(executionId)
+  yield* wakeIfSuspended(flow, executionId)
   // Completes once the run's result is recorded (not merely computed), or when it pauses.
   const completed = Effect.map(
     flow.execute({ runId: options.runId }),

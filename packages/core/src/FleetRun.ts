@@ -12,11 +12,11 @@
  * @since 0.4.0
  */
 import { Effect, FileSystem, Option, Path, Schema } from "effect"
-import { DurableDeferred, Workflow, WorkflowEngine } from "effect/workflow"
+import { Workflow, WorkflowEngine } from "effect/workflow"
 import * as DurableRun from "./DurableRun.ts"
 import * as Execution from "./Execution.ts"
 import { RunId } from "./RunId.ts"
-import type { RunStatus, RunSummary } from "./RunSummary.ts"
+import { RunStatus, type RunSummary } from "./RunSummary.ts"
 import { SpecId } from "./Spec.ts"
 
 /**
@@ -140,9 +140,6 @@ export const materialize = Effect.fn("FleetRun.materialize")(function* (
   return workspace
 })
 
-/** A finished run's status, as its summary gives it. */
-const Status = Schema.Literals(["completed", "halted", "awaiting-review", "failed", "cancelled"])
-
 /**
  * The workflow of every run a fleet runs: one execution per run id, succeeding with the run's final
  * status (`completed`, `failed`, `halted`, ...).
@@ -158,7 +155,7 @@ const Status = Schema.Literals(["completed", "halted", "awaiting-review", "faile
  */
 export const workflow = Workflow.make("SpeckitRun", {
   payload: Payload.fields,
-  success: Status,
+  success: RunStatus,
   error: FleetRunFailed,
   idempotencyKey: (payload) => payload.runId
 })
@@ -312,18 +309,11 @@ export const cancel = (runId: string): Effect.Effect<void, never, WorkflowEngine
  */
 export const answer = (
   runId: string,
-  given: NonNullable<DurableRun.Options["answer"]>
+  given: DurableRun.PauseAnswer
 ): Effect.Effect<void, never, WorkflowEngine.WorkflowEngine> =>
   Effect.gen(function* () {
     const executionId = yield* executionIdOf(runId)
-    const token = DurableDeferred.tokenFromExecutionId({ workflow, executionId })
-    if (given._tag === "Review") {
-      const deferred = DurableRun.review(given.name)
-      yield* DurableDeferred.succeed(deferred, { token: token(deferred), value: given.answer })
-    } else {
-      const deferred = DurableRun.budget(given.name)
-      yield* DurableDeferred.succeed(deferred, { token: token(deferred), value: given.usd })
-    }
+    yield* DurableRun.answerPause(workflow, executionId, given)
     yield* workflow.resume(executionId)
   })
 
@@ -341,8 +331,4 @@ export const answer = (
  * @since 0.4.0
  */
 export const wake = (runId: string): Effect.Effect<void, never, WorkflowEngine.WorkflowEngine> =>
-  Effect.gen(function* () {
-    const executionId = yield* executionIdOf(runId)
-    const polled = yield* workflow.poll(executionId)
-    if (Option.isSome(polled) && polled.value._tag === "Suspended") yield* workflow.resume(executionId)
-  })
+  Effect.flatMap(executionIdOf(runId), (executionId) => DurableRun.wakeIfSuspended(workflow, executionId))

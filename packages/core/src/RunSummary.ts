@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import { Schema } from "effect"
 import type { AgentId } from "./AgentId.ts"
 import type { AgentOutcome } from "./AgentOutcome.ts"
 import type { CandidateRow } from "./Candidate.ts"
@@ -22,9 +23,22 @@ import type { TokenUsage } from "./TokenUsage.ts"
  * - `failed`: an unexpected error stopped the run.
  * - `cancelled`: the run was interrupted.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { RunSummary } from "@speckit/core"
+ *
+ * Schema.is(RunSummary.RunStatus)("halted") // true
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const RunStatus = Schema.Literals(["completed", "halted", "awaiting-review", "failed", "cancelled"])
+
+/**
  * @since 0.1.0
  */
-export type RunStatus = "completed" | "halted" | "awaiting-review" | "failed" | "cancelled"
+export type RunStatus = typeof RunStatus.Type
 
 /**
  * One agent's part in a stage.

@@ -69,20 +69,9 @@ export const record = (run: {
 export const find = (runId: string): Effect.Effect<Option.Option<Submitted>, SqlError.SqlError, SqlClient.SqlClient> =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql<{
-      readonly run_id: string
-      readonly spec_id: string
-      readonly submitted_at: Date | string
-    }>`
+    const rows = yield* sql<Row>`
       SELECT run_id, spec_id, submitted_at FROM speckit_fleet_runs WHERE run_id = ${runId}`
-    const row = rows[0]
-    return row === undefined
-      ? Option.none()
-      : Option.some({
-          runId: row.run_id,
-          specId: row.spec_id,
-          submittedAt: new Date(row.submitted_at).toISOString()
-        })
+    return Option.map(Option.fromNullishOr(rows[0]), submittedOf)
   })
 
 /**

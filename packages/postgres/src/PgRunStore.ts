@@ -358,3 +358,27 @@ export const saveCost = (runId: string, cost: unknown): Effect.Effect<void, SqlE
     const sql = yield* SqlClient.SqlClient
     yield* sql`UPDATE speckit_run_records SET cost = ${json(cost)}, updated_at = now() WHERE run_id = ${runId}`
   })
+
+/**
+ * A run's summary alone (its latest: a paused run's names its pause), without loading its other
+ * records: what following and listing runs need.
+ *
+ * @example
+ * ```ts
+ * import { PgRunStore } from "@speckit/postgres"
+ *
+ * const summary = PgRunStore.summary("run-20261204-101500-a1b2")
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const summary = (
+  runId: string
+): Effect.Effect<Option.Option<RunSummary.RunSummary>, SqlError.SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ readonly summary: string | null }>`
+      SELECT summary FROM speckit_run_records WHERE run_id = ${runId}`
+    const text = rows[0]?.summary
+    return text === undefined || text === null ? Option.none() : Option.some(parse(text) as RunSummary.RunSummary)
+  })
