@@ -227,12 +227,13 @@ describe("speckit worker and --store", () => {
     assert.include(stopped.stderr, "speckit worker: stopped")
   }, 180_000)
 
-  it("20 runs of exec agents on two workers (5 changing code against a bare remote), one SIGKILLed mid-way: every run completes, recorded calls are not made again, in-flight ones at most once, every change is pushed", async () => {
+  it("20 runs of exec agents on two workers (5 changing code against a bare remote), one SIGKILLed mid-way: every run completes, recorded calls are not made again, in-flight ones at most once, every change is pushed; artifacts and delivered trees are those of the same runs on the embedded default", async () => {
     const store = freshStore()
     const log = path.join(tempDir(), "calls.log")
     const seed = Number(process.env.TEST_FLEET_SEED ?? Date.now() % 100_000)
     const delay = (seed * 7_919) % 1_500
-    const workers = [await startWorker(store, tempDir()), await startWorker(store, tempDir())]
+    const caches = [tempDir(), tempDir()]
+    const workers = [await startWorker(store, caches[0] ?? ""), await startWorker(store, caches[1] ?? "")]
     const workspace = makeWorkspace({
       config: {
         agents: Object.fromEntries(
@@ -246,8 +247,14 @@ describe("speckit worker and --store", () => {
     })
     // The second batch changes code: a repository whose remote is a bare repository here.
     const changing = repository()
-    const fleetChanges = { ...execAgent(), command: ["node", fleetAgent, log, "150", "--changes"], timeoutMs: 30_000 }
-    configure(changing, { alpha: fleetChanges, beta: fleetChanges, gamma: fleetChanges })
+    // Three different candidates (one passes both checks), so that which one is selected does not
+    // depend on the run's id (a tie is broken by an order the run's id seeds).
+    const fleetChanges = (behaviour: string) => ({
+      ...execAgent(),
+      command: ["node", fleetAgent, log, "150", "--changes", "--behaviour", behaviour],
+      timeoutMs: 30_000
+    })
+    configure(changing, { alpha: fleetChanges("good"), beta: fleetChanges("wrong"), gamma: fleetChanges("empty") })
     const remote = path.join(tempDir(), "math.git")
     git(changing, "clone", "--quiet", "--bare", changing, remote)
     git(changing, "remote", "add", "origin", remote)
@@ -324,7 +331,49 @@ describe("speckit worker and --store", () => {
       }
     }
     assert.strictEqual(stopped.code, 0, stopped.stderr)
-  }, 240_000)
+
+    // The same runs on the embedded default: the same artifacts, and for the runs that changed code
+    // the same delivered tree. Each fleet run's artifacts are in the cache of the worker that finished it.
+    const cacheOf = (run: string) => {
+      const last = calls.filter((call) => call.run === run).at(-1)
+      return caches[workers.findIndex((worker) => worker.child.pid === last?.worker)] ?? ""
+    }
+    const normalised = (text: string) =>
+      text.replaceAll(/run-\d{8}-\d{6}-[a-z0-9]{4}/g, "RUN").replaceAll(/Borda \d+/g, "Borda N")
+    const local = await runCli(["auto", "SPEC-1", "-C", workspace, "--json"], { timeoutMs: 120_000 })
+    assert.strictEqual(local.code, 0, local.stderr)
+    const localArtifact = (stage: string) =>
+      normalised(fs.readFileSync(path.join(workspace, "specs", "SPEC-1", `${stage}.md`), "utf8"))
+    for (const run of runIds.filter((id) => !changeRuns.includes(id))) {
+      for (const stage of stages.slice(0, -1)) {
+        const file = path.join(cacheOf(run), run, "specs", "SPEC-1", `${stage}.md`)
+        assert.strictEqual(normalised(fs.readFileSync(file, "utf8")), localArtifact(stage), `${run}: ${stage}`)
+      }
+    }
+    const localChange = await runCli(["auto", "SPEC-1", "-C", changing, "--json"], { timeoutMs: 120_000 })
+    assert.strictEqual(localChange.code, 0, localChange.stderr)
+    const delivered = summaryOf(localChange).delivery?.branch ?? ""
+    const filesOf = (repo: string, ref: string) => git(repo, "ls-tree", "-r", "--name-only", ref)
+    const artifactAt = (repo: string, ref: string, stage: string) =>
+      normalised(git(repo, "show", `${ref}:specs/SPEC-1/${stage}.md`))
+    for (const run of changeRuns) {
+      const branch = `speckit/SPEC-1/${run}`
+      assert.strictEqual(filesOf(remote, branch), filesOf(changing, delivered), run)
+      for (const tree of ["src", "test"]) {
+        assert.strictEqual(
+          git(remote, "rev-parse", `${branch}:${tree}`),
+          git(changing, "rev-parse", `${delivered}:${tree}`)
+        )
+      }
+      for (const stage of stages.slice(0, -1)) {
+        assert.strictEqual(
+          artifactAt(remote, branch, stage),
+          artifactAt(changing, delivered, stage),
+          `${run}: ${stage}`
+        )
+      }
+    }
+  }, 300_000)
 
   it("a run that changes code: the worker checks the base out from the remote, runs the checks there and pushes speckit/<SPEC-ID>/<run-id>, the tree the embedded default delivers; a remote it cannot reach fails the run", async () => {
     const store = freshStore()

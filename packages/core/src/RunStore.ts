@@ -80,6 +80,17 @@ export class RunStore extends Context.Service<
       consensus: StageConsensus,
       markdown: string
     ) => Effect.Effect<string, RunStoreError>
+    /**
+     * Writes a replayed stage's files (its artifact and consensus, as `saveConsensus` does) where they
+     * are missing, never over one that exists: a durable run taken over in another workspace (a fleet
+     * worker's cache) has every stage's artifact, and one the user edited is kept. Optional: a store
+     * without files leaves it out.
+     *
+     * @since 0.4.0
+     */
+    readonly restoreConsensus?:
+      | ((run: RunRecord, consensus: StageConsensus, markdown: string) => Effect.Effect<void, RunStoreError>)
+      | undefined
     readonly finish: (summary: RunSummary) => Effect.Effect<void, RunStoreError>
     /**
      * Waits until every background write so far is on disk (and fails if one failed). A durable
@@ -144,6 +155,17 @@ export class RunStore extends Context.Service<
           )
         }
         const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
+        const writeIfMissing = (relative: string, content: () => string) =>
+          fs.exists(path.resolve(root, relative)).pipe(
+            Effect.mapError(
+              (error) => new RunStoreError({ path: path.resolve(root, relative), reason: error.message })
+            ),
+            Effect.flatMap((exists) => (exists ? Effect.void : write(relative, content())))
+          )
+        const consensusFile = (runId: RunId, consensus: StageConsensus) =>
+          path.join(runDir(runId), "consensus", `${consensus.stage}.json`)
+        const artifactOf = (run: RunRecord, consensus: StageConsensus) =>
+          path.relative(root, path.join(run.specDirectory, `${consensus.stage}.md`))
         // Answers, events, consensus records and stage artifacts are written in the background, off
         // the stages' critical path; `finish` waits for every pending write (and fails if one failed)
         // before writing the summary, so a finished run has all its files. A write that is done is
@@ -208,17 +230,22 @@ export class RunStore extends Context.Service<
               })
             ),
           saveConsensus: (run, consensus, markdown) => {
-            const artifact = path.relative(root, path.join(run.specDirectory, `${consensus.stage}.md`))
+            const artifact = artifactOf(run, consensus)
             return inBackground(
-              Effect.all(
-                [
-                  write(path.join(runDir(run.runId), "consensus", `${consensus.stage}.json`), json(consensus)),
-                  write(artifact, markdown)
-                ],
-                { concurrency: 2, discard: true }
-              )
+              Effect.all([write(consensusFile(run.runId, consensus), json(consensus)), write(artifact, markdown)], {
+                concurrency: 2,
+                discard: true
+              })
             ).pipe(Effect.as(artifact))
           },
+          restoreConsensus: (run, consensus, markdown) =>
+            Effect.all(
+              [
+                writeIfMissing(consensusFile(run.runId, consensus), () => json(consensus)),
+                writeIfMissing(artifactOf(run, consensus), () => markdown)
+              ],
+              { concurrency: 2, discard: true }
+            ),
           finish: (summary) =>
             flush.pipe(Effect.andThen(write(path.join(summary.runDir, "summary.json"), json(summary)))),
           flush,

@@ -57,7 +57,7 @@ export const render = (spec: Spec, consensus: StageConsensus): string => {
 /**
  * Writes a stage's artifact and consensus as the step `artifact/<stage>`; returns the artifact's path.
  * A direct run writes in the background; a durable run journals the step only once the files are on
- * disk, so a replay never skips a lost write.
+ * disk, so a replay never skips a lost write, and a replay writes those missing in its workspace.
  *
  * @example
  * ```ts
@@ -84,6 +84,9 @@ export const write = (
       error: RunStoreError,
       execute: run.durable && store.flush ? Effect.tap(saved, () => store.flush ?? Effect.void) : saved
     })
+    // A replayed step wrote its files in the workspace the run began in; this one may be another
+    // (a fleet run taken over by another worker), which gets those it lacks.
+    if (done.replayed && store.restoreConsensus) yield* store.restoreConsensus(run.record, consensus, markdown)
     return done.value
   })
 

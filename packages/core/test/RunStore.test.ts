@@ -1,6 +1,6 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { RunId, RunStore } from "@speckit/core"
+import { type Consensus, RunId, RunStore } from "@speckit/core"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -82,6 +82,50 @@ describe("RunStore.layerFileSystem", () => {
         ["alpha", "gamma"]
       )
     })
+  )
+
+  it.effect(
+    "a replayed stage's files are restored where they are missing (another workspace), never over one that exists",
+    () =>
+      Effect.gen(function* () {
+        const workspace = tempWorkspace()
+        const record: RunStore.RunRecord = {
+          runId,
+          specId: "SPEC-1",
+          specDirectory: path.join(workspace, "specs", "SPEC-1"),
+          startedAt: "2026-12-04T00:00:00.000Z",
+          config: {}
+        }
+        const consensus = (stage: "plan" | "tasks"): Consensus.StageConsensus => ({
+          stage,
+          status: "ok",
+          agreements: [],
+          conflicts: [],
+          dissent: [],
+          succeeded: [],
+          failed: [],
+          required: 1
+        })
+        const artifact = (stage: string) => path.join(workspace, "specs", "SPEC-1", `${stage}.md`)
+        fs.mkdirSync(path.dirname(artifact("plan")), { recursive: true })
+        fs.writeFileSync(artifact("plan"), "# Plan, as the user edited it\n")
+        yield* withStore(
+          workspace,
+          Effect.gen(function* () {
+            const store = yield* RunStore.RunStore
+            const restore = store.restoreConsensus
+            if (restore === undefined) return assert.fail("the file-system store restores")
+            yield* restore(record, consensus("plan"), "# Plan\n")
+            yield* restore(record, consensus("tasks"), "# Tasks\n")
+          })
+        )
+        assert.strictEqual(fs.readFileSync(artifact("plan"), "utf8"), "# Plan, as the user edited it\n")
+        assert.strictEqual(fs.readFileSync(artifact("tasks"), "utf8"), "# Tasks\n")
+        for (const stage of ["plan", "tasks"]) {
+          const saved = path.join(workspace, ".speckit", "runs", runId, "consensus", `${stage}.json`)
+          assert.strictEqual(JSON.parse(fs.readFileSync(saved, "utf8")).stage, stage)
+        }
+      })
   )
 
   it.effect("a write that fails is reported by flush", () =>

@@ -156,6 +156,7 @@ export const layer = (
               ON CONFLICT (run_id, stage) DO UPDATE SET consensus = excluded.consensus, markdown = excluded.markdown, artifact = excluded.artifact`
             )
           ),
+        restoreConsensus: inner.restoreConsensus,
         finish: (summary) =>
           Effect.andThen(
             Effect.andThen(batcher.drain(summary.runId), inner.finish(summary)),
