@@ -8,6 +8,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
+import { RunStore } from "@speckit/core"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import {
@@ -368,6 +369,24 @@ describe("crash and resume", () => {
         assert.deepStrictEqual(again, [], `seed ${seed}: answers recorded before the kill were asked again`)
       }
       assert.deepStrictEqual(artifacts(ws.dir), expected, `seed ${seed}: artifacts identical to the reference run's`)
+      // The run's log has its milestones once each, the ones a kill lost from the last batch included.
+      const milestones = RunStore.parseJsonLines(
+        fs.readFileSync(path.join(ws.dir, ".speckit", "runs", final.runId, "events.jsonl"), "utf8")
+      ).flatMap((event) => {
+        const { _tag, stage } = event as { readonly _tag: string; readonly stage?: string }
+        return ["RunStarted", "StageStarted", "StageFinished", "RunFinished"].includes(_tag)
+          ? [`${_tag}${stage === undefined ? "" : `:${stage}`}`]
+          : []
+      })
+      assert.sameMembers(
+        milestones,
+        [
+          "RunStarted",
+          ...stages.flatMap((stage) => [`StageStarted:${stage}`, `StageFinished:${stage}`]),
+          "RunFinished"
+        ],
+        `seed ${seed}: the run's logged milestones`
+      )
     }
 
     // two lanes of seeds at a time keep the whole test near a minute on two cores

@@ -8,6 +8,7 @@
 import { Clock, Effect } from "effect"
 import * as DecisionLoop from "./DecisionLoop.ts"
 import * as Execution from "./Execution.ts"
+import * as LoggedEvents from "./internal/loggedEvents.ts"
 import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
 import type { RunId } from "./RunId.ts"
 import * as RunPhase from "./RunPhase.ts"
@@ -59,7 +60,7 @@ export interface Logger {
 /**
  * Makes the logger of run `runId`: a durable run replays its journal on resume, and until a step
  * really runs again everything it does was done before, so its events are shown but not logged a
- * second time.
+ * second time, unless the run's log lacks them (`RunStore.loggedEvents`: a crash lost its last batch).
  *
  * @example
  * ```ts
@@ -79,12 +80,18 @@ export const logger = (runId: RunId) =>
     const execution = yield* Execution.Execution
     const events = yield* PipelineEvents
     const store = yield* RunStore
-    // Only a durable execution replays: until its first fresh step, what happens was recorded before.
+    // Only a durable execution replays: until its first fresh step, what happens was recorded before,
+    // and logged before unless a crash lost the log's last batch: an event replayed then is logged
+    // only if the log lacks it.
     let replaying = execution.durable
     const appendEvent = store.appendEvent
+    const logged =
+      replaying && appendEvent && store.loggedEvents
+        ? LoggedEvents.fromLog(yield* store.loggedEvents(runId))
+        : undefined
     // Each line carries when it happened (`at`, epoch ms): the report's timeline is drawn from it.
     const log = (event: PipelineEvent) =>
-      appendEvent && !replaying
+      appendEvent && (!replaying || (logged !== undefined && !logged.take(event)))
         ? Effect.flatMap(Clock.currentTimeMillis, (at) => appendEvent(runId, { at, ...event }))
         : Effect.void
     const result: Logger = {

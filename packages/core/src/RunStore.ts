@@ -117,6 +117,14 @@ export class RunStore extends Context.Service<
      * Optional: a store without an event log leaves it out.
      */
     readonly appendEvent?: ((runId: RunId, event: unknown) => Effect.Effect<void>) | undefined
+    /**
+     * The events logged for a run so far, in order, each as `appendEvent` was given it (with `at`), once
+     * every pending line is written. A durable run reads them when it starts: what it replays is logged
+     * again only if the log lacks it (a crash lost the log's last batch). Optional.
+     *
+     * @since 0.4.0
+     */
+    readonly loggedEvents?: ((runId: RunId) => Effect.Effect<ReadonlyArray<unknown>, RunStoreError>) | undefined
   }
 >()("@speckit/core/RunStore") {
   /**
@@ -257,7 +265,19 @@ export class RunStore extends Context.Service<
               { concurrency: 2, discard: true }
             ).pipe(Effect.as(patch))
           },
-          appendEvent: (runId, event) => appendTo(runId, "events.jsonl", JSON.stringify(event))
+          appendEvent: (runId, event) => appendTo(runId, "events.jsonl", JSON.stringify(event)),
+          loggedEvents: (runId) => {
+            const file = path.resolve(root, runDir(runId), "events.jsonl")
+            return flush.pipe(
+              Effect.andThen(fs.exists(file)),
+              Effect.flatMap((exists) =>
+                exists ? Effect.map(fs.readFileString(file), parseJsonLines) : Effect.succeed([])
+              ),
+              Effect.mapError((error) =>
+                error._tag === "RunStoreError" ? error : new RunStoreError({ path: file, reason: error.message })
+              )
+            )
+          }
         })
       })
     )

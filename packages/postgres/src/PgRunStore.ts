@@ -179,6 +179,18 @@ export const layer = (
           Effect.andThen(
             inner.appendEvent?.(runId, event) ?? Effect.void,
             batcher.add({ _tag: "Event", runId, json: json(event) })
+          ),
+        // The store's log, not the workspace's: a run taken over by another worker was logged elsewhere.
+        loggedEvents: (runId) =>
+          Effect.andThen(
+            batcher.drain(runId),
+            run(
+              runId,
+              sql<{ readonly event: string }>`
+                SELECT event FROM speckit_run_events WHERE run_id = ${runId} ORDER BY id`.pipe(
+                Effect.map((rows) => rows.map((row) => parse(row.event)))
+              )
+            )
           )
       }
       return service

@@ -4,9 +4,10 @@
  * same database; schema migration (concurrent, refusing a newer schema); every bad input one clear
  * error with nothing changed; retention.
  */
+import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { SqlSequencerStore } from "@speckit/consensus"
-import { RunId, Stage } from "@speckit/core"
+import { RunId, RunStore, Stage } from "@speckit/core"
 import { Effect, Exit, Fiber, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -150,6 +151,24 @@ describe("PgStore", () => {
           Effect.provide(PgStore.client({ url }))
         )
         assert.deepStrictEqual(later, events.slice(5, 8))
+        // A worker that takes the run over, in a workspace of its own, reads what was logged from the store.
+        const elsewhere = makeWorkspace()
+        const loggedElsewhere = yield* Effect.gen(function* () {
+          const store = yield* RunStore.RunStore
+          return yield* store.loggedEvents?.(runId) ?? Effect.succeed([])
+        }).pipe(
+          Effect.provide(
+            PgRunStore.layer().pipe(
+              Layer.provide(RunStore.RunStore.layerFileSystem(elsewhere)),
+              Layer.provide([PgStore.client({ url }), NodeServices.layer])
+            )
+          ),
+          Effect.scoped
+        )
+        assert.deepStrictEqual(
+          loggedElsewhere,
+          events.map((logged) => logged.event)
+        )
         const answers = yield* PgRunStore.answers(runId).pipe(Effect.provide(PgStore.client({ url })))
         assert.strictEqual(answers.length, 18)
 
