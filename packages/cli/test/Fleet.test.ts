@@ -526,6 +526,58 @@ describe("speckit worker and --store", () => {
     assert.strictEqual((await survivor.done).code, 0)
   }, 180_000)
 
+  it("a worker joining a busy fleet: the runs on the shards it takes go on with it, nothing made again (the wait for the move is printed)", async () => {
+    const store = freshStore()
+    const log = path.join(tempDir(), "calls.log")
+    const first = await startWorker(store, tempDir())
+    // Each call takes 3 s: a run (six stages) takes longer than the cluster's 15 s termination timeout,
+    // which ends a run still going on a shard being moved: it must go on elsewhere without a call made again.
+    const slow = { ...execAgent(), command: ["node", fleetAgent, log, "3000"], timeoutMs: 60_000 }
+    const workspace = makeWorkspace({
+      config: { agents: { alpha: slow, beta: slow, gamma: slow }, defaults: { quorum: "all" } }
+    })
+    const runIds = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const submitted = await runCli(["auto", "SPEC-1", "-C", workspace, "--store", store, "--detach"])
+        assert.strictEqual(submitted.code, 0, submitted.stderr)
+        return submitted.stdout.trim()
+      })
+    )
+    while (new Set(readCalls(log).map((call) => call.run)).size < runIds.length) await sleep(100)
+    const joinedAt = Date.now()
+    const joining = await startWorker(store, tempDir())
+    let listed: ReadonlyArray<{ readonly runId: string; readonly state: string; readonly status?: string }> = []
+    const deadline = Date.now() + 120_000
+    while (Date.now() < deadline) {
+      listed = JSON.parse((await runCli(["runs", "--store", store, "--json"])).stdout)
+      if (listed.length === runIds.length && listed.every((run) => run.state !== "running")) break
+      await sleep(1_000)
+    }
+    first.child.kill("SIGTERM")
+    joining.child.kill("SIGTERM")
+    const stopped = await Promise.all([first.done, joining.done])
+    for (const worker of stopped) assert.strictEqual(worker.code, 0, worker.stderr)
+
+    for (const run of listed) assert.deepInclude(run, { state: "finished", status: "completed" }, JSON.stringify(run))
+    const calls = readCalls(log)
+    const starts = calls.filter((call) => call.kind === "start")
+    assert.strictEqual(new Set(starts.map((call) => call.call)).size, starts.length, "no call made twice")
+    const moved = runIds.filter((run) => starts.some((call) => call.run === run && call.worker === joining.child.pid))
+    // How many runs move depends on where their ids hash (usually some): each that moved is checked above.
+    const gaps = moved.map((run) => {
+      const lastOnFirst = Math.max(
+        ...calls.filter((call) => call.run === run && call.worker === first.child.pid).map((call) => call.at)
+      )
+      const firstOnJoining = Math.min(
+        ...starts.filter((call) => call.run === run && call.worker === joining.child.pid).map((call) => call.at)
+      )
+      return firstOnJoining - lastOnFirst
+    })
+    console.log(
+      `a worker joined ${runIds.length} busy runs: ${moved.length} moved to it (${Date.now() - joinedAt} ms from its start to the end); between a moved run's last call on the first worker and its next on the joining one: ${gaps.join(", ")} ms`
+    )
+  }, 240_000)
+
   it("a store that cannot be used, a bad --listen, --detach without a store, --apply with one: one line, exit 2", async () => {
     const workspace = makeWorkspace({ config: config(10) })
     for (const [args, expected] of [
