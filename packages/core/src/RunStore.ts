@@ -14,16 +14,18 @@ import * as LineLogs from "./internal/lineLogs.ts"
 import type { Stage } from "./Stage.ts"
 
 /**
- * Writing a run record failed.
+ * Writing a run record failed (or, with `operation: "read"`, reading one back: `loggedEvents`).
  *
  * @since 0.1.0
  */
 export class RunStoreError extends Schema.TaggedError<RunStoreError>()("RunStoreError", {
   path: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** What failed (default: a write). @since 0.4.0 */
+  operation: Schema.optionalKey(Schema.Literals(["read", "write"]))
 }) {
   override get message() {
-    return `cannot write ${this.path}: ${this.reason}`
+    return `cannot ${this.operation ?? "write"} ${this.path}: ${this.reason}`
   }
 }
 
@@ -274,7 +276,9 @@ export class RunStore extends Context.Service<
                 exists ? Effect.map(fs.readFileString(file), parseJsonLines) : Effect.succeed([])
               ),
               Effect.mapError((error) =>
-                error._tag === "RunStoreError" ? error : new RunStoreError({ path: file, reason: error.message })
+                error._tag === "RunStoreError"
+                  ? error
+                  : new RunStoreError({ path: file, reason: error.message, operation: "read" })
               )
             )
           }

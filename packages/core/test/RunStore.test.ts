@@ -128,6 +128,36 @@ describe("RunStore.layerFileSystem", () => {
       })
   )
 
+  it.effect("loggedEvents: what the log holds once pending lines are written; one it cannot read is a read error", () =>
+    Effect.gen(function* () {
+      const workspace = tempWorkspace()
+      const logged = yield* withStore(
+        workspace,
+        Effect.gen(function* () {
+          const store = yield* RunStore.RunStore
+          const before = yield* store.loggedEvents?.(runId) ?? Effect.succeed([])
+          yield* store.appendEvent?.(runId, { _tag: "RunStarted", at: 1 }) ?? Effect.void
+          yield* store.appendEvent?.(runId, { _tag: "StageStarted", stage: "plan", at: 2 }) ?? Effect.void
+          return { before, after: yield* store.loggedEvents?.(runId) ?? Effect.succeed([]) }
+        })
+      )
+      assert.deepStrictEqual(logged, {
+        before: [],
+        after: [
+          { _tag: "RunStarted", at: 1 },
+          { _tag: "StageStarted", stage: "plan", at: 2 }
+        ]
+      })
+      const other = RunId.RunId.make("run-20261204-000000-dirs")
+      fs.mkdirSync(path.join(workspace, ".speckit", "runs", other, "events.jsonl"), { recursive: true })
+      const error = yield* withStore(
+        workspace,
+        Effect.flatMap(RunStore.RunStore, (store) => store.loggedEvents?.(other) ?? Effect.succeed([]))
+      ).pipe(Effect.flip)
+      assert.match(error.message, /^cannot read .*events\.jsonl: /)
+    })
+  )
+
   it.effect("a write that fails is reported by flush", () =>
     Effect.gen(function* () {
       const workspace = tempWorkspace()

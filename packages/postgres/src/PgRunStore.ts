@@ -184,11 +184,16 @@ export const layer = (
         loggedEvents: (runId) =>
           Effect.andThen(
             batcher.drain(runId),
-            run(
-              runId,
-              sql<{ readonly event: string }>`
-                SELECT event FROM speckit_run_events WHERE run_id = ${runId} ORDER BY id`.pipe(
-                Effect.map((rows) => rows.map((row) => parse(row.event)))
+            sql<{ readonly event: string }>`
+              SELECT event FROM speckit_run_events WHERE run_id = ${runId} ORDER BY id`.pipe(
+              Effect.map((rows) => rows.map((row) => parse(row.event))),
+              Effect.mapError(
+                (error) =>
+                  new RunStore.RunStoreError({
+                    path: `the store's events of ${runId}`,
+                    reason: error.message,
+                    operation: "read"
+                  })
               )
             )
           )
