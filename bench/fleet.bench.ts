@@ -6,7 +6,7 @@
  *
  * The runs are submitted once the workers share the shards (each holds its part of the 300 shard
  * locks): a worker that joins a fleet whose runs are going takes its shards over from the others, and
- * the runs on those shards wait for the entity termination timeout (15 s) before going on there; that
+ * the runs on those shards move to it between two steps (the CLI's fleet test measures that); that
  * one-time cost is a fleet's growth, not its throughput, and the time the shards took to settle is
  * printed apart.
  *

@@ -165,7 +165,9 @@ export const worker = (options: WorkerOptions) =>
     const drain = makeDrain()
     const serving = Effect.gen(function* () {
       yield* FleetRun.serve((payload) => drain.track(payload.runId, runTaken(payload, cache, address, log)), {
-        draining: drain.draining
+        draining: drain.draining,
+        onHandedOver: (runId) =>
+          Effect.sync(() => log.write(`speckit worker: run ${runId} handed over (its shard moved to another worker)\n`))
       }).pipe(Effect.provide(Clones.layer({ cache })))
       log.write(`speckit worker: listening on ${address}, store ${PgStore.displayUrl(options.store)}, cache ${cache}\n`)
       // Stopped: its runs suspend between stages once their steps in flight are done, before the

@@ -12,7 +12,7 @@
  *
  * @since 0.2.0
  */
-import { Deferred, Effect, Option, Schema } from "effect"
+import { Deferred, Effect, type Fiber, Option, Schedule, Schema } from "effect"
 import { Activity, DurableDeferred, Workflow, WorkflowEngine } from "effect/workflow"
 import { UnknownAgent } from "./AgentRegistry.ts"
 import * as Execution from "./Execution.ts"
@@ -95,6 +95,15 @@ export const execution = (
   options: {
     /** Whether the runner is draining: the run suspends at its next checkpoint (between stages). */
     readonly draining?: (() => boolean) | undefined
+    /**
+     * A run that must leave this runner because its shard was assigned to another (see
+     * `FleetRun.serve`): when `moved` says so, the run suspends before its next step, once its steps in
+     * flight are done, by interrupting its workflow's fiber (`fiber`) as suspended, from whichever of
+     * the run's fibers that step was in.
+     *
+     * @since 0.4.0
+     */
+    readonly handOver?: { readonly moved: () => boolean; readonly fiber: Fiber.Fiber<unknown, unknown> } | undefined
   } = {}
 ): Execution.Service => {
   const inWorkflow = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -102,10 +111,27 @@ export const execution = (
       Effect.provideService(WorkflowEngine.WorkflowEngine, engine),
       Effect.provideService(WorkflowEngine.WorkflowInstance, instance)
     )
+  const handOver = options.handOver
+  let inFlight = 0
+  const leave = (fiber: Fiber.Fiber<unknown, unknown>) =>
+    Effect.repeat(
+      Effect.sync(() => inFlight),
+      { until: (count) => count === 0, schedule: Schedule.spaced("50 millis") }
+    ).pipe(
+      Effect.andThen(
+        Effect.sync(() => {
+          instance.suspended = true
+          fiber.interruptUnsafe(fiber.id)
+        })
+      ),
+      Effect.andThen(Effect.never),
+      Effect.interruptible
+    )
   return {
     durable: true,
     step: <A, E, R>(options: Execution.StepOptions<A, E, R>) =>
       Effect.suspend(() => {
+        if (handOver?.moved() === true) return leave(handOver.fiber)
         let ran = false
         const activity = Activity.make({
           name: options.name,
@@ -113,7 +139,11 @@ export const execution = (
           error: options.error ?? Schema.Never,
           execute: Effect.suspend(() => {
             ran = true
-            return options.execute
+            inFlight++
+            return Effect.ensuring(
+              options.execute,
+              Effect.sync(() => inFlight--)
+            )
           })
         })
         return Effect.map(inWorkflow(activity), (value) => ({ value, replayed: !ran }))

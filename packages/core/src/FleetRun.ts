@@ -12,6 +12,7 @@
  * @since 0.4.0
  */
 import { Effect, FileSystem, Option, Path, Schema } from "effect"
+import { EntityId, Sharding } from "effect/cluster"
 import { Workflow, WorkflowEngine } from "effect/workflow"
 import * as DurableRun from "./DurableRun.ts"
 import * as Execution from "./Execution.ts"
@@ -196,20 +197,73 @@ export const serve = <E, R>(
   options: {
     /** Whether the runner is draining: its runs suspend between stages, to be resumed elsewhere. */
     readonly draining?: (() => boolean) | undefined
+    /** Told of each run that left this runner because its shard was assigned to another. */
+    readonly onHandedOver?: ((runId: string) => Effect.Effect<void>) | undefined
   } = {}
 ) =>
   Effect.gen(function* () {
     const engine = yield* WorkflowEngine.WorkflowEngine
+    const sharding = yield* Effect.serviceOption(Sharding.Sharding)
+    // A run whose shard goes to another runner (one joined the fleet) suspends before its next step,
+    // once its steps in flight are done, rather than wait here for the cluster's entity termination
+    // timeout (15 s); once its suspension is recorded it is woken, and goes on where its shard is now.
+    const handedOver = new Map<string, string>()
+    const shardMoved = (executionId: string) =>
+      Option.isSome(sharding) &&
+      !sharding.value.hasShardId(sharding.value.getShardId(EntityId.make(executionId), shardGroup))
     yield* engine.register(workflow, (payload) =>
       Effect.gen(function* () {
         const instance = yield* WorkflowEngine.WorkflowInstance
-        const summary = yield* run(payload).pipe(
-          Effect.provideService(Execution.Execution, DurableRun.execution(engine, instance, options))
-        )
+        const moved = () => {
+          if (options.draining?.() === true || !shardMoved(instance.executionId)) return false
+          handedOver.set(instance.executionId, payload.runId)
+          return true
+        }
+        const execution = DurableRun.execution(engine, instance, {
+          draining: options.draining,
+          handOver: { moved, fiber: yield* Effect.fiber }
+        })
+        const summary = yield* run(payload).pipe(Effect.provideService(Execution.Execution, execution))
         return summary.status
       }).pipe(Effect.mapError((error) => new FleetRunFailed({ runId: payload.runId, reason: reasonOf(error) })))
     )
+    if (Option.isSome(sharding)) {
+      yield* Effect.forkScoped(
+        wakeHandedOver(handedOver, options.onHandedOver).pipe(
+          Effect.provideService(WorkflowEngine.WorkflowEngine, engine)
+        )
+      )
+    }
   })
+
+/** The shard group of the workflow's entities (effect's default: `FleetRun.workflow` sets none). */
+const shardGroup = "default"
+
+/** Wakes each handed-over run once its suspension is recorded (the runner holding its shard goes on). */
+const wakeHandedOver = (
+  handedOver: Map<string, string>,
+  onHandedOver: ((runId: string) => Effect.Effect<void>) | undefined
+) =>
+  Effect.forever(
+    Effect.andThen(
+      Effect.sleep("200 millis"),
+      Effect.suspend(() =>
+        Effect.forEach(
+          [...handedOver],
+          ([executionId, runId]) =>
+            Effect.gen(function* () {
+              const polled = yield* workflow.poll(executionId)
+              if (Option.isNone(polled)) return
+              handedOver.delete(executionId)
+              if (polled.value._tag !== "Suspended") return
+              yield* workflow.resume(executionId)
+              if (onHandedOver !== undefined) yield* onHandedOver(runId)
+            }),
+          { discard: true }
+        )
+      )
+    )
+  )
 
 /**
  * Submits a run: returns its execution id at once (the run goes on in the fleet). Submitting the same
