@@ -20,8 +20,8 @@ import {
   Stage,
   TokenUsage
 } from "@speckit/core"
-import { Effect, Fiber, Layer } from "effect"
-import { WorkflowEngine } from "effect/workflow"
+import { Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
+import { Workflow, WorkflowEngine } from "effect/workflow"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -353,6 +353,73 @@ const artifacts = (workspace: string) =>
   )
 
 describe("DurableRun", () => {
+  it.live(
+    "a run handed over from one of its fibers suspends once its steps in flight are done; resumed, it makes none of them again",
+    () =>
+      Effect.gen(function* () {
+        const flow = Workflow.make("HandOverTest", {
+          payload: { id: Schema.String },
+          success: Schema.Number,
+          idempotencyKey: (payload) => payload.id
+        })
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        let moved = false
+        let handedOver = false
+        const executed: Array<string> = []
+        yield* engine.register(flow, () =>
+          Effect.gen(function* () {
+            const instance = yield* WorkflowEngine.WorkflowInstance
+            const execution = DurableRun.execution(engine, instance, {
+              handOver: { moved: () => moved, fiber: yield* Effect.fiber }
+            })
+            const step = (name: string, ms: number) =>
+              Effect.map(
+                execution.step({
+                  name,
+                  success: Schema.Number,
+                  execute: Effect.sync(() => executed.push(name)).pipe(Effect.andThen(Effect.sleep(ms)), Effect.as(1))
+                }),
+                (done) => done.value
+              )
+            // Two fibers of the run: the second finds the run moved while the first's step is in flight.
+            const [slow, fast] = yield* Effect.all(
+              [
+                Effect.zipWith(step("slow", 300), step("slow-after", 0), (a, b) => a + b),
+                Effect.gen(function* () {
+                  const first = yield* step("fast", 0)
+                  // The shard moves once, in the first execution.
+                  if (!handedOver) moved = handedOver = true
+                  return first + (yield* step("fast-after", 0))
+                })
+              ],
+              { concurrency: 2 }
+            )
+            return slow + fast
+          })
+        )
+        const executionId = yield* flow.execute({ id: "run-1" }, { discard: true })
+        const settled = Effect.gen(function* () {
+          while (true) {
+            const polled = yield* flow.poll(executionId)
+            if (Option.isSome(polled)) return polled.value
+            yield* Effect.sleep(20)
+          }
+        })
+        const suspended = yield* settled
+        assert.strictEqual(suspended._tag, "Suspended")
+        assert.sameMembers(executed, ["slow", "fast"], "the step in flight finished, no step began after the move")
+        moved = false
+        yield* flow.resume(executionId)
+        let result = yield* settled
+        while (result._tag === "Suspended") {
+          yield* Effect.sleep(20)
+          result = yield* settled
+        }
+        assert.deepStrictEqual(result._tag === "Complete" ? result.exit : result, Exit.succeed(4))
+        assert.sameMembers(executed, ["slow", "fast", "slow-after", "fast-after"], "no step made again")
+      }).pipe(Effect.provide(WorkflowEngine.layerMemory), Effect.scoped)
+  )
+
   it.live("on the in-memory engine: completes like a direct run, with the same artifacts", () =>
     Effect.gen(function* () {
       const direct = makeWorkspace()
