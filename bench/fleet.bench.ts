@@ -10,6 +10,10 @@
  * one-time cost is a fleet's growth, not its throughput, and the time the shards took to settle is
  * printed apart.
  *
+ * Then the takeover after a SIGKILL at the default settings: two workers, 20 runs going, the worker
+ * running more of them killed; the time until the other writes a record of one of its runs (target
+ * ≤ 15 s; every run must still complete).
+ *
  * ratio = one worker's wall / the ideal (6 stages × 1 s): the fleet's overhead at 100 concurrent
  * runs. Informational target: within 5×. Needs PostgreSQL (`TEST_POSTGRES_URL`, which `.ci/run` sets, or
  * `scripts/postgres.sh`) and the built CLI (`pnpm build`).
@@ -53,13 +57,12 @@ const cpuMsOf = (pid: number): number => {
 /** What the workers of the current fleet wrote on stderr (shown when a run fails). */
 let workerLogs = ""
 
-/** A `speckit worker` on a free port, once it listens. */
-const startWorker = async (store: string, cache: string): Promise<ChildProcess> => {
-  const child = spawn(
-    process.execPath,
-    [bin, "worker", "--store", store, "--listen", `127.0.0.1:${await freePort()}`, "--cache", cache],
-    { stdio: ["ignore", "ignore", "pipe"] }
-  )
+/** A `speckit worker` on a free port (at its default settings), once it listens. */
+const startWorker = async (store: string, cache: string, address?: string): Promise<ChildProcess> => {
+  const listen = address ?? `127.0.0.1:${await freePort()}`
+  const child = spawn(process.execPath, [bin, "worker", "--store", store, "--listen", listen, "--cache", cache], {
+    stdio: ["ignore", "ignore", "pipe"]
+  })
   let stderr = ""
   await new Promise<void>((resolve, reject) => {
     child.stderr?.on("data", (chunk: Buffer) => {
@@ -151,15 +154,93 @@ const fleet = async (url: string, workers: number) => {
   }
 }
 
+/** The workers that wrote each submitted run's last records (`PgRunStore` marks them), by run. */
+const workersOfRuns = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly run_id: string; readonly worker: string | null }>`
+    SELECT run_id, worker FROM speckit_run_records`
+  return new Map(rows.map((row) => [row.run_id, row.worker ?? ""]))
+})
+
+/**
+ * Takeover after a SIGKILL at the default settings: two workers share the shards, 20 runs are going;
+ * the worker running more of them is killed, and the time is taken until the other writes a record
+ * (an event, an answer) of a run the killed one was running. Then every run must complete.
+ */
+const takeover = async (url: string) => {
+  const store = freshDatabase(url)
+  const caches = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), "speckit-bench-takeover-"))))
+  const addresses = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`]
+  const processes: Array<ChildProcess> = []
+  try {
+    for (const [i, cache] of caches.entries()) processes.push(await startWorker(store, cache, addresses[i]))
+    const runIds = Array.from({ length: 20 }, (_, i) => `run-20261204-000000-k${i}`)
+    const sql = PgStore.client({ url: store }).pipe(Layer.orDie)
+    await Effect.runPromise(shardsSettled(2).pipe(Effect.timeout("60 seconds"), Effect.provide(sql)))
+    const client = Runner.client({ url: store }).pipe(Layer.orDie)
+    await Effect.runPromise(
+      Effect.forEach(
+        runIds,
+        (runId) => FleetRun.submit({ runId, specId: "SPEC-1", specText: "# Greeting\n\nPrint a greeting.\n", config }),
+        { concurrency: 10, discard: true }
+      ).pipe(Effect.provide(client))
+    )
+    const measured = await Effect.runPromise(
+      Effect.gen(function* () {
+        // Every run going, on one worker or the other.
+        let owners = yield* workersOfRuns
+        while (owners.size < runIds.length || [...owners.values()].some((worker) => worker === "")) {
+          yield* Effect.sleep("50 millis")
+          owners = yield* workersOfRuns
+        }
+        const count = (address: string | undefined) => [...owners.values()].filter((w) => w === address).length
+        const victim = count(addresses[0]) >= count(addresses[1]) ? 0 : 1
+        const victimRuns = [...owners].filter(([, worker]) => worker === addresses[victim]).map(([run]) => run)
+        const killedAt = performance.now()
+        processes[victim]?.kill("SIGKILL")
+        while (true) {
+          const now = yield* workersOfRuns
+          if (victimRuns.some((run) => now.get(run) === addresses[1 - victim])) break
+          yield* Effect.sleep("50 millis")
+        }
+        return { takeoverMs: performance.now() - killedAt, runsOnVictim: victimRuns.length }
+      }).pipe(Effect.timeout("120 seconds"), Effect.provide(sql))
+    )
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        while (true) {
+          const states = yield* Effect.forEach(runIds, FleetRun.poll, { concurrency: 10 })
+          if (states.every((state) => state._tag === "Finished" && state.status === "completed")) return
+          if (states.some((state) => state._tag === "Failed"))
+            return yield* Effect.die(new Error(workerLogs.slice(-3000)))
+          yield* Effect.sleep("250 millis")
+        }
+      }).pipe(Effect.timeout("180 seconds"), Effect.provide(client))
+    )
+    return measured
+  } finally {
+    for (const child of processes) child.kill("SIGTERM")
+    await Promise.all(
+      processes.map((child) =>
+        child.exitCode !== null || child.signalCode !== null
+          ? undefined
+          : new Promise((resolve) => child.once("exit", resolve))
+      )
+    )
+    await Promise.all(caches.map((cache) => rm(cache, { recursive: true, force: true })))
+  }
+}
+
 const benchmark: Benchmark = {
   name: "fleet",
-  description: `${runs} runs of ${agents.length} sim agents × ${stages} stages at ${latencyMs / 1000} s submitted at once to one speckit worker, then two, on PostgreSQL`,
+  description: `${runs} runs of ${agents.length} sim agents × ${stages} stages at ${latencyMs / 1000} s submitted at once to one speckit worker, then two, on PostgreSQL; then the takeover after a SIGKILL`,
   target: { ratio: 5, direction: "max" },
   run: async () => {
     const pg = server()
     try {
       const one = await fleet(pg.url, 1)
       const two = await fleet(pg.url, 2)
+      const killed = await takeover(pg.url)
       return {
         baseline: { label: `ideal (${stages} stages × ${latencyMs} ms)`, value: idealMs, unit: "ms" },
         measured: { label: "one worker: wall", value: Math.round(one.wallMs), unit: "ms" },
@@ -168,7 +249,13 @@ const benchmark: Benchmark = {
           { label: "two workers: wall", value: Math.round(two.wallMs), unit: "ms" },
           { label: "two workers: CPU per agent call", value: round2(two.cpuMsPerCall), unit: "ms" },
           { label: "two workers' wall / one's", value: round2(two.wallMs / one.wallMs), unit: "×" },
-          { label: "two workers: shards settled after start", value: Math.round(two.settleMs), unit: "ms" }
+          { label: "two workers: shards settled after start", value: Math.round(two.settleMs), unit: "ms" },
+          {
+            label: `takeover after SIGKILL, default settings (${killed.runsOnVictim} of 20 runs on the killed worker)`,
+            value: Math.round(killed.takeoverMs),
+            unit: "ms"
+          },
+          { label: "takeover / its 15 s target", value: round2(killed.takeoverMs / 15_000), unit: "×" }
         ],
         details: { runs, agentCalls: calls }
       }
