@@ -518,7 +518,7 @@ export const worker = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Run a fleet's worker: an effect/cluster runner over the PostgreSQL store that runs the runs submitted with `speckit auto SPEC --store URL`, each in its own directory under --cache. Runs survive a worker's loss: another worker takes them over once its shard locks expire, and steps already recorded are not run again. Logs one line when it starts (its address) and one for each run it takes. SIGTERM or Ctrl-C: it stops taking work, lets the steps in flight finish (however long), hands its runs over between stages (one line each) and exits 0; a second signal exits at once. Exit codes: 0, 2 when the store cannot be used or the address is in use."
+    "Run a fleet's worker: an effect/cluster runner over the PostgreSQL store that runs the runs submitted with `speckit auto SPEC --store URL`, each in its own directory under --cache. Runs survive a worker's loss: another worker takes them over once its shard locks expire, and steps already recorded are not run again. Logs one line when it starts (its address) and one for each run it takes. SIGTERM or Ctrl-C: it stops taking work, lets the steps in flight finish (however long), hands its runs over before their next step (one line each) and exits 0; a second signal exits at once. Exit codes: 0, 2 when the store cannot be used or the address is in use."
   ),
   Command.withExamples([
     {

@@ -170,7 +170,7 @@ export const worker = (options: WorkerOptions) =>
           Effect.sync(() => log.write(`speckit worker: run ${runId} handed over (its shard moved to another worker)\n`))
       }).pipe(Effect.provide(Clones.layer({ cache })))
       log.write(`speckit worker: listening on ${address}, store ${PgStore.displayUrl(options.store)}, cache ${cache}\n`)
-      // Stopped: its runs suspend between stages once their steps in flight are done, before the
+      // Stopped: its runs suspend before their next step once their steps in flight are done, before the
       // shards are released (a run still going when they are would wait for the cluster's
       // termination timeout, and a longer step would be cut off).
       return yield* Effect.never.pipe(Effect.onInterrupt(() => drain.untilIdle))
@@ -185,7 +185,7 @@ export const worker = (options: WorkerOptions) =>
 
 /**
  * A worker's runs while it stops: which are going, which it suspended, and the flag that makes them
- * suspend at their next checkpoint.
+ * suspend before their next step.
  */
 const makeDrain = () => {
   let draining = false

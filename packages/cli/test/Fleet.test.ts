@@ -117,6 +117,18 @@ const readCalls = (file: string): ReadonlyArray<LoggedCall> =>
 
 const fleetAgent = path.join(repoRoot, "packages/cli/test/fixtures/fleet/agent.mjs")
 
+/** `runs --store --json` once `count` runs are listed and none is running (or as it is at `timeoutMs`). */
+const runsWhenEnded = async (store: string, count: number, timeoutMs: number) => {
+  let listed: ReadonlyArray<{ readonly runId: string; readonly state: string; readonly status?: string }> = []
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    listed = JSON.parse((await runCli(["runs", "--store", store, "--json"])).stdout)
+    if (listed.length === count && listed.every((run) => run.state !== "running")) break
+    await sleep(1_000)
+  }
+  return listed
+}
+
 describe("speckit worker and --store", () => {
   it("a submitted run runs on the worker and is followed, looked up and cancelled from other processes; SIGTERM stops the worker with exit 0", async () => {
     const store = freshStore()
@@ -284,13 +296,7 @@ describe("speckit worker and --store", () => {
     victim.child.kill("SIGKILL")
     await victim.done
 
-    let listed: ReadonlyArray<{ readonly runId: string; readonly state: string; readonly status?: string }> = []
-    const deadline = Date.now() + 150_000
-    while (Date.now() < deadline) {
-      listed = JSON.parse((await runCli(["runs", "--store", store, "--json"])).stdout)
-      if (listed.length === 20 && listed.every((run) => run.state !== "running")) break
-      await sleep(1_000)
-    }
+    const listed = await runsWhenEnded(store, 20, 150_000)
     survivor.child.kill("SIGTERM")
     const stopped = await survivor.done
 
@@ -480,7 +486,7 @@ describe("speckit worker and --store", () => {
     assert.strictEqual((await worker.done).code, 0)
   }, 180_000)
 
-  it("a worker stopped with SIGTERM in a 20 s step: the step finishes, the run is handed over between stages and completes on the other worker, nothing made again", async () => {
+  it("a worker stopped with SIGTERM in a 20 s step: the step finishes, the run is handed over before its next step and completes on the other worker, nothing made again", async () => {
     const store = freshStore()
     const log = path.join(tempDir(), "calls.log")
     const workers = [await startWorker(store, tempDir()), await startWorker(store, tempDir())]
@@ -546,13 +552,7 @@ describe("speckit worker and --store", () => {
     while (new Set(readCalls(log).map((call) => call.run)).size < runIds.length) await sleep(100)
     const joinedAt = Date.now()
     const joining = await startWorker(store, tempDir())
-    let listed: ReadonlyArray<{ readonly runId: string; readonly state: string; readonly status?: string }> = []
-    const deadline = Date.now() + 120_000
-    while (Date.now() < deadline) {
-      listed = JSON.parse((await runCli(["runs", "--store", store, "--json"])).stdout)
-      if (listed.length === runIds.length && listed.every((run) => run.state !== "running")) break
-      await sleep(1_000)
-    }
+    const listed = await runsWhenEnded(store, runIds.length, 120_000)
     first.child.kill("SIGTERM")
     joining.child.kill("SIGTERM")
     const [firstStopped, joiningStopped] = await Promise.all([first.done, joining.done])

@@ -93,10 +93,8 @@ export const execution = (
   engine: WorkflowEngine.WorkflowEngine["Service"],
   instance: WorkflowEngine.WorkflowInstance["Service"],
   options: {
-    /** Whether the runner is draining: the run suspends at its next checkpoint (between stages). */
-    readonly draining?: (() => boolean) | undefined
     /**
-     * A run that must leave this runner because its shard was assigned to another (see
+     * A run that must leave this runner (it drains, or the run's shard was assigned to another: see
      * `FleetRun.serve`): when `moved` says so, the run suspends before its next step, once its steps in
      * flight are done, by interrupting its workflow's fiber (`fiber`) as suspended, from whichever of
      * the run's fibers that step was in.
@@ -139,6 +137,8 @@ export const execution = (
           error: options.error ?? Schema.Never,
           execute: Effect.suspend(() => {
             ran = true
+            // Counted only where a run may have to leave (it waits for the steps in flight).
+            if (handOver === undefined) return options.execute
             inFlight++
             return Effect.ensuring(
               options.execute,
@@ -150,8 +150,7 @@ export const execution = (
       }),
     awaitReview: (name) => inWorkflow(DurableDeferred.await(review(name))),
     awaitBudget: (name) => inWorkflow(DurableDeferred.await(budget(name))),
-    suspended: () => instance.suspended,
-    checkpoint: Effect.suspend(() => (options.draining?.() === true ? Workflow.suspend(instance) : Effect.void))
+    suspended: () => instance.suspended
   }
 }
 

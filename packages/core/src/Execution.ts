@@ -84,14 +84,6 @@ export interface Service {
    * interrupted to be resumed later): an interruption is then no cancellation.
    */
   readonly suspended: () => boolean
-  /**
-   * A point between stages where a durable run may be suspended because its runner is draining (it
-   * stops taking work): the steps in flight have finished, the run goes on where another runner
-   * resumes it. Nothing happens outside a draining runner.
-   *
-   * @since 0.4.0
-   */
-  readonly checkpoint?: Effect.Effect<void> | undefined
 }
 
 /**

@@ -195,7 +195,7 @@ const reasonOf = (error: unknown): string => {
 export const serve = <E, R>(
   run: (payload: Payload) => Effect.Effect<RunSummary, E, R>,
   options: {
-    /** Whether the runner is draining: its runs suspend between stages, to be resumed elsewhere. */
+    /** Whether the runner is draining: its runs suspend before their next step, to be resumed elsewhere. */
     readonly draining?: (() => boolean) | undefined
     /** Told of each run that left this runner because its shard was assigned to another. */
     readonly onHandedOver?: ((runId: string) => Effect.Effect<void>) | undefined
@@ -214,15 +214,14 @@ export const serve = <E, R>(
     yield* engine.register(workflow, (payload) =>
       Effect.gen(function* () {
         const instance = yield* WorkflowEngine.WorkflowInstance
+        // A draining runner's runs leave too; it wakes them itself once its shards are released.
         const moved = () => {
-          if (options.draining?.() === true || !shardMoved(instance.executionId)) return false
+          if (options.draining?.() === true) return true
+          if (!shardMoved(instance.executionId)) return false
           handedOver.set(instance.executionId, payload.runId)
           return true
         }
-        const execution = DurableRun.execution(engine, instance, {
-          draining: options.draining,
-          handOver: { moved, fiber: yield* Effect.fiber }
-        })
+        const execution = DurableRun.execution(engine, instance, { handOver: { moved, fiber: yield* Effect.fiber } })
         const summary = yield* run(payload).pipe(Effect.provideService(Execution.Execution, execution))
         return summary.status
       }).pipe(Effect.mapError((error) => new FleetRunFailed({ runId: payload.runId, reason: reasonOf(error) })))

@@ -282,7 +282,6 @@ export const run = Effect.fn("Pipeline.run")(
       const earlier: Array<StageDefinition.Decided> = []
       for (const definition of stages) {
         const { stage } = definition
-        if (execution.checkpoint !== undefined) yield* execution.checkpoint
         yield* run.phase.move({ _tag: "Running", stage })
         const previous = earlier.at(-1)?.markdown ?? ""
         const end = yield* definition.run(run, { previous, earlier }, pauses)
