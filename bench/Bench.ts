@@ -19,8 +19,20 @@ export interface BenchResult {
   readonly measured: Measurement
   /** Further figures printed in the table (references, breakdowns); not part of the ratio. */
   readonly extra?: ReadonlyArray<Measurement> | undefined
+  /** Further figures with a goal of their own (an issue's "done when" items), each printed PASS or MISS. */
+  readonly goals?: ReadonlyArray<Goal> | undefined
   readonly details?: Record<string, unknown> | undefined
 }
+
+/** A figure and its goal: `max`, at or below `limit`; `min`, at or above it. */
+export interface Goal extends Measurement {
+  readonly limit: number
+  readonly direction: "max" | "min"
+}
+
+/** Whether a value meets a goal. */
+export const meets = (value: number, goal: { readonly limit: number; readonly direction: "max" | "min" }): boolean =>
+  goal.direction === "max" ? value <= goal.limit : value >= goal.limit
 
 /** `max`: the ratio must stay at or below `ratio`; `min`: at or above it. */
 export interface Target {

@@ -6,14 +6,16 @@
  *
  * The breakdown rows rerun the same pipeline with one cost removed at a time (a run store that only
  * stringifies, one that does nothing, a progress display, zero-latency agents) so a miss can be
- * traced without touching product code. All variants are interleaved round by round so drift
- * (GC, JIT, disk cache) spreads evenly over them.
+ * traced without touching product code; the timeline rows split the time beyond the agents' latency
+ * into where it is spent (before the first call, the calls, between stages, after the last call), from
+ * a run whose events are timed. All variants are interleaved round by round so drift (GC, JIT, disk
+ * cache) spreads evenly over them. Goal: ratio ≤ 1.03.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, FileSystem, Layer } from "effect"
-import { type Benchmark, median, ms, round2 } from "./Bench.ts"
+import { type Benchmark, type Goal, median, ms, round2 } from "./Bench.ts"
 import {
   Demo,
   NodeServices,
@@ -124,26 +126,73 @@ const fsOps = (root: string, iterations: number) =>
 /** The plain progress display `speckit auto` uses off a TTY, writing to nowhere. */
 const progressSink = Layer.sync(PipelineEvent.PipelineEvents, () => Progress.plain({ write: () => true }))
 
-type Variant = "real" | "jsonStore" | "noopStore" | "progress" | "timedStore"
+/** When each agent call of the `timeline` variant's runs started and finished, by stage, in run order. */
+interface Timeline {
+  readonly stages: Array<{ firstStarted: number; lastFinished: number }>
+}
+
+/** Times the events of a run into `timeline` (the `timeline` variant): each stage's first call started and last call finished. */
+const timelineEvents = (timeline: Timeline) =>
+  Layer.succeed(PipelineEvent.PipelineEvents, {
+    emit: (event: PipelineEvent.PipelineEvent) =>
+      Effect.sync(() => {
+        const at = performance.now()
+        if (event._tag === "StageStarted") timeline.stages.push({ firstStarted: Number.NaN, lastFinished: Number.NaN })
+        const current = timeline.stages.at(-1)
+        if (current === undefined) return
+        if (event._tag === "AgentStarted" && Number.isNaN(current.firstStarted)) current.firstStarted = at
+        if (event._tag === "AgentFinished") current.lastFinished = at
+      })
+  })
+
+/** Where a run's time beyond its agents' latency went, in ms. */
+interface Overhead {
+  /** From `Pipeline.run` to the first agent call. */
+  readonly start: number
+  /** Each stage's calls (first started to last finished) beyond the latency, summed. */
+  readonly calls: number
+  /** From a stage's last call to the next stage's first, summed. */
+  readonly between: number
+  /** From the last call to `Pipeline.run`'s return. */
+  readonly end: number
+}
+
+const overheadOf = (startedAt: number, endedAt: number, recorded: Timeline): Overhead => {
+  const { stages: spans } = recorded
+  const first = spans[0]
+  const last = spans.at(-1)
+  if (first === undefined || last === undefined) throw new Error("the timed run recorded no stage")
+  return {
+    start: first.firstStarted - startedAt,
+    calls: spans.reduce((sum, span) => sum + (span.lastFinished - span.firstStarted - latencyMs), 0),
+    between: spans.slice(1).reduce((sum, span, i) => sum + span.firstStarted - (spans[i]?.lastFinished ?? 0), 0),
+    end: endedAt - last.lastFinished
+  }
+}
+
+type Variant = "real" | "jsonStore" | "noopStore" | "progress" | "timedStore" | "timeline"
 
 interface Timing {
   /** `Pipeline.run` alone, its layers already built. */
   readonly runMs: number
   /** Building `Run.layer` (as `speckit auto` does per run) plus `Pipeline.run`. */
   readonly totalMs: number
+  /** The `timeline` variant's split of the time beyond the latency. */
+  readonly overhead?: Overhead
 }
 
 const runOnce = (variant: Variant, root: string, prepared: { config: SpeckitConfig.SpeckitConfig; spec: Spec.Spec }) =>
   Effect.gen(function* () {
     const started = yield* now()
-    const runMs = yield* Effect.gen(function* () {
+    const timeline: Timeline = { stages: [] }
+    const { runMs, overhead } = yield* Effect.gen(function* () {
       const t0 = yield* now()
       const summary = yield* Pipeline.run({ spec: prepared.spec, config: prepared.config })
       const t1 = yield* now()
       if (summary.status !== "completed") {
         return yield* Effect.die(new Error(`run ${summary.runId} ended ${summary.status}: ${summary.hint ?? ""}`))
       }
-      return t1 - t0
+      return { runMs: t1 - t0, overhead: variant === "timeline" ? overheadOf(t0, t1, timeline) : undefined }
     }).pipe(
       variant === "jsonStore"
         ? Effect.provide(jsonOnlyStore)
@@ -153,11 +202,13 @@ const runOnce = (variant: Variant, root: string, prepared: { config: SpeckitConf
             ? Effect.provide(progressSink)
             : variant === "timedStore"
               ? Effect.provide(timedStore(root))
-              : (effect) => effect,
+              : variant === "timeline"
+                ? Effect.provide(timelineEvents(timeline))
+                : (effect) => effect,
       Effect.provide(Run.layer(prepared.config, root))
     )
     const totalMs = (yield* now()) - started
-    return { runMs, totalMs } satisfies Timing
+    return { runMs, totalMs, ...(overhead === undefined ? {} : { overhead }) } satisfies Timing
   })
 
 /** The in-process reference: the critical path as plain sleeps, sequential and fanned out like the agents. */
@@ -184,7 +235,7 @@ const program = Effect.gen(function* () {
     const prepared = yield* Run.prepare(Demo.specId, root)
     const zero = yield* Run.prepare(Demo.specId, zeroRoot)
 
-    const variants: ReadonlyArray<Variant> = ["real", "jsonStore", "noopStore", "progress", "timedStore"]
+    const variants: ReadonlyArray<Variant> = ["real", "jsonStore", "noopStore", "progress", "timedStore", "timeline"]
     const timings = new Map<Variant, Array<Timing>>(variants.map((variant) => [variant, []]))
     const zeroTimings: Array<Timing> = []
     const sleeps = { sequential: [] as Array<number>, fanOut: [] as Array<number> }
@@ -228,6 +279,8 @@ const benchmark: Benchmark = {
     const wall = median(real.map((t) => t.runMs))
     const sleepBaseline = median(sleeps.sequential)
     const perCall = (samples: ReadonlyArray<number>) => ({ calls: samples.length, medianMs: round2(median(samples)) })
+    const overheads = of("timeline").flatMap((t) => (t.overhead === undefined ? [] : [t.overhead]))
+    const part = (label: string, pick: (overhead: Overhead) => number) => ms(`timeline: ${label}`, overheads.map(pick))
     return {
       baseline: { label: `critical path (${stages} × ${latencyMs} ms)`, value: criticalPathMs, unit: "ms" },
       measured: ms(
@@ -260,8 +313,21 @@ const benchmark: Benchmark = {
         ms(
           "breakdown: zero-latency agents (pure overhead)",
           zeroTimings.map((t) => t.runMs)
-        )
+        ),
+        part("start to the first agent call", (o) => o.start),
+        part(`the calls beyond their ${latencyMs} ms (${stages} stages)`, (o) => o.calls),
+        part(`between stages (last call to the next's first, ${stages - 1}×)`, (o) => o.between),
+        part("the last call to the end", (o) => o.end)
       ],
+      goals: [
+        {
+          label: "Pipeline.run / critical path",
+          value: round2(wall / criticalPathMs),
+          unit: "×",
+          limit: 1.03,
+          direction: "max"
+        }
+      ] satisfies Array<Goal>,
       details: {
         runs,
         warmup,

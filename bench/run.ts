@@ -4,13 +4,16 @@
  *
  * Usage: tsx bench/run.ts [name ...] [--json] [--strict]
  *
+ * A benchmark may also report goals of single figures (`goals`: e.g. CPU per agent call ≤ 0.25 ms),
+ * each printed PASS or MISS under its ratio.
+ *
  * Exit code: 1 when a benchmark crashes, cannot be loaded, or no benchmark matches the names;
- * 2 under `--strict` when a target is missed; 0 otherwise (a miss alone prints MISS but passes).
+ * 2 under `--strict` when a target or a goal is missed; 0 otherwise (a miss alone prints MISS but passes).
  */
 import { readdir } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { type Benchmark, type BenchResult, isBenchmark, round2, type Target } from "./Bench.ts"
+import { type Benchmark, type BenchResult, type Goal, isBenchmark, meets, round2, type Target } from "./Bench.ts"
 
 type Verdict = "PASS" | "MISS" | "NONE"
 
@@ -53,9 +56,10 @@ const load = async (): Promise<{ benchmarks: Array<Benchmark>; failures: Array<O
 
 const verdictOf = (ratio: number, target: Target | undefined): Verdict => {
   if (!target) return "NONE"
-  const holds = target.direction === "max" ? ratio <= target.ratio : ratio >= target.ratio
-  return holds ? "PASS" : "MISS"
+  return meets(ratio, { limit: target.ratio, direction: target.direction }) ? "PASS" : "MISS"
 }
+
+const goalVerdict = (goal: Goal): Verdict => (meets(goal.value, goal) ? "PASS" : "MISS")
 
 const runOne = async (benchmark: Benchmark): Promise<Outcome> => {
   const started = performance.now()
@@ -99,6 +103,11 @@ const report = (outcome: Extract<Outcome, { status: "ok" }>) => {
   const { target } = outcome
   const check = target ? ` ${target.direction === "max" ? "<=" : ">="} ${fmt(target.ratio)}` : " (no target)"
   log(`  ${outcome.verdict === "NONE" ? "INFO" : outcome.verdict} ratio ${fmt(outcome.ratio)}${check}`)
+  for (const goal of result.goals ?? []) {
+    log(
+      `  ${goalVerdict(goal)} ${goal.label} ${fmt(goal.value)} ${goal.unit} ${goal.direction === "max" ? "<=" : ">="} ${fmt(goal.limit)}`
+    )
+  }
 }
 
 const main = async () => {
@@ -132,6 +141,7 @@ const main = async () => {
             baseline: outcome.result.baseline,
             measured: outcome.result.measured,
             extra: outcome.result.extra ?? [],
+            goals: (outcome.result.goals ?? []).map((goal) => ({ ...goal, verdict: goalVerdict(goal) })),
             details: outcome.result.details ?? {},
             durationMs: round2(outcome.durationMs)
           }
@@ -140,7 +150,14 @@ const main = async () => {
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
   }
   if (outcomes.some((outcome) => outcome.status === "crashed")) process.exitCode = 1
-  else if (strict && outcomes.some((outcome) => outcome.status === "ok" && outcome.verdict === "MISS")) {
+  else if (
+    strict &&
+    outcomes.some(
+      (outcome) =>
+        outcome.status === "ok" &&
+        (outcome.verdict === "MISS" || (outcome.result.goals ?? []).some((goal) => goalVerdict(goal) === "MISS"))
+    )
+  ) {
     process.exitCode = process.exitCode ?? 2
   }
 }

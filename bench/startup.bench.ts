@@ -5,14 +5,15 @@
  * measured figure; `runs` and `status` on a workspace of 50 runs, and `demo` against its own pipeline
  * time, are printed too.
  *
- * ratio = `speckit --help` wall / `node -e 0` wall (target ≤ 3).
+ * ratio = `speckit --help` wall / `node -e 0` wall (target ≤ 3). Goals: `--help` peak RSS ≤ 80 MB,
+ * `runs` and `status` ≤ 4× `node -e 0`, `demo` ≤ 1.3× its pipeline.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { type Benchmark, median, round2 } from "./Bench.ts"
+import { type Benchmark, type Goal, median, round2 } from "./Bench.ts"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const bin = path.join(root, "packages/cli/dist/bundle/speckit.js")
@@ -99,13 +100,35 @@ const benchmark: Benchmark = {
       return {
         baseline: { label: "node -e 0", value: round2(node.wall), unit: "ms", samples: node.samples },
         measured: { label: "speckit --help", value: round2(help.wall), unit: "ms", samples: help.samples },
-        extra: [
-          { label: "speckit --help peak RSS", value: round2(help.rss), unit: "MB" },
-          { label: "node -e 0 peak RSS", value: round2(node.rss), unit: "MB" },
-          { label: "speckit runs (50 runs) / node -e 0", value: round2(runs.wall / node.wall), unit: "×" },
-          { label: "speckit status (50 runs) / node -e 0", value: round2(status.wall / node.wall), unit: "×" },
-          { label: "speckit demo process / its pipeline", value: round2(demoRatio), unit: "×" }
-        ]
+        extra: [{ label: "node -e 0 peak RSS", value: round2(node.rss), unit: "MB" }],
+        goals: [
+          ...(Number.isNaN(help.rss)
+            ? []
+            : ([
+                { label: "speckit --help peak RSS", value: round2(help.rss), unit: "MB", limit: 80, direction: "max" }
+              ] satisfies Array<Goal>)),
+          {
+            label: "speckit runs (50 runs) / node -e 0",
+            value: round2(runs.wall / node.wall),
+            unit: "×",
+            limit: 4,
+            direction: "max"
+          },
+          {
+            label: "speckit status (50 runs) / node -e 0",
+            value: round2(status.wall / node.wall),
+            unit: "×",
+            limit: 4,
+            direction: "max"
+          },
+          {
+            label: "speckit demo process / its pipeline",
+            value: round2(demoRatio),
+            unit: "×",
+            limit: 1.3,
+            direction: "max"
+          }
+        ] satisfies Array<Goal>
       }
     } finally {
       fs.rmSync(cwd, { recursive: true, force: true })
