@@ -87,23 +87,27 @@ const pricesOf = (config: SpeckitConfig.SpeckitConfig): Record<string, Pricing.P
  *
  * @since 0.1.0
  */
-export const layer = <E = never, R = never>(
+export const layer = <
+  E = never,
+  R = never,
+  M extends Layer.Layer<SessionMetrics.SessionMetrics> | false | undefined = undefined
+>(
   config: SpeckitConfig.SpeckitConfig,
   workspace: string,
   faults: Layer.Layer<FaultInjector.FaultInjector> = FaultInjector.FaultInjector.layerNone,
   telemetry: {
     /**
      * The session-metrics layer (default: `Metrics.layer` priced from the configuration); `false` when
-     * they are provided outside (e.g. by `RunTelemetry.layer`).
+     * they are provided outside (e.g. by `RunTelemetry.layer`): the layer then does not provide them.
      */
-    readonly metrics?: Layer.Layer<SessionMetrics.SessionMetrics> | false | undefined
+    readonly metrics?: M
     /** Trace every agent call (`Tracing.traceRegistry`). */
     readonly traced?: boolean | undefined
   } = {},
   /** The sequencer (default: in memory; `speckit auto` keeps it in the state database). */
   sequencer: Layer.Layer<Sequencer.Sequencer, E, R> = MemorySequencer.layer as Layer.Layer<Sequencer.Sequencer, E, R>
-) =>
-  Layer.mergeAll(
+) => {
+  const ports = Layer.mergeAll(
     telemetry.traced
       ? Tracing.traceRegistry(AgentProviders.layer(config, workspace))
       : AgentProviders.layer(config, workspace),
@@ -111,11 +115,17 @@ export const layer = <E = never, R = never>(
     Resilience.layer(config),
     sequencer,
     QuorumConsensus.layer,
-    telemetry.metrics === false
-      ? Layer.empty
-      : (telemetry.metrics ?? Metrics.layer({ pricer: Pricing.fromConfig(config), prices: pricesOf(config) })),
     RunStore.RunStore.layerFileSystem(workspace)
   )
+  const metrics: Layer.Layer<SessionMetrics.SessionMetrics> | false =
+    telemetry.metrics ?? Metrics.layer({ pricer: Pricing.fromConfig(config), prices: pricesOf(config) })
+  // A union of layers keeps only what all of them provide, so the type says what this one does.
+  return (metrics === false ? ports : Layer.merge(ports, metrics)) as Layer.Layer<
+    Layer.Success<typeof ports> | (M extends false ? never : SessionMetrics.SessionMetrics),
+    Layer.Error<typeof ports>,
+    Layer.Services<typeof ports>
+  >
+}
 
 /**
  * The exit code of a run that ended with `status`: 0 completed, 130 cancelled, 3 awaiting a review,

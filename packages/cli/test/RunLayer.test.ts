@@ -1,0 +1,65 @@
+/**
+ * `Run.layer` in a program of its own: the demo spec through `Pipeline.run` on the layers it gives,
+ * with the session metrics it makes by default (the program needs nothing else, and the type says so),
+ * or with the caller's when given `metrics: false`.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Pipeline, type RunSummary } from "@speckit/core"
+import { Metrics } from "@speckit/telemetry"
+import { Effect } from "effect"
+import { Demo, Run } from "../src/index.ts"
+
+/** A fresh demo workspace with every agent at 5 ms, removed when the test ends. */
+const demoWorkspace = Effect.acquireRelease(
+  Effect.gen(function* () {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "speckit-run-layer-"))
+    yield* Demo.create(root)
+    const config = {
+      ...Demo.config,
+      agents: Object.fromEntries(
+        Object.entries(Demo.config.agents).map(([id, agent]) => [id, { ...agent, latencyMs: 5 }])
+      )
+    }
+    fs.writeFileSync(path.join(root, "speckit.config.json"), `${JSON.stringify(config, null, 2)}\n`)
+    return yield* Run.prepare(Demo.specId, root)
+  }),
+  (prepared) => Effect.sync(() => fs.rmSync(prepared.root, { recursive: true, force: true }))
+)
+
+const costOf = (summary: RunSummary.RunSummary) => summary.costUsd
+
+describe("Run.layer", () => {
+  it.live("provides the session metrics itself: a run needs no other layer and is priced", () =>
+    Effect.gen(function* () {
+      const prepared = yield* demoWorkspace
+      // Typed without `SessionMetrics` left to provide: the layer's type says it provides them.
+      const run: Effect.Effect<RunSummary.RunSummary, unknown, never> = Pipeline.run({
+        spec: prepared.spec,
+        config: prepared.config
+      }).pipe(Effect.provide(Run.layer(prepared.config, prepared.root)), Effect.provide(NodeServices.layer))
+      const summary = yield* run
+      assert.strictEqual(summary.status, "completed")
+      assert.isAbove(costOf(summary), 0)
+      assert.strictEqual(summary.stages.length, 6)
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
+  )
+
+  it.live("with metrics: false, uses the session metrics the caller provides", () =>
+    Effect.gen(function* () {
+      const prepared = yield* demoWorkspace
+      const recorded: Array<string> = []
+      const summary = yield* Pipeline.run({ spec: prepared.spec, config: prepared.config }).pipe(
+        Effect.provide(Run.layer(prepared.config, prepared.root, undefined, { metrics: false })),
+        Effect.provide(Metrics.layer({ onRecord: (call) => void recorded.push(`${call.stage}/${call.agent}`) }))
+      )
+      assert.strictEqual(summary.status, "completed")
+      // Every call went through the caller's metrics: 3 agents × 6 stages.
+      assert.strictEqual(recorded.length, 18)
+      assert.include(recorded, "plan/alpha")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
+  )
+})
