@@ -84,6 +84,28 @@ describe("RunStore.layerFileSystem", () => {
     })
   )
 
+  it.effect("a log whose last line is whole is appended to as it is: no blank line between processes", () =>
+    Effect.gen(function* () {
+      const workspace = tempWorkspace()
+      const flushed = (effect: Effect.Effect<void, unknown, RunStore.RunStore>) =>
+        withStore(
+          workspace,
+          Effect.andThen(
+            effect,
+            Effect.flatMap(RunStore.RunStore, (s) => s.flush ?? Effect.void)
+          )
+        )
+      yield* flushed(save("alpha", 1, "first"))
+      yield* flushed(save("beta", 1, "second"))
+      const text = fs.readFileSync(answersFile(workspace, "plan"), "utf8")
+      assert.notInclude(text, "\n\n")
+      assert.deepStrictEqual(
+        (RunStore.parseJsonLines(text) as Array<{ readonly agent: string }>).map((answer) => answer.agent),
+        ["alpha", "beta"]
+      )
+    })
+  )
+
   it.effect(
     "a replayed stage's files are restored where they are missing (another workspace), never over one that exists",
     () =>

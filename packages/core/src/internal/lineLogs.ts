@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import { Effect, type FileSystem, type PlatformError } from "effect"
+import { Effect, type FileSystem, Option, type PlatformError } from "effect"
 
 const newline = 10
 
@@ -34,14 +34,22 @@ export const make =
     /** Whether the file's end was checked by this process. */
     let checked = false
 
-    /** What the first batch of this process starts with: a newline after a line cut short. */
+    /**
+     * What the first batch of this process starts with: a newline after a line cut short. Only the
+     * file's last byte is read (a resumed run's log may be large); a file that is not there needs none.
+     */
     const separator = (): Effect.Effect<string> => {
       if (checked) return Effect.succeed("")
       checked = true
-      return fs.readFile(file).pipe(
-        Effect.map((bytes) => (bytes.length > 0 && bytes[bytes.length - 1] !== newline ? "\n" : "")),
-        Effect.orElseSucceed(() => "")
-      )
+      return Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* fs.open(file, { flag: "r" })
+          const { size } = yield* handle.stat
+          if (size === BigInt(0)) return ""
+          const last = yield* handle.readAlloc(1, { position: size - BigInt(1) })
+          return Option.exists(last, (bytes) => bytes[0] !== newline) ? "\n" : ""
+        })
+      ).pipe(Effect.orElseSucceed(() => ""))
     }
 
     const write: Effect.Effect<void, E> = Effect.suspend(() => {
