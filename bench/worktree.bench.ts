@@ -83,12 +83,23 @@ const benchmark: Benchmark = {
             return yield* worktrees.collect(where, base)
           }).pipe(Effect.scoped)
         )
-      // Interleaved rounds, so that both see the same machine.
+      // Interleaved rounds, so that both see the same machine, in alternating order (bare first, then
+      // speckit first): git's own times drift during a run on some machines (this CI's: a bare round
+      // from 150 ms to 470 ms within one run, bare git alone too), and a fixed order charged that drift
+      // to whichever ran second.
       const bareSamples: Array<number> = []
       const speckitSamples: Array<number> = []
-      for (let round = 0; round < 5; round++) {
-        bareSamples.push(...(await sample({ runs: 2, warmup: round === 0 ? 1 : 0, task: bare })))
-        speckitSamples.push(...(await sample({ runs: 2, warmup: round === 0 ? 1 : 0, task: speckit })))
+      await sample({ runs: 0, warmup: 1, task: bare })
+      await sample({ runs: 0, warmup: 1, task: speckit })
+      for (let round = 0; round < 10; round++) {
+        const first = round % 2 === 0 ? bare : speckit
+        const second = first === bare ? speckit : bare
+        const [a, b] = [
+          await sample({ runs: 1, warmup: 0, task: first }),
+          await sample({ runs: 1, warmup: 0, task: second })
+        ]
+        bareSamples.push(...(first === bare ? a : b))
+        speckitSamples.push(...(first === bare ? b : a))
       }
       return {
         baseline: ms("bare git: worktree add, diff, remove", bareSamples),
