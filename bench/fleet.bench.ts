@@ -94,14 +94,17 @@ const shardsSettled = (workers: number) =>
     }
   })
 
-/** Submits every run, then polls them until none is running; fails if one did not complete. */
-const submitAndAwait = (runIds: ReadonlyArray<string>) =>
+/** Submits every run (the bench's one-line spec). */
+const submitAll = (runIds: ReadonlyArray<string>) =>
+  Effect.forEach(
+    runIds,
+    (runId) => FleetRun.submit({ runId, specId: "SPEC-1", specText: "# Greeting\n\nPrint a greeting.\n", config }),
+    { concurrency: 10, discard: true }
+  )
+
+/** Polls the runs until none is running; fails (with the workers' last errors) if one did not complete. */
+const awaitCompleted = (runIds: ReadonlyArray<string>) =>
   Effect.gen(function* () {
-    yield* Effect.forEach(
-      runIds,
-      (runId) => FleetRun.submit({ runId, specId: "SPEC-1", specText: "# Greeting\n\nPrint a greeting.\n", config }),
-      { concurrency: 10, discard: true }
-    )
     while (true) {
       const states = yield* Effect.forEach(runIds, FleetRun.poll, { concurrency: 10 })
       if (states.every((state) => state._tag !== "Running")) {
@@ -118,6 +121,18 @@ const submitAndAwait = (runIds: ReadonlyArray<string>) =>
       yield* Effect.sleep("250 millis")
     }
   })
+
+/** Stops the workers still running (SIGTERM) and waits for each to exit. */
+const stopWorkers = (processes: ReadonlyArray<ChildProcess>) => {
+  for (const child of processes) child.kill("SIGTERM")
+  return Promise.all(
+    processes.map((child) =>
+      child.exitCode !== null || child.signalCode !== null
+        ? undefined
+        : new Promise((resolve) => child.once("exit", resolve))
+    )
+  )
+}
 
 /** One fleet of `workers` workers on a fresh database: wall ms and the workers' CPU ms per agent call. */
 const fleet = async (url: string, workers: number) => {
@@ -139,7 +154,7 @@ const fleet = async (url: string, workers: number) => {
     const settleMs = performance.now() - joined
     const started = performance.now()
     await Effect.runPromise(
-      submitAndAwait(runIds).pipe(
+      Effect.andThen(submitAll(runIds), awaitCompleted(runIds)).pipe(
         Effect.timeout("300 seconds"),
         Effect.provide(Runner.client({ url: store }).pipe(Layer.orDie))
       )
@@ -148,8 +163,7 @@ const fleet = async (url: string, workers: number) => {
     const cpuMs = processes.reduce((total, child) => total + (child.pid === undefined ? 0 : cpuMsOf(child.pid)), 0)
     return { wallMs, cpuMsPerCall: cpuMs / calls, settleMs }
   } finally {
-    for (const child of processes) child.kill("SIGTERM")
-    await Promise.all(processes.map((child) => new Promise((resolve) => child.once("exit", resolve))))
+    await stopWorkers(processes)
     await Promise.all(caches.map((cache) => rm(cache, { recursive: true, force: true })))
   }
 }
@@ -178,13 +192,7 @@ const takeover = async (url: string) => {
     const sql = PgStore.client({ url: store }).pipe(Layer.orDie)
     await Effect.runPromise(shardsSettled(2).pipe(Effect.timeout("60 seconds"), Effect.provide(sql)))
     const client = Runner.client({ url: store }).pipe(Layer.orDie)
-    await Effect.runPromise(
-      Effect.forEach(
-        runIds,
-        (runId) => FleetRun.submit({ runId, specId: "SPEC-1", specText: "# Greeting\n\nPrint a greeting.\n", config }),
-        { concurrency: 10, discard: true }
-      ).pipe(Effect.provide(client))
-    )
+    await Effect.runPromise(submitAll(runIds).pipe(Effect.provide(client)))
     const measured = await Effect.runPromise(
       Effect.gen(function* () {
         // Every run going, on one worker or the other.
@@ -206,27 +214,10 @@ const takeover = async (url: string) => {
         return { takeoverMs: performance.now() - killedAt, runsOnVictim: victimRuns.length }
       }).pipe(Effect.timeout("120 seconds"), Effect.provide(sql))
     )
-    await Effect.runPromise(
-      Effect.gen(function* () {
-        while (true) {
-          const states = yield* Effect.forEach(runIds, FleetRun.poll, { concurrency: 10 })
-          if (states.every((state) => state._tag === "Finished" && state.status === "completed")) return
-          if (states.some((state) => state._tag === "Failed"))
-            return yield* Effect.die(new Error(workerLogs.slice(-3000)))
-          yield* Effect.sleep("250 millis")
-        }
-      }).pipe(Effect.timeout("180 seconds"), Effect.provide(client))
-    )
+    await Effect.runPromise(awaitCompleted(runIds).pipe(Effect.timeout("180 seconds"), Effect.provide(client)))
     return measured
   } finally {
-    for (const child of processes) child.kill("SIGTERM")
-    await Promise.all(
-      processes.map((child) =>
-        child.exitCode !== null || child.signalCode !== null
-          ? undefined
-          : new Promise((resolve) => child.once("exit", resolve))
-      )
-    )
+    await stopWorkers(processes)
     await Promise.all(caches.map((cache) => rm(cache, { recursive: true, force: true })))
   }
 }

@@ -270,17 +270,16 @@ export class RunStore extends Context.Service<
           appendEvent: (runId, event) => appendTo(runId, "events.jsonl", JSON.stringify(event)),
           loggedEvents: (runId) => {
             const file = path.resolve(root, runDir(runId), "events.jsonl")
-            return flush.pipe(
-              Effect.andThen(fs.exists(file)),
-              Effect.flatMap((exists) =>
-                exists ? Effect.map(fs.readFileString(file), parseJsonLines) : Effect.succeed([])
+            // One read: a log that is not there (a new run) holds no events.
+            const read = fs.readFileString(file).pipe(
+              Effect.map(parseJsonLines),
+              Effect.catchIf(
+                (error) => error.reason._tag === "NotFound",
+                () => Effect.succeed([])
               ),
-              Effect.mapError((error) =>
-                error._tag === "RunStoreError"
-                  ? error
-                  : new RunStoreError({ path: file, reason: error.message, operation: "read" })
-              )
+              Effect.mapError((error) => new RunStoreError({ path: file, reason: error.message, operation: "read" }))
             )
+            return Effect.andThen(flush, read)
           }
         })
       })
