@@ -4,10 +4,13 @@
  * run of N `sim` agents × 6 stages at a fixed latency through `Pipeline.run` on the real plugin layers
  * and a real temp workspace. Prints one JSON line: wall ms, ideal ms, CPU ms, agent calls, peak RSS MB,
  * and (on Linux, from `/proc/self/task`) the share of that CPU the main thread used: the rest is V8's
- * helper threads (optimising compiler, parallel GC) and libuv's pool.
+ * helper threads (optimising compiler, parallel GC) and libuv's pool. Those are the first run's, the
+ * run a CLI user makes. With `runs` > 1 the same process then makes more runs, each in a workspace of
+ * its own, as a worker does, and `warm` gives their CPU ms, the peak RSS after the last and (run
+ * with `--expose-gc`) the live heap after each run, first included: what runs leave behind.
  * Build first (`pnpm build`).
  *
- * Usage: node bench/scale-child.mjs N [latencyMs]
+ * Usage: node bench/scale-child.mjs N [latencyMs] [runs]
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
@@ -21,6 +24,7 @@ import { Pipeline } from "../packages/core/dist/index.js"
 
 const n = Number(process.argv[2] ?? "100")
 const latencyMs = Number(process.argv[3] ?? "1000")
+const runs = Math.max(1, Number(process.argv[4] ?? "1"))
 const stages = 6
 
 /** CPU clock ticks so far of the main thread and of all threads (Linux); undefined elsewhere. */
@@ -42,7 +46,8 @@ const threadTicks = () => {
   }
 }
 
-const main = Effect.gen(function* () {
+/** One run in a fresh temp workspace: its wall ms, CPU ms, main-thread share and the peak RSS so far. */
+const runOnce = Effect.gen(function* () {
   const root = yield* Effect.promise(() => mkdtemp(join(tmpdir(), "speckit-bench-scale-")))
   const agents = Object.fromEntries(
     Array.from({ length: n }, (_, i) => [`a${i}`, { provider: "sim", model: "sim-small", latencyMs, seed: i }])
@@ -70,10 +75,31 @@ const main = Effect.gen(function* () {
     ticks0 && ticks1 && ticks1.all > ticks0.all ? (ticks1.main - ticks0.main) / (ticks1.all - ticks0.all) : undefined
   yield* Effect.promise(() => rm(root, { recursive: true, force: true }))
   if (summary.status !== "completed") return yield* Effect.die(new Error(`the run ended ${summary.status}`))
+  const peakRssMb = process.resourceUsage().maxRSS / 1024
+  // With `--expose-gc`: what the run left behind (the live heap after a full collection).
+  let liveHeapMb
+  if (typeof globalThis.gc === "function") {
+    globalThis.gc()
+    liveHeapMb = process.memoryUsage().heapUsed / 1e6
+  }
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, mainShare, peakRssMb, liveHeapMb }
+})
+
+const main = Effect.gen(function* () {
+  const first = yield* runOnce
+  // The later runs of the same process (a worker's): the code is compiled and warm by then.
+  const later = []
+  for (let i = 1; i < runs; i++) later.push(yield* runOnce)
   const calls = n * stages
-  process.stdout.write(
-    `${JSON.stringify({ n, wallMs, idealMs: stages * latencyMs, cpuMs: (cpu.user + cpu.system) / 1000, calls, peakRssMb: process.resourceUsage().maxRSS / 1024, mainShare })}\n`
-  )
+  const warm =
+    later.length === 0
+      ? undefined
+      : {
+          cpuMs: later.map((r) => r.cpuMs),
+          peakRssMb: later.at(-1).peakRssMb,
+          liveHeapMb: [first, ...later].map((r) => r.liveHeapMb)
+        }
+  process.stdout.write(`${JSON.stringify({ n, idealMs: stages * latencyMs, calls, ...first, warm })}\n`)
 })
 
 Effect.runPromise(main.pipe(Effect.provide(NodeServices.layer))).catch((error) => {

@@ -8,11 +8,14 @@
  * ratio = wall / ideal at N = 1,000 (target ≤ 1.2). Goals: at N = 1,000, CPU per agent call ≤ 0.25 ms and
  * peak RSS ≤ 300 MB; at N = 5,000, CPU and peak RSS per call ≤ 1.5× N = 1,000's. The CPU is the whole
  * process's (every thread); the main thread's part is printed beside it where `/proc` tells it (Linux).
+ * The N = 1,000 process then makes two more runs, as a worker does: their CPU per call (median) is
+ * printed as "warm", with the peak RSS after three runs and the live heap after each run (after a full
+ * GC: memory a run leaves behind would show as growth there). The goals are the first run's.
  */
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { type Benchmark, type Goal, round2 } from "./Bench.ts"
+import { type Benchmark, type Goal, median, round2 } from "./Bench.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ns = (process.env.SPECKIT_BENCH_SCALE ?? "100,1000,5000").split(",").map(Number)
@@ -26,10 +29,30 @@ interface Figures {
   readonly peakRssMb: number
   /** The main thread's share of `cpuMs` (Linux); the rest is V8's compiler and GC threads. */
   readonly mainShare?: number | undefined
+  /** The later runs' CPU ms, and the peak RSS after the last (with `runs` > 1). */
+  readonly warm?:
+    | {
+        readonly cpuMs: ReadonlyArray<number>
+        readonly peakRssMb: number
+        /** The live heap after each run (a full GC first), the first run included. */
+        readonly liveHeapMb: ReadonlyArray<number>
+      }
+    | undefined
 }
 
+/** The runs made in the N = 1,000 process (the first is the measured one; the others are warm). */
+const warmRuns = 3
+
 const measure = (n: number): Figures => {
-  const result = spawnSync(process.execPath, [path.join(here, "scale-child.mjs"), String(n)], {
+  const runs = n === 1_000 ? warmRuns : 1
+  const args = [
+    ...(runs > 1 ? ["--expose-gc"] : []),
+    path.join(here, "scale-child.mjs"),
+    String(n),
+    "1000",
+    String(runs)
+  ]
+  const result = spawnSync(process.execPath, args, {
     encoding: "utf8",
     maxBuffer: 16 * 1024 * 1024
   })
@@ -39,7 +62,7 @@ const measure = (n: number): Figures => {
 
 const benchmark: Benchmark = {
   name: "scale",
-  description: `one run of N sim agents × 6 stages at 1 s, N = ${ns.join(", ")}: wall / ideal, CPU ms per call, peak RSS`,
+  description: `one run of N sim agents × 6 stages at 1 s, N = ${ns.join(", ")} (and ${warmRuns - 1} warm runs at N = 1000): wall / ideal, CPU ms per call, peak RSS`,
   target: { ratio: 1.2, direction: "max" },
   run: async () => {
     const figures = ns.map(measure)
@@ -81,6 +104,25 @@ const benchmark: Benchmark = {
           ? []
           : [{ label: `N=${f.n} of it on the main thread`, value: round2(perCall(f) * f.mainShare), unit: "ms" }]),
         { label: `N=${f.n} peak RSS`, value: round2(f.peakRssMb), unit: "MB" },
+        ...(f.warm === undefined
+          ? []
+          : [
+              {
+                label: `N=${f.n} CPU per agent call, warm (runs 2-${f.warm.cpuMs.length + 1} of a process, median)`,
+                value: round2(median(f.warm.cpuMs) / f.calls),
+                unit: "ms"
+              },
+              {
+                label: `N=${f.n} peak RSS after ${f.warm.cpuMs.length + 1} runs`,
+                value: round2(f.warm.peakRssMb),
+                unit: "MB"
+              },
+              ...f.warm.liveHeapMb.map((mb, i) => ({
+                label: `N=${f.n} live heap after run ${i + 1} (full GC)`,
+                value: round2(mb),
+                unit: "MB"
+              }))
+            ]),
         ...(first && f !== first
           ? [{ label: `N=${f.n} CPU per call / N=${first.n}'s`, value: round2(perCall(f) / perCall(first)), unit: "×" }]
           : [])

@@ -8,18 +8,18 @@
  * The breaker sees one outcome per call (a call a retry rescued is one success); an open circuit
  * fails the call at once with `CircuitOpen`.
  *
- * The breakers are `effect/persistence`'s `CircuitBreaker`: one per distinct breaker policy
- * (`consecutive(failureThreshold)`, `openDuration` `resetAfterMs`), built once per run by
- * {@link make} / {@link layer} over one in-memory `CircuitBreakerStore` that follows the `Clock`, with
- * one key (circuit) per agent. A call's exit is classified for its breaker: a success is a `success`;
- * interruptions, defects, `Interrupted` and errors that are not `AgentError`s are `ignored`; a
- * `RateLimited` error with a reset time is a `failure` that keeps the circuit open until the reset
- * (capped at 1 h); any other `AgentError` is a `failure`. A rejection becomes a `CircuitOpen` agent
- * error saying when the next trial call is let through. The store reports each transition it makes to
- * the guarded call that made it (a `BreakerChange`, and a `circuit_open` count on an opening); the
- * breaker's `transitions` stream carries them too. `state(agent)` reads the circuit from the store.
+ * The breakers are circuits of `effect/persistence`'s in-memory `CircuitBreakerStore` (trip policy
+ * `consecutive(failureThreshold)`, open for `resetAfterMs`), one key (circuit) per agent, built once
+ * per run by {@link make} / {@link layer}; the store follows the `Clock`. A call's exit is classified
+ * for its breaker: a success is a `Success`; interruptions, defects, `Interrupted` and errors that are
+ * not `AgentError`s are `Ignored`; a `RateLimited` error with a reset time is a `Failure` that keeps
+ * the circuit open until the reset (capped at 1 h); any other `AgentError` is a `Failure`. A
+ * rejection becomes a `CircuitOpen` agent error saying when the next trial call is let through. Each
+ * transition is reported to the guarded call that made it (a `BreakerChange`, and a `circuit_open`
+ * count on an opening). `state(agent)` reads the circuit from the store.
  *
- * The happy path stays cheap: the breakers and their `execute` options are built once; the retry
+ * The happy path stays cheap: the breakers are built once and a call is one admission and one record
+ * in the store (no scope, no stream per call); the retry
  * schedule ({@link retry}) only starts after a first failed attempt; with the live clock an attempt's
  * timeout is one child fiber and a plain timer.
  *
@@ -465,10 +465,9 @@ export const AgentResilience = Context.Reference<Service>("@speckit/core/AgentRe
 
 /**
  * Builds the resilience service of a configuration: resolved policies and, for every agent that has
- * a breaker, a circuit keyed by the agent in an `effect/persistence` `CircuitBreaker`
- * (`consecutive(failureThreshold)`, `openDuration` `resetAfterMs`; one per distinct policy) over one
- * in-memory store that follows the `Clock`. Everything is built once, for as long as the service
- * lives: a run, when provided as {@link layer}.
+ * a breaker, a circuit keyed by the agent in one in-memory `effect/persistence` `CircuitBreakerStore`
+ * that follows the `Clock` (`consecutive(failureThreshold)`, open for `resetAfterMs`). Everything is
+ * built once, for as long as the service lives: a run, when provided as {@link layer}.
  *
  * @example
  * ```ts

@@ -1,11 +1,16 @@
 /**
- * The circuit breakers behind `Resilience.make`: one circuit per agent, keyed by the agent in an
- * `effect/persistence` `CircuitBreaker` per distinct policy, over one in-memory store whose
- * transitions are reported to the guarded call that made them.
+ * The circuit breakers behind `Resilience.make`: one circuit per agent, keyed by the agent in one
+ * in-memory `effect/persistence` `CircuitBreakerStore` (the state machine: trips, the half-open
+ * probe, generations). A guarded call is admitted by the store, runs, and has its outcome recorded;
+ * the transitions the store reports on the way are told to the call that made them.
+ *
+ * The store is driven directly rather than through `CircuitBreaker.execute`: `execute` opens a scope
+ * per call for the admission's lease (the in-memory store takes none) and publishes transitions to a
+ * stream nobody reads here, and this is every agent call's path.
  *
  * @internal
  */
-import { Cause, Clock, Duration, Effect, Exit, type Fiber, type Scope } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Scope } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import { AgentError } from "../AgentError.ts"
 import type { AgentId } from "../AgentId.ts"
@@ -19,55 +24,46 @@ const closed = Effect.succeed("Closed" as const)
 /** The longest a failure's retry-after hint may keep a circuit open (`CircuitBreaker`'s `maxOpenDuration`). */
 const MAX_OPEN_MS = 3_600_000
 
-/** Who to tell about the transitions a guarded call makes: set per fiber for the call's duration. */
+/** Who to tell about the transitions a guarded call makes. */
 interface Reporter {
   readonly onChange: (change: BreakerChange) => Effect.Effect<void>
   readonly stage: Stage | undefined
 }
 
-/** One agent's breaker: its circuit (keyed by the agent) in the `CircuitBreaker` of its policy. */
+/** One agent's breaker: its circuit (keyed by the agent) and its policy. */
 interface AgentBreaker {
   readonly agent: AgentId
   readonly failureThreshold: number
-  readonly breaker: CircuitBreaker.CircuitBreaker
-  /** The `execute` options: built once, so a call allocates none. */
-  readonly options: {
-    readonly key: string
-    readonly classify: (
-      exit: Exit.Exit<unknown, unknown>
-    ) => CircuitBreaker.Outcome | Effect.Effect<CircuitBreaker.Outcome>
-  }
+  readonly tripPolicy: CircuitBreaker.TripPolicy
+  /** How long a failure that trips the circuit keeps it open (`resetAfterMs`). */
+  readonly openMs: number
 }
-
-const rateLimitedOutcome = (resetAt: number): Effect.Effect<CircuitBreaker.Outcome> =>
-  Clock.clockWith((clock) =>
-    Effect.succeed(
-      CircuitBreaker.failure({
-        retryAfter: Duration.millis(Math.min(MAX_OPEN_MS, Math.max(0, resetAt - clock.currentTimeMillisUnsafe())))
-      })
-    )
-  )
 
 /**
- * How a call's exit counts against its breaker: a success is a `success`; an interruption, a defect,
- * an `Interrupted` agent error and any error that is not an `AgentError` (an exhausted budget, a store
- * failure) are `ignored`; a `RateLimited` error with a reset time is a `failure` that keeps an opening
- * circuit open until the reset (capped at 1 h); any other `AgentError` is a `failure`.
+ * How a call's exit counts for its breaker: a success is a `Success`; interruptions, defects,
+ * `Interrupted` and errors that are not `AgentError`s are `Ignored`; any other `AgentError` is a
+ * `Failure`, held open until a rate limit's reset when it names one (`retryAfterMs`, from `now`).
  */
 const classify = (
-  exit: Exit.Exit<unknown, unknown>
-): CircuitBreaker.Outcome | Effect.Effect<CircuitBreaker.Outcome> => {
-  if (Exit.isSuccess(exit)) return CircuitBreaker.success
+  exit: Exit.Exit<unknown, unknown>,
+  now: () => number
+): { readonly outcome: "Success" | "Failure" | "Ignored"; readonly retryAfterMs?: number } => {
+  if (Exit.isSuccess(exit)) return success
   const error = Cause.findErrorOption(exit.cause)
-  if (error._tag === "None" || !(error.value instanceof AgentError)) return CircuitBreaker.ignored
+  if (error._tag === "None" || !(error.value instanceof AgentError)) return ignored
   const failure = error.value
-  if (failure.kind === "Interrupted") return CircuitBreaker.ignored
-  return failure.kind === "RateLimited" && failure.resetAt !== undefined ? rateLimitedOutcome(failure.resetAt) : failed
+  if (failure.kind === "Interrupted") return ignored
+  if (failure.kind === "RateLimited" && failure.resetAt !== undefined) {
+    return { outcome: "Failure", retryAfterMs: Math.min(MAX_OPEN_MS, Math.max(0, failure.resetAt - now())) }
+  }
+  return failed
 }
 
-const failed = CircuitBreaker.failure()
+const success = { outcome: "Success" } as const
+const ignored = { outcome: "Ignored" } as const
+const failed = { outcome: "Failure" } as const
 
-/** A rejection of the breaker as the agent's `CircuitOpen` error, with when the circuit lets a trial call through. */
+/** A rejected admission as the `CircuitOpen` agent error, saying when the next trial call is let through. */
 const rejection = (
   breaker: AgentBreaker,
   error: CircuitBreaker.CircuitBreakerError
@@ -94,55 +90,39 @@ const rejection = (
 const stateOf = (state: CircuitBreaker.State): "Closed" | "Open" | "HalfOpen" => state._tag
 const readClosed = () => closed
 
+/** Tells a transition to the call that made it, and counts an opening in its stage. */
+const report = (reporter: Reporter, transition: CircuitBreaker.Transition): Effect.Effect<void> => {
+  const agent = transition.key as AgentId
+  if (transition.to !== "Open") return reporter.onChange({ agent, from: transition.from, to: transition.to })
+  return Clock.clockWith((clock) => {
+    const reopensAt = clock.currentTimeMillisUnsafe() + Duration.toMillis(transition.retryAfter)
+    const changed = reporter.onChange({ agent, from: transition.from, to: "Open", reopensAt })
+    const stage = reporter.stage
+    if (stage === undefined) return changed
+    return Effect.andThen(
+      changed,
+      Effect.flatMap(Effect.serviceOption(SessionMetrics), (metrics) =>
+        metrics._tag === "Some" && metrics.value.count !== undefined
+          ? metrics.value.count({ kind: "circuit_open", stage, agent })
+          : Effect.void
+      )
+    )
+  })
+}
+
+/** Builds the breakers of a configuration's agents and the resilience service over them. */
 export const make = (
   config: SpeckitConfig.SpeckitConfig,
   policyOf: (config: SpeckitConfig.SpeckitConfig, agent: AgentId) => Policy
 ): Effect.Effect<Service, never, Scope.Scope> =>
   Effect.gen(function* () {
-    // The reporter of the guarded call running on each fiber: the store reports a transition to the
-    // call that made it, synchronously (before the trial call starts, before the call returns).
-    const reporters = new WeakMap<Fiber.Fiber<unknown, unknown>, Reporter>()
-    const report = (transition: CircuitBreaker.Transition): Effect.Effect<void> =>
-      Effect.withFiber((fiber) => {
-        const reporter = reporters.get(fiber)
-        if (reporter === undefined) return Effect.void
-        const agent = transition.key as AgentId
-        if (transition.to !== "Open") return reporter.onChange({ agent, from: transition.from, to: transition.to })
-        return Clock.clockWith((clock) => {
-          const reopensAt = clock.currentTimeMillisUnsafe() + Duration.toMillis(transition.retryAfter)
-          const changed = reporter.onChange({ agent, from: transition.from, to: "Open", reopensAt })
-          const stage = reporter.stage
-          if (stage === undefined) return changed
-          return Effect.andThen(
-            changed,
-            Effect.flatMap(Effect.serviceOption(SessionMetrics), (metrics) =>
-              metrics._tag === "Some" && metrics.value.count !== undefined
-                ? metrics.value.count({ kind: "circuit_open", stage, agent })
-                : Effect.void
-            )
-          )
-        })
-      })
-    // The in-memory store (idle keys never expire within a run), reporting the transitions it makes.
-    const memory = yield* Effect.service(CircuitBreaker.CircuitBreakerStore).pipe(
+    // The in-memory store (idle keys never expire within a run). Its admissions take no lease, so
+    // they are all given the service's scope.
+    const store = yield* Effect.service(CircuitBreaker.CircuitBreakerStore).pipe(
       Effect.provide(CircuitBreaker.layerStoreMemory({ idleTimeToLive: Duration.infinity }))
     )
-    const store = CircuitBreaker.CircuitBreakerStore.of({
-      admit: (key) =>
-        Effect.flatMap(memory.admit(key), (admission) =>
-          admission.transition === undefined
-            ? Effect.succeed(admission)
-            : Effect.as(report(admission.transition), admission)
-        ),
-      record: (options) =>
-        Effect.flatMap(memory.record(options), (transition) =>
-          transition === undefined ? Effect.undefined : Effect.as(report(transition), transition)
-        ),
-      state: memory.state
-    })
-
+    const scope = yield* Effect.scope
     const policies = new Map<string, Policy>()
-    const byPolicy = new Map<string, CircuitBreaker.CircuitBreaker>()
     const breakers = new Map<string, AgentBreaker>()
     for (const id of Object.keys(config.agents ?? {})) {
       const agent = id as AgentId
@@ -150,58 +130,67 @@ export const make = (
       policies.set(id, policy)
       if (policy.breaker === undefined) continue
       const failureThreshold = Math.max(1, Math.floor(policy.breaker.failureThreshold))
-      const resetAfterMs = Math.max(0, policy.breaker.resetAfterMs)
-      const policyKey = `${failureThreshold}/${resetAfterMs}`
-      let breaker = byPolicy.get(policyKey)
-      if (breaker === undefined) {
-        breaker = yield* CircuitBreaker.make({
-          tripPolicy: CircuitBreaker.consecutive(failureThreshold),
-          openDuration: Duration.millis(resetAfterMs),
-          maxOpenDuration: Duration.millis(MAX_OPEN_MS)
-        }).pipe(Effect.provideService(CircuitBreaker.CircuitBreakerStore, store))
-        byPolicy.set(policyKey, breaker)
-      }
-      breakers.set(id, { agent, failureThreshold, breaker, options: { key: id, classify } })
+      breakers.set(id, {
+        agent,
+        failureThreshold,
+        tripPolicy: CircuitBreaker.consecutive(failureThreshold),
+        openMs: Math.max(0, policy.breaker.resetAfterMs)
+      })
     }
+
+    /** Records a call's exit in its circuit (under the admission's generation) and reports a transition. */
+    const record = (
+      breaker: AgentBreaker,
+      admission: CircuitBreaker.Admission,
+      exit: Exit.Exit<unknown, unknown>,
+      reporter: Reporter
+    ) =>
+      Clock.clockWith((clock) => {
+        const { outcome, retryAfterMs } = classify(exit, () => clock.currentTimeMillisUnsafe())
+        // Only a failure can open the circuit: for the policy's time, or until a rate limit resets.
+        const openFor =
+          outcome !== "Failure" ? Duration.zero : Duration.millis(Math.max(breaker.openMs, retryAfterMs ?? 0))
+        return store
+          .record({
+            key: breaker.agent,
+            generation: admission.generation,
+            outcome,
+            tripPolicy: breaker.tripPolicy,
+            openFor
+          })
+          .pipe(
+            Effect.flatMap((transition) => (transition === undefined ? Effect.void : report(reporter, transition))),
+            // The in-memory store does not fail; an outcome it could not record changes nothing.
+            Effect.catch(() => Effect.void)
+          )
+      })
 
     const service: Service = {
       policyFor: (agent) => policies.get(agent) ?? policyOf(config, agent),
-      state: (agent) => {
-        const entry = breakers.get(agent)
-        return entry === undefined
-          ? closed
-          : entry.breaker.state(agent).pipe(Effect.map(stateOf), Effect.catch(readClosed))
-      },
+      state: (agent) =>
+        breakers.has(agent) ? store.state(agent).pipe(Effect.map(stateOf), Effect.catch(readClosed)) : closed,
       guard: <A, E, R>(
         agent: AgentId,
         self: Effect.Effect<A, E, R>,
         onChange: (change: BreakerChange) => Effect.Effect<void>,
         options?: GuardOptions
       ): Effect.Effect<A, E | AgentError, R> => {
-        const entry = breakers.get(agent)
-        if (entry === undefined) return self
+        const breaker = breakers.get(agent)
+        if (breaker === undefined) return self
         const reporter: Reporter = { onChange, stage: options?.stage }
-        return Effect.withFiber((fiber) => {
-          const previous = reporters.get(fiber)
-          reporters.set(fiber, reporter)
-          const restore = () => {
-            if (previous === undefined) reporters.delete(fiber)
-            else reporters.set(fiber, previous)
-          }
-          return Effect.matchCauseEffect(entry.breaker.execute(self, entry.options), {
-            onSuccess: (value) => {
-              restore()
-              return Effect.succeed(value)
-            },
-            onFailure: (cause): Effect.Effect<never, E | AgentError> => {
-              restore()
-              const error = Cause.findErrorOption(cause)
-              return error._tag === "Some" && error.value instanceof CircuitBreaker.CircuitBreakerError
-                ? rejection(entry, error.value)
-                : Effect.failCause(cause as Cause.Cause<E>)
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.matchEffect(Scope.provide(store.admit(agent), scope), {
+            onFailure: (error) => rejection(breaker, error),
+            onSuccess: (admission) => {
+              const run = Effect.flatMap(Effect.exit(restore(self)), (exit) =>
+                Effect.andThen(record(breaker, admission, exit, reporter), exit)
+              )
+              return admission.transition === undefined
+                ? run
+                : Effect.andThen(report(reporter, admission.transition), run)
             }
           })
-        })
+        )
       }
     }
     return service
