@@ -92,7 +92,7 @@ export const logger = (runId: RunId) =>
     // Each line carries when it happened (`at`, epoch ms): the report's timeline is drawn from it.
     const log = (event: PipelineEvent) =>
       appendEvent && (!replaying || (logged !== undefined && !logged.take(event)))
-        ? Effect.flatMap(Clock.currentTimeMillis, (at) => appendEvent(runId, { at, ...event }))
+        ? Clock.clockWith((clock) => appendEvent(runId, { at: clock.currentTimeMillisUnsafe(), ...event }))
         : Effect.void
     const result: Logger = {
       durable: execution.durable,

@@ -57,7 +57,9 @@ export const make =
         writing = false
         return Effect.void
       }
-      const text = `${lines.join("\n")}\n`
+      // One flat string with its final newline (a concatenation would be flattened again to be encoded).
+      lines.push("")
+      const text = lines.join("\n")
       lines = []
       return options.ensureDirectory(file).pipe(
         Effect.andThen(separator()),
