@@ -430,8 +430,8 @@ const purgeFinished = (root: string, current: string) =>
   Effect.gen(function* () {
     const cutoff = Date.now() - retentionDays * 86_400_000
     for (const run of yield* Runs.list(root)) {
-      if (run.runId === current || run.summary === undefined || !isFinished(run)) continue
-      if (Date.parse(run.summary.finishedAt) > cutoff) continue
+      if (run.runId === current || run.finishedAt === undefined || !isFinished(run)) continue
+      if (Date.parse(run.finishedAt) > cutoff) continue
       const runId = RunId.RunId.make(run.runId)
       const executionId = yield* DurableRun.workflow(runId).executionId({ runId })
       yield* SqlWorkflowEngine.forget(executionId)

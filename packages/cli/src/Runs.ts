@@ -24,7 +24,17 @@ export interface RunListing {
   readonly phase: string
   readonly costUsd: number
   readonly startedAt: string
+  /**
+   * When the run ended (a run with a summary).
+   *
+   * @since 0.4.0
+   */
+  readonly finishedAt?: string | undefined
   readonly runDir: string
+  /**
+   * The whole summary: given by {@link find} (one run's), not by {@link list}, which reads each run's
+   * head (`status.json`) only.
+   */
   readonly summary?: RunSummary.RunSummary | undefined
 }
 
@@ -45,7 +55,22 @@ const field = (value: unknown, key: string): unknown =>
 const text = (value: unknown, fallback = ""): string => (typeof value === "string" ? value : fallback)
 
 /**
- * Lists a workspace's runs, newest first.
+ * A run's summary head: its `status.json`, or (a run recorded before heads were written, or whose
+ * head a crash cut off) the head of its `summary.json`.
+ */
+const headOf = (fs: FileSystem.FileSystem, path: Path.Path, dir: string) =>
+  Effect.gen(function* () {
+    for (const file of ["status.json", "summary.json"]) {
+      const read = yield* readJson(fs, path.join(dir, file))
+      // A summary has every field of its head.
+      if (Option.isSome(read) && typeof field(read.value, "status") === "string") return read.value as RunSummary.Head
+    }
+    return undefined
+  })
+
+/**
+ * Lists a workspace's runs, newest first. Each run's end is read from its summary head
+ * (`status.json`), not its whole summary; {@link find} reads the summary of the run it finds.
  *
  * @example
  * ```ts
@@ -67,19 +92,18 @@ export const list = Effect.fn("Runs.list")(function* (workspace: string) {
   for (const name of names) {
     const record = yield* readJson(fs, path.join(root, name, "run.json"))
     if (Option.isNone(record)) continue
-    const summary = yield* readJson(fs, path.join(root, name, "summary.json"))
-    const s = Option.getOrUndefined(summary) as RunSummary.RunSummary | undefined
+    const head = yield* headOf(fs, path, path.join(root, name))
     const git = field(record.value, "git")
     listings.push({
       runId: text(field(record.value, "runId"), name),
       specId: text(field(record.value, "specId")),
       branch: typeof field(git, "branch") === "string" ? text(field(git, "branch")) : undefined,
-      status: s?.status ?? "unfinished",
-      phase: s?.phase ?? "unknown",
-      costUsd: s?.costUsd ?? 0,
+      status: head?.status ?? "unfinished",
+      phase: head?.phase ?? "unknown",
+      costUsd: head?.costUsd ?? 0,
       startedAt: text(field(record.value, "startedAt")),
-      runDir: path.join(".speckit", "runs", name),
-      summary: s
+      finishedAt: head?.finishedAt,
+      runDir: path.join(".speckit", "runs", name)
     })
   }
   return listings.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))
@@ -124,7 +148,7 @@ export const formatList = (runs: ReadonlyArray<RunListing>, now: number): string
 }
 
 /**
- * Finds one run (the newest when `runId` is not given).
+ * Finds one run (the newest when `runId` is not given), with its whole summary when it has one.
  *
  * @since 0.1.0
  */
@@ -139,7 +163,11 @@ export const find = Effect.fn("Runs.find")(function* (workspace: string, runId: 
           : `no run ${runId} in this workspace (see \`speckit runs\`)`
     })
   }
-  return run
+  if (run.status === "unfinished") return run
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const summary = yield* readJson(fs, path.join(path.resolve(workspace), run.runDir, "summary.json"))
+  return Option.isSome(summary) ? { ...run, summary: summary.value as RunSummary.RunSummary } : run
 })
 
 /**

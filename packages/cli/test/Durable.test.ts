@@ -598,12 +598,15 @@ describe("retention", () => {
     const first = await runCli(["auto", "SPEC-1", "-C", ws.dir, "--json"], long)
     assert.strictEqual(first.code, 0, first.stderr)
     const firstRun = summaryOf(first).runId
-    const summaryFile = path.join(ws.dir, ".speckit", "runs", firstRun, "summary.json")
-    const saved = JSON.parse(fs.readFileSync(summaryFile, "utf8")) as Record<string, unknown>
-    fs.writeFileSync(
-      summaryFile,
-      JSON.stringify({ ...saved, finishedAt: new Date(Date.now() - 8 * 86_400_000).toISOString() })
-    )
+    // The run ended 8 days ago, as its summary and its head (what listing runs reads) say.
+    for (const name of ["summary.json", "status.json"]) {
+      const file = path.join(ws.dir, ".speckit", "runs", firstRun, name)
+      const saved = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ ...saved, finishedAt: new Date(Date.now() - 8 * 86_400_000).toISOString() })
+      )
+    }
     const journalRows = () => {
       const db = new Database(path.join(ws.dir, ".speckit", "state.db"), { readonly: true })
       try {

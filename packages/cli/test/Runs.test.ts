@@ -62,6 +62,38 @@ describe("speckit runs and status", () => {
     assert.deepStrictEqual(JSON.parse(json.stdout), JSON.parse(done.stdout))
   })
 
+  it("lists runs from their summary heads (status.json); status reads the one run's whole summary", async () => {
+    const dir = makeWorkspace({ config: fastSims })
+    const done = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
+    assert.strictEqual(done.code, 0, done.stderr)
+    const summary = JSON.parse(done.stdout) as { runId: string; status: string; phase: string; costUsd: number }
+    const runDir = path.join(dir, ".speckit", "runs", summary.runId)
+    const head = readJson(path.join(runDir, "status.json")) as { status: string; costUsd: number; finishedAt: string }
+    assert.strictEqual(head.status, "completed")
+    assert.strictEqual(head.costUsd, summary.costUsd)
+    const listedFrom = async () => {
+      const listed = await runCli(["runs", "-C", dir, "--json"])
+      assert.strictEqual(listed.code, 0, listed.stderr)
+      return JSON.parse(listed.stdout) as Array<{ runId: string; status: string; costUsd: number; finishedAt?: string }>
+    }
+    // The listing does not read the summary: a summary it cannot parse changes nothing in it.
+    const whole = fs.readFileSync(path.join(runDir, "summary.json"), "utf8")
+    fs.writeFileSync(path.join(runDir, "summary.json"), "{ not json")
+    const [listed] = await listedFrom()
+    assert.deepStrictEqual(
+      { runId: listed?.runId, status: listed?.status, costUsd: listed?.costUsd, finishedAt: listed?.finishedAt },
+      { runId: summary.runId, status: "completed", costUsd: summary.costUsd, finishedAt: head.finishedAt }
+    )
+    // A run recorded without a head (an older speckit) is listed from its summary.
+    fs.writeFileSync(path.join(runDir, "summary.json"), whole)
+    fs.rmSync(path.join(runDir, "status.json"))
+    const [legacy] = await listedFrom()
+    assert.strictEqual(legacy?.status, "completed")
+    assert.strictEqual(legacy?.costUsd, summary.costUsd)
+    const status = await runCli(["status", summary.runId, "-C", dir, "--json"])
+    assert.deepStrictEqual(JSON.parse(status.stdout), JSON.parse(done.stdout))
+  })
+
   it("says when there are no runs or no such run: exit 2", async () => {
     const dir = tempDir()
     const empty = await runCli(["runs", "-C", dir])

@@ -9,7 +9,7 @@ import type { Candidate } from "./Candidate.ts"
 import type { StageConsensus } from "./Consensus.ts"
 import type { GitState } from "./GitState.ts"
 import type { RunId } from "./RunId.ts"
-import type { RunSummary } from "./RunSummary.ts"
+import * as RunSummary from "./RunSummary.ts"
 import * as LineLogs from "./internal/lineLogs.ts"
 import type { Stage } from "./Stage.ts"
 
@@ -93,7 +93,11 @@ export class RunStore extends Context.Service<
     readonly restoreConsensus?:
       | ((run: RunRecord, consensus: StageConsensus, markdown: string) => Effect.Effect<void, RunStoreError>)
       | undefined
-    readonly finish: (summary: RunSummary) => Effect.Effect<void, RunStoreError>
+    /**
+     * Records the run's summary once every pending write is done. The file-system store writes
+     * `summary.json` and then its head, `status.json` (see `RunSummary.Head`).
+     */
+    readonly finish: (summary: RunSummary.RunSummary) => Effect.Effect<void, RunStoreError>
     /**
      * Waits until every background write so far is on disk (and fails if one failed). A durable
      * run flushes before journaling a step that wrote files, so a replay never skips a lost write.
@@ -256,8 +260,13 @@ export class RunStore extends Context.Service<
               ],
               { concurrency: 2, discard: true }
             ),
+          // The summary, then its head (`status.json`, what listing runs reads): a head on disk means
+          // its summary is too.
           finish: (summary) =>
-            flush.pipe(Effect.andThen(write(path.join(summary.runDir, "summary.json"), json(summary)))),
+            flush.pipe(
+              Effect.andThen(write(path.join(summary.runDir, "summary.json"), json(summary))),
+              Effect.andThen(write(path.join(summary.runDir, "status.json"), json(RunSummary.head(summary))))
+            ),
           flush,
           saveCandidate: (runId, agent, candidate) => {
             const patch = path.join(runDir(runId), "candidates", `${agent}.patch`)

@@ -1,5 +1,6 @@
 /**
- * The summary of a run: what `--json` prints and `.speckit/runs/<run-id>/summary.json` holds.
+ * The summary of a run: what `--json` prints and `.speckit/runs/<run-id>/summary.json` holds; its
+ * {@link Head} is `.speckit/runs/<run-id>/status.json`.
  *
  * @since 0.1.0
  */
@@ -299,4 +300,63 @@ export const make = (state: RunState, snapshot: MetricsSnapshot, finishedAt: num
   hint: state.hint,
   pause: state.pause,
   delivery: state.stages.find((stage) => stage.delivery !== undefined)?.delivery
+})
+
+/**
+ * The head of a run's summary: how the run ended, when and at what cost, without its stages and
+ * breakdowns (a summary of 1,000 agents × 6 stages is megabytes; its head is a few hundred bytes).
+ * The file-system run store writes it as `status.json` beside `summary.json`, so that listing a
+ * workspace's runs does not read every summary.
+ *
+ * @example
+ * ```ts
+ * import { RunSummary } from "@speckit/core"
+ *
+ * const head: RunSummary.Head = {
+ *   runId: "run-1",
+ *   specId: "SPEC-1",
+ *   status: "completed",
+ *   phase: "Completed",
+ *   startedAt: "2026-01-01T00:00:00.000Z",
+ *   finishedAt: "2026-01-01T00:01:00.000Z",
+ *   durationMs: 60_000,
+ *   costUsd: 0.12
+ * }
+ * ```
+ *
+ * @since 0.4.0
+ */
+export interface Head {
+  readonly runId: string
+  readonly specId: string
+  readonly status: RunStatus
+  readonly phase: string
+  readonly startedAt: string
+  readonly finishedAt: string
+  readonly durationMs: number
+  readonly costUsd: number
+}
+
+/**
+ * The {@link Head} of a summary.
+ *
+ * @example
+ * ```ts
+ * import { RunSummary } from "@speckit/core"
+ *
+ * declare const summary: RunSummary.RunSummary
+ * const { status, costUsd } = RunSummary.head(summary)
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const head = (summary: RunSummary): Head => ({
+  runId: summary.runId,
+  specId: summary.specId,
+  status: summary.status,
+  phase: summary.phase,
+  startedAt: summary.startedAt,
+  finishedAt: summary.finishedAt,
+  durationMs: summary.durationMs,
+  costUsd: summary.costUsd
 })

@@ -1,6 +1,6 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { type Consensus, RunId, RunStore } from "@speckit/core"
+import { type Consensus, RunId, RunStore, RunSummary } from "@speckit/core"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -26,6 +26,59 @@ const save = (agent: string, attempt: number, text: string) =>
   )
 
 describe("RunStore.layerFileSystem", () => {
+  it.effect("finish writes the summary and its head (status.json): the head's fields, a few hundred bytes", () =>
+    Effect.gen(function* () {
+      const workspace = tempWorkspace()
+      const runDir = path.join(".speckit", "runs", runId)
+      const agents = Array.from({ length: 500 }, (_, i) => ({
+        agent: `a${i}`,
+        model: "m",
+        status: "succeeded",
+        attempts: 1,
+        durationMs: 5,
+        usage: { input: 1, cachedInput: 0, output: 1, reasoning: 0 },
+        costUsd: 0.001,
+        retries: []
+      }))
+      const summary = {
+        runId,
+        specId: "SPEC-1",
+        status: "halted",
+        phase: "Halted",
+        startedAt: "2026-12-04T00:00:00.000Z",
+        finishedAt: "2026-12-04T00:01:00.000Z",
+        durationMs: 60_000,
+        stages: [{ stage: "plan", status: "failed", required: 2, dissent: [], agents, durationMs: 5, costUsd: 0.5 }],
+        usage: { input: 500, cachedInput: 0, output: 500, reasoning: 0 },
+        costUsd: 0.5,
+        unpriced: [],
+        byAgent: {},
+        byStage: {},
+        decisions: 500,
+        runDir
+      } as unknown as RunSummary.RunSummary
+      yield* withStore(
+        workspace,
+        Effect.flatMap(RunStore.RunStore, (store) => store.finish(summary))
+      )
+      const read = (name: string) => fs.readFileSync(path.join(workspace, runDir, name), "utf8")
+      assert.deepStrictEqual(JSON.parse(read("summary.json")), JSON.parse(JSON.stringify(summary)))
+      assert.deepStrictEqual(JSON.parse(read("status.json")), {
+        runId,
+        specId: "SPEC-1",
+        status: "halted",
+        phase: "Halted",
+        startedAt: "2026-12-04T00:00:00.000Z",
+        finishedAt: "2026-12-04T00:01:00.000Z",
+        durationMs: 60_000,
+        costUsd: 0.5
+      })
+      assert.deepStrictEqual(JSON.parse(read("status.json")), RunSummary.head(summary))
+      assert.isBelow(read("status.json").length, 400)
+      assert.isAbove(read("summary.json").length, 50_000)
+    })
+  )
+
   it.effect(
     "a stage's raw answers land in one JSON-lines file, in call order, under the names they were saved as",
     () =>
