@@ -326,16 +326,10 @@ export const make = (state: RunState, snapshot: MetricsSnapshot, finishedAt: num
  *
  * @since 0.4.0
  */
-export interface Head {
-  readonly runId: string
-  readonly specId: string
-  readonly status: RunStatus
-  readonly phase: string
-  readonly startedAt: string
-  readonly finishedAt: string
-  readonly durationMs: number
-  readonly costUsd: number
-}
+export type Head = Pick<
+  RunSummary,
+  "runId" | "specId" | "status" | "phase" | "startedAt" | "finishedAt" | "durationMs" | "costUsd"
+>
 
 /**
  * The {@link Head} of a summary.
