@@ -42,19 +42,18 @@ interface AgentBreaker {
 /**
  * How a call's exit counts for its breaker: a success is a `Success`; interruptions, defects,
  * `Interrupted` and errors that are not `AgentError`s are `Ignored`; any other `AgentError` is a
- * `Failure`, held open until a rate limit's reset when it names one (`retryAfterMs`, from `now`).
+ * `Failure`, held open until a rate limit's reset when it names one (`resetAt`, epoch ms).
  */
 const classify = (
-  exit: Exit.Exit<unknown, unknown>,
-  now: () => number
-): { readonly outcome: "Success" | "Failure" | "Ignored"; readonly retryAfterMs?: number } => {
+  exit: Exit.Exit<unknown, unknown>
+): { readonly outcome: "Success" | "Failure" | "Ignored"; readonly resetAt?: number } => {
   if (Exit.isSuccess(exit)) return success
   const error = Cause.findErrorOption(exit.cause)
   if (error._tag === "None" || !(error.value instanceof AgentError)) return ignored
   const failure = error.value
   if (failure.kind === "Interrupted") return ignored
   if (failure.kind === "RateLimited" && failure.resetAt !== undefined) {
-    return { outcome: "Failure", retryAfterMs: Math.min(MAX_OPEN_MS, Math.max(0, failure.resetAt - now())) }
+    return { outcome: "Failure", resetAt: failure.resetAt }
   }
   return failed
 }
@@ -144,13 +143,10 @@ export const make = (
       admission: CircuitBreaker.Admission,
       exit: Exit.Exit<unknown, unknown>,
       reporter: Reporter
-    ) =>
-      Clock.clockWith((clock) => {
-        const { outcome, retryAfterMs } = classify(exit, () => clock.currentTimeMillisUnsafe())
-        // Only a failure can open the circuit: for the policy's time, or until a rate limit resets.
-        const openFor =
-          outcome !== "Failure" ? Duration.zero : Duration.millis(Math.max(breaker.openMs, retryAfterMs ?? 0))
-        return store
+    ) => {
+      const { outcome, resetAt } = classify(exit)
+      const recordFor = (openFor: Duration.Duration) =>
+        store
           .record({
             key: breaker.agent,
             generation: admission.generation,
@@ -163,7 +159,15 @@ export const make = (
             // The in-memory store does not fail; an outcome it could not record changes nothing.
             Effect.catch(() => Effect.void)
           )
+      // Only a failure can open the circuit: for the policy's time, or until a rate limit resets
+      // (capped), which needs the clock.
+      if (outcome !== "Failure") return recordFor(Duration.zero)
+      if (resetAt === undefined) return recordFor(Duration.millis(breaker.openMs))
+      return Clock.clockWith((clock) => {
+        const untilReset = Math.min(MAX_OPEN_MS, Math.max(0, resetAt - clock.currentTimeMillisUnsafe()))
+        return recordFor(Duration.millis(Math.max(breaker.openMs, untilReset)))
       })
+    }
 
     const service: Service = {
       policyFor: (agent) => policies.get(agent) ?? policyOf(config, agent),
