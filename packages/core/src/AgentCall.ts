@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Result, Schedule } from "effect"
+import { Clock, type Context, Effect, Result, Schedule } from "effect"
 import * as Agent from "./Agent.ts"
 import { AgentError } from "./AgentError.ts"
 import * as ContextGuard from "./ContextGuard.ts"
@@ -102,6 +102,13 @@ export interface CallOptions {
    * @since 0.3.0
    */
   readonly onProgress?: ((progress: Progress) => void) | undefined
+  /**
+   * Where the call's events go (`AgentStarted`, `AgentRetrying`, `BreakerChanged`, ...). Default: the
+   * `PipelineEvents` in context.
+   *
+   * @since 0.4.0
+   */
+  readonly events?: Context.Service.Shape<typeof PipelineEvents> | undefined
 }
 
 /**
@@ -161,6 +168,8 @@ interface CallState {
   model: string
   /** The repairs the reading of the last answer applied. */
   repairs: ReadonlyArray<string>
+  /** How the current attempt's prompt was fitted to the window, recorded with its answer. */
+  reduced: Reduced | undefined
 }
 
 /** How an attempt's prompt was fitted to the model's window, recorded with its answer. */
@@ -239,7 +248,8 @@ const stateOf = (agent: Agent.Agent, resume: AgentOutcome.Failed | undefined): C
   usage: resume?.usage ?? TokenUsage.empty,
   costUsd: resume?.costUsd ?? 0,
   model: resume?.model ?? agent.model,
-  repairs: []
+  repairs: [],
+  reduced: undefined
 })
 
 /** The retry a call handed over to its caller, with the counters after it. */
@@ -305,6 +315,178 @@ const outcomeOf = (
 }
 
 /**
+ * A call in flight: what its attempts share, in one object, so that its steps are module functions
+ * (one generator function each, not a closure and a generator prototype per call).
+ */
+interface InFlight {
+  readonly agent: Agent.Agent
+  readonly context: CallContext
+  readonly policy: Resilience.Policy
+  /** When the call's time budget (`maxElapsedMs`) ends. */
+  readonly deadline: number
+  readonly state: CallState
+  readonly progress: (inFlightPrompt: string | undefined) => void
+  readonly faults: FaultInjector["Service"]
+  readonly metrics: SessionMetrics["Service"]
+  readonly store: RunStore["Service"]
+  readonly events: Context.Service.Shape<typeof PipelineEvents>
+  readonly budget: Context.Service.Shape<typeof Budget>
+  readonly counter: TokenCounter.Service
+  readonly catalogue: ModelLimits.Service
+  /** Whether answers are read without repairs (`AnswerRepair.Strict`). */
+  readonly strict: boolean
+}
+
+/** What `Effect.uninterruptibleMask` gives its body: runs an effect interruptibly again. */
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/**
+ * One attempt of a call. Only waiting (for the budget, for the agent) can be interrupted: an answer
+ * that has arrived is always read, recorded and counted, even when the stage is decided meanwhile.
+ */
+const attemptOnce = (call: InFlight) => Effect.uninterruptibleMask((restore) => attempt(call, restore))
+
+const attempt = Effect.fnUntraced(function* (call: InFlight, restore: Restore) {
+  const { agent, context, state, policy, events, counter } = call
+  const { stage } = context
+  const attempt = ++state.attempt
+  const limits = { ...call.catalogue.of(agent.model), ...context.limits }
+  const fitted = fittedRequest(requestOf(agent, context, attempt, state.repairNote), agent, limits, counter)
+  if (fitted instanceof AgentError) return yield* answered(call, attempt, Result.fail(fitted))
+  const { request } = fitted
+  const reduced = fitted.reduced
+  state.reduced = reduced
+  if (reduced) yield* events.emit({ _tag: "PromptReduced", stage, agent: agent.id, attempt, ...reduced })
+  yield* restore(call.budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt }))
+  yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })
+  const now = yield* Clock.currentTimeMillis
+  const remaining = call.deadline - now
+  const byDeadline = policy.timeoutMs === undefined || remaining < policy.timeoutMs
+  call.progress(request.prompt)
+  const response = yield* restore(
+    Resilience.withTimeout(
+      call.faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request))),
+      agent.id,
+      byDeadline ? remaining : policy.timeoutMs,
+      byDeadline
+        ? `the call took its whole time budget (retry.maxElapsedMs ${policy.maxElapsedMs} ms)`
+        : `no answer within ${policy.timeoutMs} ms`
+    )
+  ).pipe(Effect.result)
+  return yield* answered(call, attempt, response)
+})
+
+/** Reads, records and counts an attempt's answer (or failure). */
+const answered = Effect.fnUntraced(function* (
+  call: InFlight,
+  attempt: number,
+  response: Result.Result<Agent.AgentResponse, AgentError>
+) {
+  const { agent, context, state, metrics, events } = call
+  const { stage } = context
+  // The result with the repairs the reading applied (see `AnswerRepair`), recorded with the answer and counted.
+  const parsed = Result.isFailure(response)
+    ? Result.fail(response.failure)
+    : context.ask === undefined
+      ? readResult(call, response.success.text)
+      : yield* readAsked(call, context.ask, response.success.text)
+  const repairs = Result.isSuccess(parsed) ? parsed.success.repairs : []
+  // A failed attempt is charged for what the provider reported it spent (carried on the error).
+  const spent = Result.isSuccess(response)
+    ? response.success
+    : {
+        usage: response.failure.usage ?? TokenUsage.empty,
+        model: response.failure.model ?? agent.model,
+        reportedCostUsd: response.failure.reportedCostUsd
+      }
+  const usage = spent.usage
+  const model = spent.model
+  if (Result.isSuccess(response)) {
+    const reduced = state.reduced
+    yield* call.store.saveAnswer(context.runId, stage, agent.id, attempt, {
+      agent: agent.id,
+      attempt,
+      model,
+      usage,
+      reportedCostUsd: response.success.reportedCostUsd,
+      text: response.success.text,
+      ...(response.success.warnings === undefined ? {} : { warnings: response.success.warnings }),
+      ...(repairs.length === 0 ? {} : { repairs }),
+      ...(reduced === undefined ? {} : { reduced })
+    })
+    if (metrics.count) {
+      for (const _ of repairs) yield* metrics.count({ kind: "repair", stage, agent: agent.id })
+    }
+    if (repairs.length > 0) state.repairs = repairs
+    for (const message of response.success.warnings ?? []) {
+      yield* events.emit({ _tag: "AgentWarning", stage, agent: agent.id, attempt, message })
+    }
+    yield* call.faults.crashPoint("after_answer")
+  }
+  const cost = yield* metrics.record({
+    stage,
+    agent: agent.id,
+    attempt,
+    model,
+    usage,
+    reportedCostUsd: spent.reportedCostUsd,
+    ok: Result.isSuccess(parsed)
+  })
+  state.usage = TokenUsage.add(state.usage, usage)
+  state.costUsd += cost.costUsd
+  state.model = model
+  call.progress(undefined)
+  if (Result.isFailure(parsed)) return yield* Effect.fail(parsed.failure)
+  return parsed.success.value
+})
+
+/** An answer the agent's reading rejected: a `Malformed` failure of the attempt (retried as such). */
+const malformed = (call: InFlight, error: StageResult.MalformedResult) =>
+  new AgentError({ agent: call.agent.id, kind: "Malformed", detail: error.reason })
+
+/** Reads an answer as the stage's result, without an effect (the common case: no `ask`). */
+const readResult = (
+  call: InFlight,
+  text: string
+): Result.Result<AnswerRepair.Repaired<StageResult.StageResult>, AgentError> => {
+  const read = StageResult.read(call.context.stage, call.agent.id, text, call.strict)
+  return Result.isSuccess(read) ? Result.succeed(read.success) : Result.fail(malformed(call, read.failure))
+}
+
+/** Reads an answer with the `ask`'s own reading, collecting the repairs it reports (`AnswerRepair.Applied`). */
+const readAsked = (
+  call: InFlight,
+  ask: Ask,
+  text: string
+): Effect.Effect<Result.Result<AnswerRepair.Repaired<StageResult.StageResult>, AgentError>> => {
+  const repairs: Array<string> = []
+  return ask.parse(text).pipe(
+    Effect.provideService(AnswerRepair.Applied, repairs),
+    Effect.map((value) => ({ value, repairs })),
+    Effect.mapError((error) => malformed(call, error)),
+    Effect.result
+  )
+}
+
+/** Notes a failed attempt that will be retried: in the call's history, the metrics and the events. */
+const onRetry = Effect.fnUntraced(function* (call: InFlight, retry: Resilience.Retrying) {
+  const { state, context } = call
+  const agent = call.agent.id
+  state.history.push({ attempt: retry.attempt, kind: retry.kind, detail: retry.detail, waitedMs: retry.delayMs })
+  state.repairNote = retry.repairNote
+  if (call.metrics.count) yield* call.metrics.count({ kind: "retry", stage: context.stage, agent })
+  yield* call.events.emit({
+    _tag: "AgentRetrying",
+    stage: context.stage,
+    agent,
+    attempt: retry.attempt + 1,
+    kind: retry.kind,
+    detail: retry.detail,
+    resumeAt: retry.resumeAt
+  })
+})
+
+/**
  * Calls one agent for a stage and returns its outcome. Agent failures become a `Failed` outcome;
  * only a store failure or an exhausted budget fails the effect.
  *
@@ -330,139 +512,36 @@ export const call = Effect.fnUntraced(function* (
   context: CallContext,
   options: CallOptions = {}
 ): Effect.fn.Return<AgentOutcome.AgentOutcome, RunStoreError | BudgetExceeded, Services> {
-  const faults = yield* FaultInjector
-  const metrics = yield* SessionMetrics
-  const store = yield* RunStore
-  const events = yield* PipelineEvents
-  const budget = yield* Budget
   const resilience = yield* Resilience.AgentResilience
   const counter = yield* TokenCounter.TokenCounter
-  const catalogue = yield* ModelLimits.ModelLimits
-  /** How the current attempt's prompt was fitted to the window, recorded with its answer. */
-  let reduced: Reduced | undefined
   const policy = resilience.policyFor(agent.id)
-  const { runId, stage } = context
   const resume = options.resume
   const resumed = resume?.handOver
   const started = resumed?.startedAt ?? (yield* Clock.currentTimeMillis)
-  const deadline = started + policy.maxElapsedMs
   const state = stateOf(agent, resume)
+  const call: InFlight = {
+    agent,
+    context,
+    policy,
+    deadline: started + policy.maxElapsedMs,
+    state,
+    progress: progressReporter(options.onProgress, state, counter),
+    faults: yield* FaultInjector,
+    metrics: yield* SessionMetrics,
+    store: yield* RunStore,
+    events: options.events ?? (yield* PipelineEvents),
+    budget: yield* Budget,
+    counter,
+    catalogue: yield* ModelLimits.ModelLimits,
+    strict: yield* AnswerRepair.Strict
+  }
+  const { stage } = context
+  const events = call.events
   /** The retry this call handed over to its caller, with the counters after it. */
   let handedOver: HandedOver | undefined
 
-  const progress = progressReporter(options.onProgress, state, counter)
-
-  // Only waiting (for the budget, for the agent) can be interrupted: an answer that has arrived is
-  // always read, recorded and counted, even when the stage is decided meanwhile.
-  const attemptOnce = Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function* () {
-      const attempt = ++state.attempt
-      const limits = { ...catalogue.of(agent.model), ...context.limits }
-      const fitted = fittedRequest(requestOf(agent, context, attempt, state.repairNote), agent, limits, counter)
-      if (fitted instanceof AgentError) return yield* answered(attempt, Result.fail(fitted))
-      const { request } = fitted
-      reduced = fitted.reduced
-      if (reduced) yield* events.emit({ _tag: "PromptReduced", stage, agent: agent.id, attempt, ...reduced })
-      yield* restore(budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt }))
-      yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })
-      const now = yield* Clock.currentTimeMillis
-      const remaining = deadline - now
-      const byDeadline = policy.timeoutMs === undefined || remaining < policy.timeoutMs
-      progress(request.prompt)
-      const response = yield* restore(
-        Resilience.withTimeout(
-          faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request))),
-          agent.id,
-          byDeadline ? remaining : policy.timeoutMs,
-          byDeadline
-            ? `the call took its whole time budget (retry.maxElapsedMs ${policy.maxElapsedMs} ms)`
-            : `no answer within ${policy.timeoutMs} ms`
-        )
-      ).pipe(Effect.result)
-      return yield* answered(attempt, response)
-    })
-  )
-
-  /** Reads, records and counts an attempt's answer (or failure). */
-  const answered = (attempt: number, response: Result.Result<Agent.AgentResponse, AgentError>) =>
-    Effect.gen(function* () {
-      // The repairs the reading applied (see `AnswerRepair`), recorded with the answer and counted.
-      const repairs: Array<string> = []
-      const parsed = Result.isSuccess(response)
-        ? yield* (context.ask?.parse ?? ((text: string) => StageResult.parse(stage, agent.id, text)))(
-            response.success.text
-          ).pipe(
-            Effect.provideService(AnswerRepair.Applied, repairs),
-            Effect.mapError((error) => new AgentError({ agent: agent.id, kind: "Malformed", detail: error.reason })),
-            Effect.result
-          )
-        : Result.fail(response.failure)
-      // A failed attempt is charged for what the provider reported it spent (carried on the error).
-      const spent = Result.isSuccess(response)
-        ? response.success
-        : {
-            usage: response.failure.usage ?? TokenUsage.empty,
-            model: response.failure.model ?? agent.model,
-            reportedCostUsd: response.failure.reportedCostUsd
-          }
-      const usage = spent.usage
-      const model = spent.model
-      if (Result.isSuccess(response)) {
-        yield* store.saveAnswer(runId, stage, agent.id, attempt, {
-          agent: agent.id,
-          attempt,
-          model,
-          usage,
-          reportedCostUsd: response.success.reportedCostUsd,
-          text: response.success.text,
-          ...(response.success.warnings === undefined ? {} : { warnings: response.success.warnings }),
-          ...(repairs.length === 0 ? {} : { repairs }),
-          ...(reduced === undefined ? {} : { reduced })
-        })
-        if (metrics.count) {
-          for (const _ of repairs) yield* metrics.count({ kind: "repair", stage, agent: agent.id })
-        }
-        if (repairs.length > 0) state.repairs = repairs
-        for (const message of response.success.warnings ?? []) {
-          yield* events.emit({ _tag: "AgentWarning", stage, agent: agent.id, attempt, message })
-        }
-        yield* faults.crashPoint("after_answer")
-      }
-      const cost = yield* metrics.record({
-        stage,
-        agent: agent.id,
-        attempt,
-        model,
-        usage,
-        reportedCostUsd: spent.reportedCostUsd,
-        ok: Result.isSuccess(parsed)
-      })
-      state.usage = TokenUsage.add(state.usage, usage)
-      state.costUsd += cost.costUsd
-      state.model = model
-      progress(undefined)
-      if (Result.isFailure(parsed)) return yield* Effect.fail(parsed.failure)
-      return parsed.success
-    })
-
-  const onRetry = (retry: Resilience.Retrying) =>
-    Effect.gen(function* () {
-      state.history.push({ attempt: retry.attempt, kind: retry.kind, detail: retry.detail, waitedMs: retry.delayMs })
-      state.repairNote = retry.repairNote
-      if (metrics.count) yield* metrics.count({ kind: "retry", stage, agent: agent.id })
-      yield* events.emit({
-        _tag: "AgentRetrying",
-        stage,
-        agent: agent.id,
-        attempt: retry.attempt + 1,
-        kind: retry.kind,
-        detail: retry.detail,
-        resumeAt: retry.resumeAt
-      })
-    })
-
   // The schedule starts with the first failure: a first attempt that succeeds pays for none.
-  const retried = Resilience.retry(attemptOnce, () =>
+  const retried = Resilience.retry(attemptOnce(call), () =>
     Resilience.schedule(policy, {
       startedAt: started,
       used:
@@ -478,7 +557,7 @@ export const call = Effect.fnUntraced(function* (
                 handedOver = { retry, ...used }
               }
             }
-    }).pipe(Schedule.tap(({ output }) => (output === undefined ? Effect.void : onRetry(output))))
+    }).pipe(Schedule.tap(({ output }) => (output === undefined ? Effect.void : onRetry(call, output))))
   )
   const guarded = resilience.guard(
     agent.id,
@@ -496,7 +575,7 @@ export const call = Effect.fnUntraced(function* (
     state,
     handedOver,
     started,
-    deadline,
+    deadline: call.deadline,
     durationMs,
     maxElapsedMs: policy.maxElapsedMs
   })

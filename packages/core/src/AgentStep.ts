@@ -180,18 +180,23 @@ const untilSettled = <E, R, R2>(
   stop === Effect.never
     ? call
     : Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function* () {
-          const calling = yield* Effect.forkDetach(restore(call))
-          const settled = Effect.gen(function* () {
-            const finished = yield* Effect.raceFirst(Effect.asSome(Fiber.join(calling)), Effect.as(stop, Option.none()))
-            if (Option.isSome(finished)) return finished.value
-            yield* Effect.raceFirst(Effect.asVoid(Fiber.await(calling)), Effect.sleep(stopGraceMs))
-            yield* Effect.forkDetach(Fiber.interrupt(calling))
-            return yield* stopped
-          })
-          return yield* restore(settled).pipe(Effect.onInterrupt(() => Fiber.interrupt(calling)))
-        })
+        Effect.flatMap(Effect.forkDetach(restore(call)), (calling) =>
+          restore(settle(calling, stop, stopped)).pipe(Effect.onInterrupt(() => Fiber.interrupt(calling)))
+        )
       )
+
+/** Waits for a call until the stage is settled, then gives it its grace and stops it (see `untilSettled`). */
+const settle = Effect.fnUntraced(function* <E, R2>(
+  calling: Fiber.Fiber<AgentOutcome, E>,
+  stop: Effect.Effect<void>,
+  stopped: Effect.Effect<AgentOutcome, never, R2>
+) {
+  const finished = yield* Effect.raceFirst(Effect.asSome(Fiber.join(calling)), Effect.as(stop, Option.none()))
+  if (Option.isSome(finished)) return finished.value
+  yield* Effect.raceFirst(Effect.asVoid(Fiber.await(calling)), Effect.sleep(stopGraceMs))
+  yield* Effect.forkDetach(Fiber.interrupt(calling))
+  return yield* stopped
+})
 
 /**
  * Runs an agent's call in a stage as steps of the run and submits its outcome (see the module). The
@@ -214,11 +219,11 @@ const untilSettled = <E, R, R2>(
  *
  * @since 0.3.0
  */
-export const call = (
+export const call: (
   run: RunContext,
   input: StepInput
-): Effect.Effect<AgentOutcome, RunStoreError | BudgetExceeded | UnknownAgent, Services> =>
-  Effect.gen(function* () {
+) => Effect.Effect<AgentOutcome, RunStoreError | BudgetExceeded | UnknownAgent, Services> = Effect.fnUntraced(
+  function* (run: RunContext, input: StepInput) {
     const { stage, previous, stop, generation } = input
     const agent = yield* AgentRegistry.use((registry) => registry.get(input.agent))
     const outer = yield* PipelineEvents
@@ -240,8 +245,10 @@ export const call = (
       (resume: Failed | undefined): Part =>
       (extras) =>
         untilSettled(
-          AgentCall.call(agent, { ...context, ...extras }, { handOverWaitsFromMs, resume, onProgress }).pipe(
-            Effect.provideService(PipelineEvents, recovering)
+          AgentCall.call(
+            agent,
+            { ...context, ...extras },
+            { handOverWaitsFromMs, resume, onProgress, events: recovering }
           ),
           stop,
           stopNow
@@ -283,7 +290,8 @@ export const call = (
     // A stopped agent's end is reported with the stage's `AgentsStopped`.
     if (!StageRunner.isStopped(outcome)) yield* run.emit({ _tag: "AgentFinished", stage, outcome })
     return outcome
-  })
+  }
+)
 
 /**
  * A wait the call handed over: journaled with its end time (in the outcome), so that after a restart

@@ -164,31 +164,34 @@ export const make = (runId: RunId, emit: (event: PipelineEvent) => Effect.Effect
         })
       })
 
-    const reject = (key: Sequencer.AnswerKey, reason: "Duplicate" | "Stale" | "Stopped") =>
-      Effect.gen(function* () {
-        yield* emit({ _tag: "DecisionRejected", reason, stage: key.stage, agent: key.agent })
-        if (reason === "Stopped" || key.agent === Sequencer.verdictAgent) return
-        yield* SessionMetrics.count({
-          kind: reason === "Duplicate" ? "duplicate" : "stale",
-          stage: key.stage,
-          agent: key.agent as AgentId
-        })
+    const reject = Effect.fnUntraced(function* (key: Sequencer.AnswerKey, reason: "Duplicate" | "Stale" | "Stopped") {
+      yield* emit({ _tag: "DecisionRejected", reason, stage: key.stage, agent: key.agent })
+      if (reason === "Stopped" || key.agent === Sequencer.verdictAgent) return
+      yield* SessionMetrics.count({
+        kind: reason === "Duplicate" ? "duplicate" : "stale",
+        stage: key.stage,
+        agent: key.agent as AgentId
       })
+    })
 
-    const submit = (key: Sequencer.AnswerKey, payload: Sequencer.Payload, replayed = false) =>
-      Effect.gen(function* () {
-        const submitted = yield* sequencer.submit(key, payload)
-        if (submitted._tag === "Accepted") {
-          if (payload._tag === "Answer") decisions++
-          yield* emit({ _tag: "DecisionAccepted", seq: submitted.decision.seq, stage: key.stage, agent: key.agent })
-          yield* awaitProcessed(submitted.decision.seq)
-        } else if (submitted._tag === "Duplicate" && (replayed || key.agent === Sequencer.verdictAgent)) {
-          yield* awaitProcessed(submitted.seq)
-        } else {
-          yield* reject(key, submitted._tag)
-        }
-        return submitted
-      })
+    // Generator functions made once per loop, not per decision (each made per call has its own prototype).
+    const submit = Effect.fnUntraced(function* (
+      key: Sequencer.AnswerKey,
+      payload: Sequencer.Payload,
+      replayed: boolean = false
+    ) {
+      const submitted = yield* sequencer.submit(key, payload)
+      if (submitted._tag === "Accepted") {
+        if (payload._tag === "Answer") decisions++
+        yield* emit({ _tag: "DecisionAccepted", seq: submitted.decision.seq, stage: key.stage, agent: key.agent })
+        yield* awaitProcessed(submitted.decision.seq)
+      } else if (submitted._tag === "Duplicate" && (replayed || key.agent === Sequencer.verdictAgent)) {
+        yield* awaitProcessed(submitted.seq)
+      } else {
+        yield* reject(key, submitted._tag)
+      }
+      return submitted
+    })
 
     const start = Effect.gen(function* () {
       const resumed = yield* sequencer.begin(runId)

@@ -248,6 +248,53 @@ export const parse = (stage: Stage, agent: AgentId, text: string): Effect.Effect
   parseWith(decodeResult, stage, agent, text)
 
 /**
+ * {@link parse} without an effect: the result and the repairs that made it (see `AnswerRepair`), or
+ * why the answer is malformed. `strict` turns the repairs off (`answers.strict`).
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { AgentId, StageResult } from "@speckit/core"
+ *
+ * const read = StageResult.read("unlock", AgentId.make("alpha"), '{"summary":"ok","decision":"yes"}', false)
+ * Result.isSuccess(read) // true; read.success.repairs: ['filled "stage" from the call', 'decision "yes" read as "unlock"']
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const read = (
+  stage: Stage,
+  agent: AgentId,
+  text: string,
+  strict: boolean
+): Result.Result<AnswerRepair.Repaired<StageResult>, MalformedResult> =>
+  readWith(decodeResult, stage, agent, text, strict)
+
+/** The synchronous core of {@link parseWith}: extract, repair, check `stage` and `agent`, decode. */
+const readWith = <A>(
+  decode: (input: unknown) => Result.Result<A, { readonly message: string }>,
+  stage: Stage,
+  agent: AgentId,
+  text: string,
+  strict: boolean
+): Result.Result<AnswerRepair.Repaired<A>, MalformedResult> => {
+  const fail = (reason: string) => Result.fail(new MalformedResult({ stage, agent, reason }))
+  const extracted = AnswerRepair.extract(text, strict)
+  if (extracted === undefined) {
+    return fail(extractJson(text) === undefined ? "the answer holds no JSON object" : "the answer is not a JSON object")
+  }
+  const { value: record, repairs } = AnswerRepair.coerce(stage, agent, extracted.value, strict)
+  if (record.stage !== stage) return fail(`expected "stage": "${stage}", got ${JSON.stringify(record.stage)}`)
+  if (record.agent !== agent) return fail(`expected "agent": "${agent}", got ${JSON.stringify(record.agent)}`)
+  const decoded = decode(record)
+  if (Result.isFailure(decoded)) return fail(decoded.failure.message)
+  return Result.succeed({
+    value: decoded.success,
+    repairs: extracted.repairs.length === 0 ? repairs : [...extracted.repairs, ...repairs]
+  })
+}
+
+/**
  * Extracts the JSON object of an answer, checks its `stage` and `agent` (filling in the agent) and
  * decodes it with `decode`: {@link parse} with another schema (e.g. a synthesis).
  *
@@ -262,30 +309,23 @@ export const parse = (stage: Stage, agent: AgentId, text: string): Effect.Effect
  *
  * @since 0.3.0
  */
-export const parseWith = <A>(
+export const parseWith: <A>(
   decode: (input: unknown) => Result.Result<A, { readonly message: string }>,
   stage: Stage,
   agent: AgentId,
   text: string
-): Effect.Effect<A, MalformedResult> =>
-  Effect.gen(function* () {
-    const strict = yield* AnswerRepair.Strict
-    const fail = (reason: string) => Effect.fail(new MalformedResult({ stage, agent, reason }))
-    const extracted = AnswerRepair.extract(text, strict)
-    if (extracted === undefined) {
-      return yield* fail(
-        extractJson(text) === undefined ? "the answer holds no JSON object" : "the answer is not a JSON object"
-      )
-    }
-    const { value: record, repairs } = AnswerRepair.coerce(stage, agent, extracted.value, strict)
-    if (record.stage !== stage) return yield* fail(`expected "stage": "${stage}", got ${JSON.stringify(record.stage)}`)
-    if (record.agent !== agent) return yield* fail(`expected "agent": "${agent}", got ${JSON.stringify(record.agent)}`)
-    const decoded = decode(record)
-    if (Result.isFailure(decoded)) return yield* fail(decoded.failure.message)
-    const applied = yield* AnswerRepair.Applied
-    applied?.push(...extracted.repairs, ...repairs)
-    return decoded.success
-  })
+) => Effect.Effect<A, MalformedResult> = Effect.fnUntraced(function* <A>(
+  decode: (input: unknown) => Result.Result<A, { readonly message: string }>,
+  stage: Stage,
+  agent: AgentId,
+  text: string
+) {
+  const read = readWith(decode, stage, agent, text, yield* AnswerRepair.Strict)
+  if (Result.isFailure(read)) return yield* Effect.fail(read.failure)
+  const applied = yield* AnswerRepair.Applied
+  applied?.push(...read.success.repairs)
+  return read.success.value
+})
 
 /**
  * The vote of a verdict-stage result (`verdict`, or `decision` for unlock), if it has one.

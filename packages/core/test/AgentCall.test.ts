@@ -14,6 +14,7 @@ import {
   SimAgent,
   Spec,
   SpeckitConfig,
+  StageResult,
   TokenUsage
 } from "@speckit/core"
 import { Clock, Effect, Exit, Fiber, Layer, Schema } from "effect"
@@ -226,6 +227,62 @@ describe("AgentCall.call with retries", () => {
       assert.deepStrictEqual(
         outcome.history.map((failed) => [failed.kind, failed.waitedMs]),
         [["Malformed", 0]]
+      )
+    })
+  )
+
+  it.effect("options.events takes the call's events instead of the PipelineEvents in context", () =>
+    Effect.gen(function* () {
+      const h = harness()
+      const own: Array<string> = []
+      const { agent } = scripted(["Timeout", "valid"])
+      const events = { emit: (event: PipelineEvent.PipelineEvent) => Effect.sync(() => void own.push(event._tag)) }
+      const outcome = yield* Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(AgentCall.call(agent, context, { events }))
+        yield* TestClock.adjust("1 hour")
+        return yield* Fiber.join(fiber)
+      }).pipe(Effect.provide(Layer.merge(h.layer, Resilience.layer(configWith({ retry: fast })))))
+      assert.strictEqual(outcome._tag, "Succeeded")
+      assert.deepStrictEqual(own, ["AgentStarted", "AgentRetrying", "AgentStarted"])
+      assert.lengthOf(h.events, 0)
+    })
+  )
+
+  it.effect("a repair is recorded with the answer and counted: the stage's own reading and an ask's", () =>
+    Effect.gen(function* () {
+      const repaired: Array<ReadonlyArray<string> | undefined> = []
+      const h = harness()
+      const layer = Layer.merge(
+        h.layer,
+        Layer.succeed(RunStore.RunStore, {
+          runDir: (runId) => runId,
+          begin: () => Effect.void,
+          saveAnswer: (_run, _stage, _agent, _attempt, answer) =>
+            Effect.sync(() => void repaired.push((answer as { readonly repairs?: ReadonlyArray<string> }).repairs)),
+          saveConsensus: () => Effect.succeed(""),
+          finish: () => Effect.void
+        })
+      )
+      // The answer without its "agent": filled from the call, a repair.
+      const { agent } = scripted(["valid"])
+      const unsigned: Agent.Agent = {
+        ...agent,
+        call: (request) =>
+          Effect.map(agent.call(request), (response) => {
+            const { agent: _agent, ...rest } = JSON.parse(response.text) as Record<string, unknown>
+            return { ...response, text: JSON.stringify(rest) }
+          })
+      }
+      const ask: AgentCall.Ask = {
+        prompt: () => "answer",
+        parse: (text) => StageResult.parse("plan", alpha, text)
+      }
+      yield* AgentCall.call(unsigned, context).pipe(Effect.provide(layer))
+      yield* AgentCall.call(unsigned, { ...context, ask }).pipe(Effect.provide(layer))
+      assert.deepStrictEqual(repaired, [['filled "agent" from the call'], ['filled "agent" from the call']])
+      assert.deepStrictEqual(
+        h.counted.map((event) => event.kind),
+        ["repair", "repair"]
       )
     })
   )

@@ -284,6 +284,27 @@ describe("AnswerRepair: near-miss answers", () => {
     )
   }
 
+  it.effect("StageResult.read gives what parse gives, without an effect: the same result, repairs and rejections", () =>
+    Effect.gen(function* () {
+      for (const row of rows) {
+        for (const strict of [false, true]) {
+          const { result, applied } = yield* read(row.stage, row.text, strict)
+          const sync = StageResult.read(row.stage, alpha, row.text, strict)
+          if (Result.isFailure(result)) {
+            assert.isTrue(Result.isFailure(sync), row.name)
+            if (Result.isFailure(sync)) assert.strictEqual(sync.failure.reason, result.failure.reason, row.name)
+            continue
+          }
+          assert.isTrue(Result.isSuccess(sync), row.name)
+          if (Result.isSuccess(sync)) {
+            assert.deepStrictEqual(sync.success.value, result.success, row.name)
+            assert.deepStrictEqual(sync.success.repairs, applied, row.name)
+          }
+        }
+      }
+    })
+  )
+
   it.effect("strict: only the extraction (and the agent fill); coercions and syntax repairs are Malformed", () =>
     Effect.gen(function* () {
       const extracted = yield* read("unlock", `Here:\n${unlock('"hold"')}`, true)

@@ -97,6 +97,10 @@ interface CallCounters {
   readonly calls: { ok?: Counter; failed?: Counter; interrupted?: Counter }
   cost: Counter | undefined
   wasted: Counter | undefined
+  /** Its `agent` and `model` labels as a series key holds them (see `label`). */
+  readonly agentModel: string
+  /** Its `stage` label as a series key holds it. */
+  readonly stage: string
 }
 
 /** The attributes as `[name, value]` pairs sorted by name, as `Metric` keys a series (an insertion sort: a few pairs, no allocation). */
@@ -116,6 +120,12 @@ const sortedEntries = (attributes: Record<string, string>): Array<[string, strin
   return entries
 }
 
+/** One label as a series key holds it: `["name","value"]` (JSON). */
+const label = (name: string, value: string) => `[${JSON.stringify(name)},${JSON.stringify(value)}]`
+
+/** The `agent`, `model` and `stage` labels of a call's series, sorted by name as a key holds them. */
+const labelsOf = (counters: CallCounters) => `${counters.agentModel},${counters.stage}`
+
 /** The hooks of a counter series: its count, with methods on the prototype (no closures per series). */
 class CounterHooks implements Counter {
   count = 0
@@ -134,16 +144,33 @@ class CounterHooks implements Counter {
  * The Effect metrics. A series is an entry of the context's `Metric.MetricRegistry`, made at its first
  * update under the key `Metric.counter` gives it (so a series made here and one made with the `Metric`
  * API are the same series), without a `Metric` object per attribute set: a run of 1,000 agents × 6
- * stages makes about 24,000 of them, one per agent, stage, model and label.
+ * stages makes about 24,000 of them, one per agent, stage, model and label. The key is effect's
+ * (`["Counter", id, description, attributes sorted by name]` as JSON), put together from the labels'
+ * JSON, each made once per agent, stage and model, rather than by serialising the tuple per series.
  */
 const makeInstruments = (context: Context.Context<never>) => {
-  const descriptions = {
-    tokens: "Tokens used, by agent, stage, model and type",
-    cost: "Cost in USD, by agent, stage and model",
-    calls: "Agent attempts, by agent, stage, model and outcome",
-    events: "Retries, replays, duplicates, stale answers and circuit openings, by kind",
-    wasted: "Tokens spent on failed or interrupted attempts, by agent and stage"
+  const metrics = {
+    tokens: { id: names.tokens, description: "Tokens used, by agent, stage, model and type" },
+    cost: { id: names.cost, description: "Cost in USD, by agent, stage and model" },
+    calls: { id: names.calls, description: "Agent attempts, by agent, stage, model and outcome" },
+    events: {
+      id: names.events,
+      description: "Retries, replays, duplicates, stale answers and circuit openings, by kind"
+    },
+    wasted: {
+      id: names.wastedTokens,
+      description: "Tokens spent on failed or interrupted attempts, by agent and stage"
+    }
   }
+  type Kind = keyof typeof metrics
+  /** What every key of a metric starts with: the series' type, id and description, then its labels. */
+  const keyPrefix = Object.fromEntries(
+    Object.entries(metrics).map(([kind, { id, description }]) => [
+      kind,
+      `["Counter",${JSON.stringify(id)},${JSON.stringify(description)},[`
+    ])
+  ) as Record<Kind, string>
+  const typeLabels = tokenKinds.map((kind) => label("type", tokenLabel[kind]))
   const prompt = Metric.histogram(names.promptTokens, {
     description: "Prompt size (input tokens) of each attempt",
     boundaries: Metric.exponentialBoundaries({ start: 256, factor: 2, count: 10 })
@@ -151,9 +178,17 @@ const makeInstruments = (context: Context.Context<never>) => {
   const registry = Context.get(context, Metric.MetricRegistry)
   const extra = Context.get(context, Metric.CurrentMetricAttributes)
   const hasExtra = Object.keys(extra).length > 0
-  const counter = (id: string, description: string, attributes: Record<string, string>): Counter => {
+  /**
+   * The series of `kind` with `attributes`, made at its first use. `labels`: the attributes as its key
+   * holds them, sorted by name (contextual attributes, when there are any, are merged in and the key is
+   * made from the merged set).
+   */
+  const counter = (kind: Kind, attributes: Record<string, string>, labels: string): Counter => {
+    const { id, description } = metrics[kind]
     const merged: Record<string, string> = hasExtra ? { ...attributes, ...extra } : attributes
-    const key = JSON.stringify(["Counter", id, description, sortedEntries(merged)])
+    const key = hasExtra
+      ? JSON.stringify(["Counter", id, description, sortedEntries(merged)])
+      : `${keyPrefix[kind]}${labels}]]`
     const found = registry.get(key)
     if (found !== undefined) return found.hooks
     const hooks = new CounterHooks()
@@ -166,7 +201,14 @@ const makeInstruments = (context: Context.Context<never>) => {
     const id = `${call.agent}\u0000${call.stage}\u0000${call.model}`
     let found = perCall.get(id)
     if (found === undefined) {
-      found = { tokens: [undefined, undefined, undefined, undefined], calls: {}, cost: undefined, wasted: undefined }
+      found = {
+        tokens: [undefined, undefined, undefined, undefined],
+        calls: {},
+        cost: undefined,
+        wasted: undefined,
+        agentModel: `${label("agent", call.agent)},${label("model", call.model)}`,
+        stage: label("stage", call.stage)
+      }
       perCall.set(id, found)
     }
     return found
@@ -174,30 +216,32 @@ const makeInstruments = (context: Context.Context<never>) => {
   return {
     call: (call: SessionMetrics.CallRecord, costUsd: number, wastedCall: boolean) => {
       const counters = countersOf(call)
-      const base = { agent: call.agent, stage: call.stage, model: call.model }
+      const { agent, stage, model } = call
       for (let i = 0; i < tokenKinds.length; i++) {
         const kind = tokenKinds[i] ?? "input"
         const value = call.usage[kind]
         if (value > 0) {
           let tokens = counters.tokens[i]
           if (tokens === undefined) {
-            tokens = counter(names.tokens, descriptions.tokens, { ...base, type: tokenLabel[kind] })
+            const type = tokenLabel[kind]
+            tokens = counter("tokens", { agent, stage, model, type }, `${labelsOf(counters)},${typeLabels[i]}`)
             counters.tokens[i] = tokens
           }
           tokens.update(value, context)
         }
       }
-      counters.cost ??= counter(names.cost, descriptions.cost, base)
+      counters.cost ??= counter("cost", { agent, stage, model }, labelsOf(counters))
       counters.cost.update(costUsd, context)
       const outcome = call.interrupted ? "interrupted" : call.ok ? "ok" : "failed"
       let calls = counters.calls[outcome]
       if (calls === undefined) {
-        calls = counter(names.calls, descriptions.calls, { ...base, outcome })
+        const outcomeLabels = `${counters.agentModel},${label("outcome", outcome)},${counters.stage}`
+        calls = counter("calls", { agent, stage, model, outcome }, outcomeLabels)
         counters.calls[outcome] = calls
       }
       calls.update(1, context)
       if (wastedCall) {
-        counters.wasted ??= counter(names.wastedTokens, descriptions.wasted, base)
+        counters.wasted ??= counter("wasted", { agent, stage, model }, labelsOf(counters))
         counters.wasted.update(TokenUsage.total(call.usage), context)
       }
       if (call.usage.input > 0) prompt.updateUnsafe(call.usage.input, context)
@@ -206,7 +250,9 @@ const makeInstruments = (context: Context.Context<never>) => {
       const id = `${event.kind}\u0000${event.agent}\u0000${event.stage}`
       let found = events.get(id)
       if (found === undefined) {
-        found = counter(names.events, descriptions.events, { kind: event.kind, agent: event.agent, stage: event.stage })
+        const { kind, agent, stage } = event
+        const labels = `${label("agent", agent)},${label("kind", kind)},${label("stage", stage)}`
+        found = counter("events", { kind, agent, stage }, labels)
         events.set(id, found)
       }
       found.update(1, context)

@@ -142,6 +142,48 @@ describe("Metrics (session)", () => {
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
   )
 
+  it.effect("keys every series as the Metric API does: tokens, cost, calls and events", () =>
+    Effect.gen(function* () {
+      const metrics = yield* Metrics.make()
+      const agent = AgentId.make("beta")
+      // A label that JSON escapes: the key is effect's JSON, whatever the values hold.
+      const model = 'vendor/m"x\\y'
+      const usage = TokenUsage.make({ input: 10, cachedInput: 4, output: 5, reasoning: 2 })
+      yield* metrics.record(call({ agent, model, usage }))
+      yield* metrics.record(call({ agent, model, ok: false }))
+      yield* metrics.count?.({ kind: "retry", stage: "plan", agent }) ?? Effect.void
+      const same = (id: string, description: string, attributes: Record<string, string>) =>
+        Metric.update(Metric.counter(id, { description, attributes }), 1)
+      const base = { agent, stage: "plan", model }
+      for (const type of ["input", "cached_input", "output", "reasoning"]) {
+        yield* same(Metrics.names.tokens, "Tokens used, by agent, stage, model and type", { ...base, type })
+      }
+      yield* same(Metrics.names.cost, "Cost in USD, by agent, stage and model", base)
+      for (const outcome of ["ok", "failed"]) {
+        yield* same(Metrics.names.calls, "Agent attempts, by agent, stage, model and outcome", { ...base, outcome })
+      }
+      yield* same(
+        Metrics.names.wastedTokens,
+        "Tokens spent on failed or interrupted attempts, by agent and stage",
+        base
+      )
+      yield* same(Metrics.names.events, "Retries, replays, duplicates, stale answers and circuit openings, by kind", {
+        kind: "retry",
+        agent,
+        stage: "plan"
+      })
+      // Each update through the Metric API landed on the series the layer made: no series was added.
+      const series = yield* Metric.snapshot
+      const counters = series.filter((s) => s.type === "Counter")
+      assert.strictEqual(counters.length, 9)
+      const count = (id: string, match: Record<string, string>) =>
+        counters.find((s) => s.id === id && Object.entries(match).every(([k, v]) => s.attributes?.[k] === v))?.state
+      assert.deepStrictEqual(count(Metrics.names.tokens, { type: "reasoning" }), { count: 3, incremental: false })
+      assert.deepStrictEqual(count(Metrics.names.calls, { outcome: "failed" }), { count: 2, incremental: false })
+      assert.deepStrictEqual(count(Metrics.names.events, { kind: "retry" }), { count: 2, incremental: false })
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
+  )
+
   it.effect("keeps one series per attribute set, shared with the Metric API and under contextual attributes", () =>
     Effect.gen(function* () {
       const metrics = yield* Metrics.make()
