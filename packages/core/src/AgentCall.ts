@@ -368,9 +368,7 @@ const attempt = Effect.fnUntraced(function* (call: InFlight, restore: Restore) {
       call.faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request))),
       agent.id,
       byDeadline ? remaining : policy.timeoutMs,
-      byDeadline
-        ? `the call took its whole time budget (retry.maxElapsedMs ${policy.maxElapsedMs} ms)`
-        : `no answer within ${policy.timeoutMs} ms`
+      byDeadline ? `the call took its whole time budget (retry.maxElapsedMs ${policy.maxElapsedMs} ms)` : undefined
     )
   ).pipe(Effect.result)
   return yield* answered(call, attempt, response)

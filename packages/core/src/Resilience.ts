@@ -335,45 +335,66 @@ export const withTimeout = <A, E, R>(
   reason?: string
 ): Effect.Effect<A, E | AgentError, R> => {
   if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return self
-  const ms = Math.max(0, timeoutMs)
-  const timedOut = () =>
-    new AgentError({ agent, kind: "Timeout", detail: reason ?? `no answer within ${timeoutMs} ms` })
-  // A race with the timer rather than `Effect.timeoutOrElse`, which wraps the same race in an
-  // `Option` and a `flatMap` on every attempt.
-  const raced = Effect.raceFirst(
-    self,
-    Effect.flatMap(Effect.sleep(Duration.millis(ms)), () => Effect.fail(timedOut()))
-  )
-  if (ms > MAX_TIMER_MS) return raced
-  return Clock.clockWith((clock) =>
-    // With the live clock, the attempt runs in one child fiber and the timer is a plain timer (what
-    // the race's second fiber would wait for): on time-out the attempt is interrupted, and awaited,
-    // before the call fails with `Timeout`. Any other clock (`TestClock`) gets the race.
-    clock.sleep !== liveSleep
-      ? raced
-      : Effect.flatMap(Effect.forkChild(self, { startImmediately: true }), (attempt) =>
-          Effect.callback<A, E | AgentError>((resume) => {
-            let done = false
-            const timer = setTimeout(() => {
-              if (done) return
-              done = true
-              resume(Effect.andThen(Fiber.interrupt(attempt), Effect.fail(timedOut())))
-            }, ms)
-            attempt.addObserver((exit) => {
-              if (done) return
-              done = true
-              clearTimeout(timer)
-              resume(exit)
-            })
-            return Effect.suspend(() => {
-              done = true
-              clearTimeout(timer)
-              return Fiber.interrupt(attempt)
-            })
-          })
-        )
-  )
+  const limit: TimeLimit = { agent, ms: Math.max(0, timeoutMs), timeoutMs, reason }
+  if (limit.ms > MAX_TIMER_MS) return raceTimer(self, limit)
+  // With the live clock, the attempt runs in one child fiber and the timer is a plain timer (what the
+  // race's second fiber would wait for). Any other clock (`TestClock`) gets the race.
+  return Clock.clockWith((clock) => (clock.sleep !== liveSleep ? raceTimer(self, limit) : underTimer(self, limit)))
 }
+
+/** An attempt's time limit (see {@link withTimeout}): its `Timeout` error is made only if it fires. */
+interface TimeLimit {
+  readonly agent: string
+  readonly ms: number
+  readonly timeoutMs: number
+  readonly reason: string | undefined
+}
+
+const timedOut = (limit: TimeLimit) =>
+  new AgentError({
+    agent: limit.agent,
+    kind: "Timeout",
+    detail: limit.reason ?? `no answer within ${limit.timeoutMs} ms`
+  })
+
+/**
+ * The attempt raced with a sleep on the fiber's clock. A race with the timer rather than
+ * `Effect.timeoutOrElse`, which wraps the same race in an `Option` and a `flatMap` on every attempt.
+ */
+const raceTimer = <A, E, R>(self: Effect.Effect<A, E, R>, limit: TimeLimit): Effect.Effect<A, E | AgentError, R> =>
+  Effect.raceFirst(
+    self,
+    Effect.flatMap(Effect.sleep(Duration.millis(limit.ms)), () => Effect.fail(timedOut(limit)))
+  )
+
+const startNow = { startImmediately: true } as const
+
+/**
+ * The attempt in a child fiber under a plain timer: on time-out the attempt is interrupted, and
+ * awaited, before the call fails with `Timeout`.
+ */
+const underTimer = <A, E, R>(self: Effect.Effect<A, E, R>, limit: TimeLimit): Effect.Effect<A, E | AgentError, R> =>
+  Effect.flatMap(Effect.forkChild(self, startNow), (attempt) =>
+    Effect.callback<A, E | AgentError>((resume) => {
+      let done = false
+      const timer = setTimeout(() => {
+        if (done) return
+        done = true
+        resume(Effect.andThen(Fiber.interrupt(attempt), Effect.fail(timedOut(limit))))
+      }, limit.ms)
+      attempt.addObserver((exit) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        resume(exit)
+      })
+      return Effect.suspend(() => {
+        done = true
+        clearTimeout(timer)
+        return Fiber.interrupt(attempt)
+      })
+    })
+  )
 
 /** The longest delay `setTimeout` takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1

@@ -11,7 +11,7 @@ import type { GitState } from "./GitState.ts"
 import type { RunId } from "./RunId.ts"
 import * as RunSummary from "./RunSummary.ts"
 import * as LineLogs from "./internal/lineLogs.ts"
-import type { Stage } from "./Stage.ts"
+import * as Stage from "./Stage.ts"
 
 /**
  * Writing a run record failed (or, with `operation: "read"`, reading one back: `loggedEvents`).
@@ -44,6 +44,12 @@ export interface RunRecord {
   readonly config: unknown
 }
 
+/** Each stage's answer log in a run directory (`answers/<stage>.jsonl`), named once. */
+const answerLogs = Object.fromEntries(Stage.all.map((stage) => [stage, `answers/${stage}.jsonl`])) as Record<
+  Stage.Stage,
+  string
+>
+
 /**
  * The run-store service.
  *
@@ -71,7 +77,7 @@ export class RunStore extends Context.Service<
      */
     readonly saveAnswer: (
       runId: RunId,
-      stage: Stage,
+      stage: Stage.Stage,
       agent: string,
       attempt: number,
       answer: unknown
@@ -218,14 +224,18 @@ export class RunStore extends Context.Service<
           failure: (file, error) => new RunStoreError({ path: file, reason: error.message }),
           inBackground
         })
-        /** The appenders of the run logs, by run and log (each opened once). */
-        const logs = new Map<string, (line: string) => Effect.Effect<void>>()
+        /** The appenders of the run logs, by run, then by log (each opened once). */
+        const logs = new Map<RunId, Map<string, (line: string) => Effect.Effect<void>>>()
         const appendTo = (runId: RunId, name: string, line: string) => {
-          const key = `${runId}/${name}`
-          let append = logs.get(key)
+          let ofRun = logs.get(runId)
+          if (ofRun === undefined) {
+            ofRun = new Map()
+            logs.set(runId, ofRun)
+          }
+          let append = ofRun.get(name)
           if (append === undefined) {
             append = openLog(path.resolve(root, runDir(runId), name))
-            logs.set(key, append)
+            ofRun.set(name, append)
           }
           return append(line)
         }
@@ -235,7 +245,7 @@ export class RunStore extends Context.Service<
           saveAnswer: (runId, stage, agent, attempt, answer) =>
             appendTo(
               runId,
-              `answers/${stage}.jsonl`,
+              answerLogs[stage],
               // Under the name it was saved as (an aggregator's answer: `aggregate.<agent>`).
               JSON.stringify({
                 ...(typeof answer === "object" && answer !== null ? answer : { answer }),
