@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, type Context, Effect, Result, Schedule } from "effect"
+import { Clock, Context, Effect, Result, Schedule } from "effect"
 import * as Agent from "./Agent.ts"
 import { AgentError } from "./AgentError.ts"
 import * as ContextGuard from "./ContextGuard.ts"
@@ -326,6 +326,7 @@ interface InFlight {
   readonly deadline: number
   readonly state: CallState
   readonly progress: (inFlightPrompt: string | undefined) => void
+  readonly clock: Clock.Clock
   readonly faults: FaultInjector["Service"]
   readonly metrics: SessionMetrics["Service"]
   readonly store: RunStore["Service"]
@@ -359,8 +360,7 @@ const attempt = Effect.fnUntraced(function* (call: InFlight, restore: Restore) {
   if (reduced) yield* events.emit({ _tag: "PromptReduced", stage, agent: agent.id, attempt, ...reduced })
   yield* restore(call.budget.admit({ stage, agent: agent.id, attempt, model: agent.model, prompt: request.prompt }))
   yield* events.emit({ _tag: "AgentStarted", stage, agent: agent.id, attempt })
-  const now = yield* Clock.currentTimeMillis
-  const remaining = call.deadline - now
+  const remaining = call.deadline - call.clock.currentTimeMillisUnsafe()
   const byDeadline = policy.timeoutMs === undefined || remaining < policy.timeoutMs
   call.progress(request.prompt)
   const response = yield* restore(
@@ -510,12 +510,15 @@ export const call = Effect.fnUntraced(function* (
   context: CallContext,
   options: CallOptions = {}
 ): Effect.fn.Return<AgentOutcome.AgentOutcome, RunStoreError | BudgetExceeded, Services> {
-  const resilience = yield* Resilience.AgentResilience
-  const counter = yield* TokenCounter.TokenCounter
+  // Every service the call uses, read from the context once (not a `yield*` each).
+  const services = yield* Effect.context<Services>()
+  const clock = Context.get(services, Clock.Clock)
+  const resilience = Context.get(services, Resilience.AgentResilience)
+  const counter = Context.get(services, TokenCounter.TokenCounter)
   const policy = resilience.policyFor(agent.id)
   const resume = options.resume
   const resumed = resume?.handOver
-  const started = resumed?.startedAt ?? (yield* Clock.currentTimeMillis)
+  const started = resumed?.startedAt ?? clock.currentTimeMillisUnsafe()
   const state = stateOf(agent, resume)
   const call: InFlight = {
     agent,
@@ -524,14 +527,15 @@ export const call = Effect.fnUntraced(function* (
     deadline: started + policy.maxElapsedMs,
     state,
     progress: progressReporter(options.onProgress, state, counter),
-    faults: yield* FaultInjector,
-    metrics: yield* SessionMetrics,
-    store: yield* RunStore,
-    events: options.events ?? (yield* PipelineEvents),
-    budget: yield* Budget,
+    clock,
+    faults: Context.get(services, FaultInjector),
+    metrics: Context.get(services, SessionMetrics),
+    store: Context.get(services, RunStore),
+    events: options.events ?? Context.get(services, PipelineEvents),
+    budget: Context.get(services, Budget),
     counter,
-    catalogue: yield* ModelLimits.ModelLimits,
-    strict: yield* AnswerRepair.Strict
+    catalogue: Context.get(services, ModelLimits.ModelLimits),
+    strict: Context.get(services, AnswerRepair.Strict)
   }
   const { stage } = context
   const events = call.events
@@ -567,7 +571,7 @@ export const call = Effect.fnUntraced(function* (
     Effect.map((result) => Result.succeed(result)),
     Effect.catchTag("AgentError", (error) => Effect.succeed(Result.fail(error)))
   )
-  const durationMs = (yield* Clock.currentTimeMillis) - started
+  const durationMs = clock.currentTimeMillisUnsafe() - started
   return outcomeOf(final, {
     agent,
     state,

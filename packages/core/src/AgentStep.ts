@@ -7,7 +7,7 @@
  *
  * @since 0.3.0
  */
-import { Clock, Effect, Fiber, Option, Schema } from "effect"
+import { Clock, Context, Effect, Fiber, Option, Schema } from "effect"
 import type * as Agent from "./Agent.ts"
 import * as AgentCall from "./AgentCall.ts"
 import type { AgentId } from "./AgentId.ts"
@@ -225,9 +225,10 @@ export const call: (
 ) => Effect.Effect<AgentOutcome, RunStoreError | BudgetExceeded | UnknownAgent, Services> = Effect.fnUntraced(
   function* (run: RunContext, input: StepInput) {
     const { stage, previous, stop, generation } = input
-    const agent = yield* AgentRegistry.use((registry) => registry.get(input.agent))
-    const outer = yield* PipelineEvents
-    const started = yield* Clock.currentTimeMillis
+    const services = yield* Effect.context<AgentRegistry>()
+    const agent = yield* Context.get(services, AgentRegistry).get(input.agent)
+    const outer = Context.get(services, PipelineEvents)
+    const started = Context.get(services, Clock.Clock).currentTimeMillisUnsafe()
     // What the call spent so far, as it reports it: a stopped call is charged for it.
     let spent: AgentCall.Progress | undefined
     const onProgress = (progress: AgentCall.Progress) => {
