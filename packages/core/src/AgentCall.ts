@@ -345,9 +345,9 @@ type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, 
  * One attempt of a call. Only waiting (for the budget, for the agent) can be interrupted: an answer
  * that has arrived is always read, recorded and counted, even when the stage is decided meanwhile.
  */
-const attemptOnce = (call: InFlight) => Effect.uninterruptibleMask((restore) => attempt(call, restore))
+const attemptOnce = (call: InFlight) => Effect.uninterruptibleMask((restore) => sendAttempt(call, restore))
 
-const attempt = Effect.fnUntraced(function* (call: InFlight, restore: Restore) {
+const sendAttempt = Effect.fnUntraced(function* (call: InFlight, restore: Restore) {
   const { agent, context, state, policy, events, counter } = call
   const { stage } = context
   const attempt = ++state.attempt

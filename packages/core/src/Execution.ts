@@ -86,6 +86,9 @@ export interface Service {
   readonly suspended: () => boolean
 }
 
+/** A step's result when it ran in this process. */
+const ranNow = <A>(value: A): Step<A> => ({ value, replayed: false })
+
 /**
  * Runs every step directly: nothing is journaled, pauses end the run.
  *
@@ -100,7 +103,7 @@ export interface Service {
  */
 export const direct: Service = {
   durable: false,
-  step: (options) => Effect.map(options.execute, (value) => ({ value, replayed: false })),
+  step: (options) => Effect.map(options.execute, ranNow),
   awaitReview: () => Effect.succeed(undefined),
   awaitBudget: () => Effect.succeed(undefined),
   suspended: () => false

@@ -94,16 +94,16 @@ export const logger = (runId: RunId) =>
       appendEvent && (!replaying || (logged !== undefined && !logged.take(event)))
         ? Clock.clockWith((clock) => appendEvent(runId, { at: clock.currentTimeMillisUnsafe(), ...event }))
         : Effect.void
+    /** A step that ran in this process ends the replay (the mapping is made once, not per step). */
+    const noteFresh = <A>(done: Execution.Step<A>): Execution.Step<A> => {
+      if (!done.replayed) replaying = false
+      return done
+    }
     const result: Logger = {
       durable: execution.durable,
       emit: (event) => Effect.andThen(events.emit(event), log(event)),
       log,
-      step: (options) =>
-        Effect.tap(execution.step(options), (done) =>
-          Effect.sync(() => {
-            if (!done.replayed) replaying = false
-          })
-        ),
+      step: (options) => Effect.map(execution.step(options), noteFresh),
       replaying: () => replaying
     }
     return result
