@@ -89,6 +89,9 @@ export const sample = async (options: {
 /** Rounds to 2 decimals, for printing and JSON. */
 export const round2 = (value: number): number => Math.round(value * 100) / 100
 
+/** Rounds to 3 decimals: a small figure (a fraction of a millisecond) held against a limit. */
+export const round3 = (value: number): number => Math.round(value * 1000) / 1000
+
 /** A figure in milliseconds: the median of `samples`, with the samples (rounded to 0.01 ms). */
 export const ms = (label: string, samples: ReadonlyArray<number>): Measurement => ({
   label,

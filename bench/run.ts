@@ -82,7 +82,8 @@ const runOne = async (benchmark: Benchmark): Promise<Outcome> => {
   }
 }
 
-const fmt = (value: number) => value.toFixed(2)
+/** Two decimals; three below 1 (a fraction of a millisecond against its limit must not round to it). */
+const fmt = (value: number) => (Math.abs(value) < 1 && value !== 0 ? value.toFixed(3) : value.toFixed(2))
 
 const report = (outcome: Extract<Outcome, { status: "ok" }>) => {
   const { result } = outcome
@@ -104,8 +105,9 @@ const report = (outcome: Extract<Outcome, { status: "ok" }>) => {
   const check = target ? ` ${target.direction === "max" ? "<=" : ">="} ${fmt(target.ratio)}` : " (no target)"
   log(`  ${outcome.verdict === "NONE" ? "INFO" : outcome.verdict} ratio ${fmt(outcome.ratio)}${check}`)
   for (const goal of result.goals ?? []) {
+    const samples = goal.samples ? `  [${goal.samples.map(fmt).join(", ")}]` : ""
     log(
-      `  ${goalVerdict(goal)} ${goal.label} ${fmt(goal.value)} ${goal.unit} ${goal.direction === "max" ? "<=" : ">="} ${fmt(goal.limit)}`
+      `  ${goalVerdict(goal)} ${goal.label} ${fmt(goal.value)} ${goal.unit} ${goal.direction === "max" ? "<=" : ">="} ${fmt(goal.limit)}${samples}`
     )
   }
 }

@@ -438,6 +438,9 @@ const answered = Effect.fnUntraced(function* (
   return parsed.success.value
 })
 
+/** A call's failure as its final result (the other errors, store and budget, fail the call). */
+const failedWith = (error: AgentError) => Effect.succeed(Result.fail(error))
+
 /** An answer the agent's reading rejected: a `Malformed` failure of the attempt (retried as such). */
 const malformed = (call: InFlight, error: StageResult.MalformedResult) =>
   new AgentError({ agent: call.agent.id, kind: "Malformed", detail: error.reason })
@@ -567,10 +570,7 @@ export const call = Effect.fnUntraced(function* (
     (change) => events.emit({ _tag: "BreakerChanged", stage, ...change }),
     { stage }
   )
-  const final = yield* guarded.pipe(
-    Effect.map((result) => Result.succeed(result)),
-    Effect.catchTag("AgentError", (error) => Effect.succeed(Result.fail(error)))
-  )
+  const final = yield* Effect.catchTag(Effect.map(guarded, Result.succeed), "AgentError", failedWith)
   const durationMs = clock.currentTimeMillisUnsafe() - started
   return outcomeOf(final, {
     agent,
