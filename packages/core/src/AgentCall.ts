@@ -365,7 +365,7 @@ const sendAttempt = Effect.fnUntraced(function* (call: InFlight, restore: Restor
   call.progress(request.prompt)
   const response = yield* restore(
     Resilience.withTimeout(
-      call.faults.beforeAttempt(request).pipe(Effect.andThen(agent.call(request))),
+      Effect.andThen(call.faults.beforeAttempt(request), agent.call(request)),
       agent.id,
       byDeadline ? remaining : policy.timeoutMs,
       byDeadline ? `the call took its whole time budget (retry.maxElapsedMs ${policy.maxElapsedMs} ms)` : undefined

@@ -300,20 +300,23 @@ export const preflight = <R = never>(
   })
 
 /** Keeps an agent's failures typed: anything but an `AgentError` becomes a `ServerError`. */
-const guardCall =
-  (id: AgentId, provider: string, call: Agent.Agent["call"]): Agent.Agent["call"] =>
-  (request) =>
-    Effect.suspend(() => call(request)).pipe(
-      Effect.catchCause((cause) => {
-        if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
-        const error = Cause.squash(cause)
-        return error instanceof AgentError
-          ? Effect.fail(error)
-          : Effect.fail(
-              new AgentError({ agent: id, kind: "ServerError", detail: `provider "${provider}": ${describe(error)}` })
-            )
-      })
+const guardCall = (id: AgentId, provider: string, call: Agent.Agent["call"]): Agent.Agent["call"] => {
+  // Made once per agent, not per call.
+  const typed = (cause: Cause.Cause<AgentError>): Effect.Effect<never, AgentError> => {
+    if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+    const error = Cause.squash(cause)
+    return error instanceof AgentError
+      ? Effect.fail(error)
+      : Effect.fail(
+          new AgentError({ agent: id, kind: "ServerError", detail: `provider "${provider}": ${describe(error)}` })
+        )
+  }
+  return (request) =>
+    Effect.catchCause(
+      Effect.suspend(() => call(request)),
+      typed
     )
+}
 
 const isAgentLike = (value: unknown): value is Agent.Agent =>
   Predicate.isObject(value) && Predicate.isFunction(value.call) && Predicate.isString(value.model)

@@ -254,10 +254,11 @@ export const make = (options: SimAgentOptions): Agent.Agent => {
         const output = estimateTokens(text)
         const cachedInput = request.stage === "plan" ? 0 : Math.min(input, estimateTokens(request.spec.text))
         const reasoning = model === "sim-large" ? Math.floor(output / 4) : 0
-        return Effect.sleep(latency).pipe(
-          Effect.andThen(edit(request)),
-          Effect.as({ text, model, usage: TokenUsage.make({ input, cachedInput, output, reasoning }) })
-        )
+        return Effect.as(Effect.andThen(Effect.sleep(latency), edit(request)), {
+          text,
+          model,
+          usage: TokenUsage.make({ input, cachedInput, output, reasoning })
+        })
       })
   }
 }
