@@ -37,6 +37,8 @@ interface AgentBreaker {
   readonly tripPolicy: CircuitBreaker.TripPolicy
   /** How long a failure that trips the circuit keeps it open (`resetAfterMs`). */
   readonly openMs: number
+  /** The admission of a call into its circuit, made once (every call of the agent runs it). */
+  readonly admit: Effect.Effect<CircuitBreaker.Admission, CircuitBreaker.CircuitBreakerError>
 }
 
 /**
@@ -133,7 +135,8 @@ export const make = (
         agent,
         failureThreshold,
         tripPolicy: CircuitBreaker.consecutive(failureThreshold),
-        openMs: Math.max(0, policy.breaker.resetAfterMs)
+        openMs: Math.max(0, policy.breaker.resetAfterMs),
+        admit: Scope.provide(store.admit(agent), scope)
       })
     }
 
@@ -183,7 +186,7 @@ export const make = (
         if (breaker === undefined) return self
         const reporter: Reporter = { onChange, stage: options?.stage }
         return Effect.uninterruptibleMask((restore) =>
-          Effect.matchEffect(Scope.provide(store.admit(agent), scope), {
+          Effect.matchEffect(breaker.admit, {
             onFailure: (error) => rejection(breaker, error),
             onSuccess: (admission) => {
               const run = Effect.flatMap(Effect.exit(restore(self)), (exit) =>
