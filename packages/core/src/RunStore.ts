@@ -4,13 +4,14 @@
  *
  * @since 0.1.0
  */
-import { type Cause, Context, Effect, Exit, Fiber, FileSystem, Layer, Path, Schema } from "effect"
+import { Context, Duration, Effect, FileSystem, Layer, Path, Schema } from "effect"
 import type { Candidate } from "./Candidate.ts"
 import type { StageConsensus } from "./Consensus.ts"
 import type { GitState } from "./GitState.ts"
 import type { RunId } from "./RunId.ts"
 import * as RunSummary from "./RunSummary.ts"
 import * as LineLogs from "./internal/lineLogs.ts"
+import * as WriteBehind from "./internal/writeBehind.ts"
 import * as Stage from "./Stage.ts"
 
 /**
@@ -43,6 +44,13 @@ export interface RunRecord {
   readonly git?: GitState | undefined
   readonly config: unknown
 }
+
+/**
+ * How long the file-system store waits before it writes what a run recorded: long enough to gather a
+ * burst (a stage's answers, events, consensus and artifact) into few writes that run while the next
+ * agents wait, short enough that a reader following the files sees them at once.
+ */
+const writeDelay = Duration.millis(5)
 
 /** Each stage's answer log in a run directory (`answers/<stage>.jsonl`), named once. */
 const answerLogs = Object.fromEntries(Stage.all.map((stage) => [stage, `answers/${stage}.jsonl`])) as Record<
@@ -143,7 +151,9 @@ export class RunStore extends Context.Service<
    * Stores runs as files in a workspace directory. Every file is written to a temporary name and
    * renamed, so a crash never leaves a half-written artifact; the logs (`events.jsonl`, and the raw
    * answers in `answers/<stage>.jsonl`) are appended in batches, and a line a crash cut short is
-   * skipped by {@link parseJsonLines}.
+   * skipped by {@link parseJsonLines}. What a run records is written a few milliseconds later, a
+   * burst at a time (a stage's answers, events, consensus and artifact together, while the next agents
+   * wait); `flush` and `finish` write it at once, and closing the layer writes what is still queued.
    *
    * @since 0.1.0
    */
@@ -186,38 +196,13 @@ export class RunStore extends Context.Service<
           path.join(runDir(runId), "consensus", `${consensus.stage}.json`)
         const artifactOf = (run: RunRecord, consensus: StageConsensus) =>
           path.relative(root, path.join(run.specDirectory, `${consensus.stage}.md`))
-        // Answers, events, consensus records and stage artifacts are written in the background, off
-        // the stages' critical path; `finish` waits for every pending write (and fails if one failed)
-        // before writing the summary, so a finished run has all its files. A write that is done is
-        // forgotten at once, its failure (the first) kept for `flush` to report.
-        const scope = yield* Effect.scope
-        const pending = new Set<Fiber.Fiber<void, RunStoreError>>()
-        let failed: Cause.Cause<RunStoreError> | undefined
-        const flush = Effect.suspend(() => {
-          const fibers = [...pending]
-          pending.clear()
-          return Fiber.joinAll(fibers).pipe(
-            Effect.andThen(
-              Effect.suspend(() => {
-                const cause = failed
-                failed = undefined
-                return cause === undefined ? Effect.void : Effect.failCause(cause)
-              })
-            )
-          )
-        })
-        const inBackground = (effect: Effect.Effect<void, RunStoreError>) =>
-          Effect.forkIn(effect, scope).pipe(
-            Effect.flatMap((fiber) =>
-              Effect.sync(() => {
-                pending.add(fiber)
-                fiber.addObserver((exit) => {
-                  pending.delete(fiber)
-                  if (Exit.isFailure(exit) && failed === undefined) failed = exit.cause
-                })
-              })
-            )
-          )
+        // Answers, events, consensus records and stage artifacts are written in the background, a few
+        // milliseconds after they are recorded, a burst at a time, off the stages' critical path;
+        // `finish` waits for every pending write (and fails if one failed) before writing the summary,
+        // so a finished run has all its files. Closing the store waits for them too.
+        const background = yield* WriteBehind.make<RunStoreError>(writeDelay)
+        const { flush } = background
+        const inBackground = background.submit
         const openLog = LineLogs.make({
           fs,
           ensureDirectory: (file) => ensureDirectory(path.dirname(file)),

@@ -1,7 +1,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { type Consensus, RunId, RunStore, RunSummary } from "@speckit/core"
-import { Effect, Layer } from "effect"
+import { Effect, FileSystem, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -225,6 +225,49 @@ describe("RunStore.layerFileSystem", () => {
       ).pipe(Effect.flip)
       assert.match(error.message, /^cannot read .*events\.jsonl: /)
     })
+  )
+
+  it.effect(
+    "a burst of lines goes to disk as one append, a moment later; closing the store writes what is queued",
+    () =>
+      Effect.gen(function* () {
+        const workspace = tempWorkspace()
+        const appends: Array<string> = []
+        // The platform's file system, each append (a write with flag "a") noted.
+        const countingFs = Layer.effect(
+          FileSystem.FileSystem,
+          Effect.map(FileSystem.FileSystem, (fileSystem) =>
+            FileSystem.FileSystem.of({
+              ...fileSystem,
+              writeFileString: (file, data, options) => {
+                if (options?.flag === "a") appends.push(file)
+                return fileSystem.writeFileString(file, data, options)
+              }
+            })
+          )
+        ).pipe(Layer.provide(NodeServices.layer))
+        yield* Effect.gen(function* () {
+          const store = yield* RunStore.RunStore
+          for (let i = 0; i < 100; i++) {
+            yield* store.appendEvent?.(runId, { _tag: "AgentStarted", agent: `a${i}` }) ?? Effect.void
+          }
+          // Nothing is written while the burst goes on.
+          assert.deepStrictEqual(appends, [])
+        }).pipe(
+          Effect.provide(
+            RunStore.RunStore.layerFileSystem(workspace).pipe(
+              Layer.provide(countingFs),
+              Layer.provide(NodeServices.layer)
+            )
+          ),
+          Effect.scoped
+        )
+        assert.strictEqual(appends.length, 1)
+        const logged = RunStore.parseJsonLines(
+          fs.readFileSync(path.join(workspace, ".speckit", "runs", runId, "events.jsonl"), "utf8")
+        )
+        assert.strictEqual(logged.length, 100)
+      })
   )
 
   it.effect("a write that fails is reported by flush", () =>
