@@ -13,6 +13,7 @@ import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
 import type { RunId } from "./RunId.ts"
 import * as RunPhase from "./RunPhase.ts"
 import { type RunRecord, RunStore } from "./RunStore.ts"
+import * as RunSummary from "./RunSummary.ts"
 import type * as Sequencer from "./Sequencer.ts"
 import type { Spec } from "./Spec.ts"
 import type * as SpeckitConfig from "./SpeckitConfig.ts"
@@ -58,6 +59,19 @@ export interface Logger {
 }
 
 /**
+ * An event as the run's log holds it, without what the run's other records hold already: an agent's
+ * answer without its stage result (the stage's answer log has the raw answer it was read from, and the
+ * stage's consensus merges it), and the run's end with the summary's head (`RunSummary.Head`; the
+ * whole summary is `summary.json`). Serialised twice, they were more than half of a large run's log.
+ */
+const loggedForm = (event: PipelineEvent): object => {
+  if (event._tag === "RunFinished") return { _tag: event._tag, summary: RunSummary.head(event.summary) }
+  if (event._tag !== "AgentFinished" || event.outcome._tag !== "Succeeded") return event
+  const { result: _result, ...outcome } = event.outcome
+  return { ...event, outcome }
+}
+
+/**
  * Makes the logger of run `runId`: a durable run replays its journal on resume, and until a step
  * really runs again everything it does was done before, so its events are shown but not logged a
  * second time, unless the run's log lacks them (`RunStore.loggedEvents`: a crash lost its last batch).
@@ -90,10 +104,13 @@ export const logger = (runId: RunId) =>
         ? LoggedEvents.fromLog(yield* store.loggedEvents(runId))
         : undefined
     // Each line carries when it happened (`at`, epoch ms): the report's timeline is drawn from it.
-    const log = (event: PipelineEvent) =>
-      appendEvent && (!replaying || (logged !== undefined && !logged.take(event)))
-        ? Clock.clockWith((clock) => appendEvent(runId, { at: clock.currentTimeMillisUnsafe(), ...event }))
+    const log = (event: PipelineEvent) => {
+      if (!appendEvent) return Effect.void
+      const line = loggedForm(event)
+      return !replaying || (logged !== undefined && !logged.take(line))
+        ? Clock.clockWith((clock) => appendEvent(runId, { at: clock.currentTimeMillisUnsafe(), ...line }))
         : Effect.void
+    }
     /** A step that ran in this process ends the replay (the mapping is made once, not per step). */
     const noteFresh = <A>(done: Execution.Step<A>): Execution.Step<A> => {
       if (!done.replayed) replaying = false

@@ -12,6 +12,7 @@ import {
   PipelineEvent,
   RunId,
   RunStore,
+  RunSummary,
   Sequencer,
   SessionMetrics,
   SimAgent,
@@ -199,6 +200,17 @@ describe("Pipeline", () => {
       assert.deepStrictEqual(phases, [...Stage.all.map(() => "Running"), "Completed"])
       assert.strictEqual(events[0]?._tag, "RunStarted")
       assert.strictEqual(events.at(-1)?._tag, "RunFinished")
+      // The log repeats nothing the other records hold: no stage result, the summary's head only.
+      const logged = RunStore.parseJsonLines(
+        fs.readFileSync(path.join(workspace, summary.runDir, "events.jsonl"), "utf8")
+      ) as Array<{ readonly _tag: string; readonly outcome?: object; readonly summary?: object }>
+      const finished = logged.filter((line) => line._tag === "AgentFinished")
+      assert.strictEqual(finished.length, 18)
+      for (const line of finished) {
+        assert.notProperty(line.outcome, "result")
+        assert.includeMembers(Object.keys(line.outcome ?? {}), ["agent", "model", "attempts", "usage", "costUsd"])
+      }
+      assert.deepStrictEqual(logged.at(-1)?.summary, RunSummary.head(summary))
     })
   )
 
