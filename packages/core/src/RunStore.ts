@@ -133,7 +133,8 @@ export class RunStore extends Context.Service<
     /**
      * Appends an event to the run's event log (`events.jsonl`, one JSON object a line, with `at`: when it
      * happened, epoch ms), in call order.
-     * Cheap: lines are buffered and written in the background in batches; `finish` waits for them.
+     * Cheap: events are buffered, then serialised and written in the background in batches (an event
+     * must not change once appended); `finish` waits for them.
      * Optional: a store without an event log leaves it out.
      */
     readonly appendEvent?: ((runId: RunId, event: unknown) => Effect.Effect<void>) | undefined
@@ -210,8 +211,8 @@ export class RunStore extends Context.Service<
           inBackground
         })
         /** The appenders of the run logs, by run, then by log (each opened once). */
-        const logs = new Map<RunId, Map<string, (line: string) => Effect.Effect<void>>>()
-        const appendTo = (runId: RunId, name: string, line: string) => {
+        const logs = new Map<RunId, Map<string, (value: unknown) => Effect.Effect<void>>>()
+        const appendTo = (runId: RunId, name: string, value: unknown) => {
           let ofRun = logs.get(runId)
           if (ofRun === undefined) {
             ofRun = new Map()
@@ -222,7 +223,7 @@ export class RunStore extends Context.Service<
             append = openLog(path.resolve(root, runDir(runId), name))
             ofRun.set(name, append)
           }
-          return append(line)
+          return append(value)
         }
         return RunStore.of({
           runDir,
@@ -232,19 +233,14 @@ export class RunStore extends Context.Service<
               runId,
               answerLogs[stage],
               // Under the name it was saved as (an aggregator's answer: `aggregate.<agent>`).
-              JSON.stringify({
-                ...(typeof answer === "object" && answer !== null ? answer : { answer }),
-                agent,
-                attempt
-              })
+              { ...(typeof answer === "object" && answer !== null ? answer : { answer }), agent, attempt }
             ),
           saveConsensus: (run, consensus, markdown) => {
             const artifact = artifactOf(run, consensus)
+            // Serialised in the background too.
+            const record = Effect.suspend(() => write(consensusFile(run.runId, consensus), json(consensus)))
             return inBackground(
-              Effect.all([write(consensusFile(run.runId, consensus), json(consensus)), write(artifact, markdown)], {
-                concurrency: 2,
-                discard: true
-              })
+              Effect.all([record, write(artifact, markdown)], { concurrency: 2, discard: true })
             ).pipe(Effect.as(artifact))
           },
           restoreConsensus: (run, consensus, markdown) =>
@@ -271,7 +267,7 @@ export class RunStore extends Context.Service<
               { concurrency: 2, discard: true }
             ).pipe(Effect.as(patch))
           },
-          appendEvent: (runId, event) => appendTo(runId, "events.jsonl", JSON.stringify(event)),
+          appendEvent: (runId, event) => appendTo(runId, "events.jsonl", event),
           loggedEvents: (runId) => {
             const file = path.resolve(root, runDir(runId), "events.jsonl")
             // One read: a log that is not there (a new run) holds no events.

@@ -1,7 +1,8 @@
 /**
  * Append-only JSON-lines files (a run's `events.jsonl` and `answers/<stage>.jsonl`) written in
- * batches: lines are buffered per file, and one writer per file at a time appends whatever has
- * accumulated, then looks again, so lines land in call order and in few writes.
+ * batches: values are buffered per file, and one writer per file at a time serialises and appends
+ * whatever has accumulated, then looks again, so lines land in call order and in few writes, and the
+ * serialising happens in the writer, not in the caller (appended values must not change afterwards).
  *
  * A crash can cut the last line of a batch short. The first batch a process appends to a file that
  * does not end with a newline starts with one, so a cut line stays a line of its own, which readers
@@ -13,9 +14,16 @@ import { Effect, type FileSystem, Option, type PlatformError } from "effect"
 
 const newline = 10
 
+/** The JSON lines of `values`, each with its newline, as one flat string (to be encoded at once). */
+const jsonLines = (values: ReadonlyArray<unknown>): string => {
+  const lines = values.map((value) => JSON.stringify(value))
+  lines.push("")
+  return lines.join("\n")
+}
+
 /**
- * A maker of appenders: `open(file)` (an absolute path) returns the function that appends one line
- * (one JSON value, without a newline) to `file`. Open each file once and keep its appender.
+ * A maker of appenders: `open(file)` (an absolute path) returns the function that appends one value
+ * to `file`, as a line of JSON. Open each file once and keep its appender.
  */
 export const make =
   <E>(options: {
@@ -27,9 +35,9 @@ export const make =
     /** Runs a write in the background, where `flush` waits for it. */
     readonly inBackground: (effect: Effect.Effect<void, E>) => Effect.Effect<void>
   }) =>
-  (file: string): ((line: string) => Effect.Effect<void>) => {
+  (file: string): ((value: unknown) => Effect.Effect<void>) => {
     const { fs } = options
-    let lines: Array<string> = []
+    let values: Array<unknown> = []
     let writing = false
     /** Whether the file's end was checked by this process. */
     let checked = false
@@ -53,17 +61,17 @@ export const make =
     }
 
     const write: Effect.Effect<void, E> = Effect.suspend(() => {
-      if (lines.length === 0) {
+      if (values.length === 0) {
         writing = false
         return Effect.void
       }
-      // One flat string with its final newline (a concatenation would be flattened again to be encoded).
-      lines.push("")
-      const text = lines.join("\n")
-      lines = []
-      return options.ensureDirectory(file).pipe(
-        Effect.andThen(separator()),
-        Effect.flatMap((start) => fs.writeFileString(file, `${start}${text}`, { flag: "a" })),
+      const batch = values
+      values = []
+      return Effect.sync(() => jsonLines(batch)).pipe(
+        Effect.tap(() => options.ensureDirectory(file)),
+        Effect.flatMap((text) =>
+          Effect.flatMap(separator(), (start) => fs.writeFileString(file, `${start}${text}`, { flag: "a" }))
+        ),
         Effect.mapError((error) => options.failure(file, error)),
         Effect.onError(() =>
           Effect.sync(() => {
@@ -74,9 +82,9 @@ export const make =
       )
     })
 
-    return (line) =>
+    return (value) =>
       Effect.suspend(() => {
-        lines.push(line)
+        values.push(value)
         if (writing) return Effect.void
         writing = true
         return options.inBackground(write)
