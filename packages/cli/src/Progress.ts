@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { AgentOutcome, Checks, PipelineEvent, Stage } from "@speckit/core"
+import type { Checks, PipelineEvent, Stage } from "@speckit/core"
 import { Effect } from "effect"
 
 /**
@@ -24,16 +24,17 @@ export interface Output {
  * @since 0.1.0
  */
 export interface Display {
-  readonly emit: (event: PipelineEvent.PipelineEvent) => Effect.Effect<void>
+  /** Shows an event, as it happens or as a run's log holds it (a run followed on a fleet's store). */
+  readonly emit: (event: PipelineEvent.Logged) => Effect.Effect<void>
   /** Clears any live view's timer. */
   readonly close: () => void
 }
 
 const usd = (value: number) => `$${value.toFixed(value < 0.01 && value > 0 ? 4 : 3)}`
 const tokens = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n))
-const retriesText = (outcome: AgentOutcome.AgentOutcome) =>
+const retriesText = (outcome: PipelineEvent.LoggedOutcome) =>
   outcome.history.length > 0 ? ` after ${outcome.history.length} retr${outcome.history.length === 1 ? "y" : "ies"}` : ""
-const outcomeText = (outcome: AgentOutcome.AgentOutcome, stopped: boolean) =>
+const outcomeText = (outcome: PipelineEvent.LoggedOutcome, stopped: boolean) =>
   outcome._tag === "Succeeded"
     ? `ok ${outcome.durationMs}ms ${tokens(outcome.usage.input + outcome.usage.output)} tok ${usd(outcome.costUsd)}${retriesText(outcome)}`
     : stopped

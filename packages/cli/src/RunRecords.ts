@@ -13,7 +13,7 @@ import { Effect, FileSystem, Path } from "effect"
  *
  * @since 0.3.0
  */
-export type LoggedEvent = PipelineEvent.PipelineEvent & { readonly at?: number | undefined }
+export type LoggedEvent = PipelineEvent.Logged & { readonly at?: number | undefined }
 
 /**
  * The cost report (`cost.json`).

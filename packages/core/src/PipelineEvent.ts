@@ -11,7 +11,7 @@ import type { AgentId } from "./AgentId.ts"
 import type { StageConsensus } from "./Consensus.ts"
 import type { Phase } from "./Phase.ts"
 import type { RunId } from "./RunId.ts"
-import type { RunSummary } from "./RunSummary.ts"
+import * as RunSummary from "./RunSummary.ts"
 import type { Stage } from "./Stage.ts"
 
 /**
@@ -89,7 +89,7 @@ export type PipelineEvent =
       readonly costUsd: number
       readonly artifact: string
     }
-  | { readonly _tag: "RunFinished"; readonly summary: RunSummary }
+  | { readonly _tag: "RunFinished"; readonly summary: RunSummary.RunSummary }
   | {
       readonly _tag: "CheckStarted"
       readonly stage: Stage
@@ -143,3 +143,45 @@ export const PipelineEvents = Context.Reference<{ readonly emit: (event: Pipelin
   "@speckit/core/PipelineEvents",
   { defaultValue: () => ({ emit: () => Effect.void }) }
 )
+
+/**
+ * An event as a run's log (`events.jsonl`, a fleet store's events) holds it: {@link logged}. Every
+ * {@link PipelineEvent} is one too, so what reads logged events reads live ones as well.
+ *
+ * @since 0.4.0
+ */
+export type Logged =
+  | Exclude<PipelineEvent, { readonly _tag: "AgentFinished" | "RunFinished" }>
+  | { readonly _tag: "AgentFinished"; readonly stage: Stage; readonly outcome: LoggedOutcome }
+  | { readonly _tag: "RunFinished"; readonly summary: RunSummary.Head }
+
+/**
+ * An agent's outcome as a run's log holds it: a success without its stage result.
+ *
+ * @since 0.4.0
+ */
+export type LoggedOutcome =
+  | Exclude<AgentOutcome, { readonly _tag: "Succeeded" }>
+  | Omit<Extract<AgentOutcome, { readonly _tag: "Succeeded" }>, "result">
+
+/**
+ * An event as a run's log holds it, without what the run's other records hold already: an agent's
+ * answer without its stage result (the stage's answer log has the raw answer it was read from, and
+ * the stage's consensus merges it), and the run's end with the summary's head (the whole summary is
+ * `summary.json`). Serialised twice, they were more than half of a large run's log.
+ *
+ * @example
+ * ```ts
+ * import { PipelineEvent } from "@speckit/core"
+ *
+ * PipelineEvent.logged({ _tag: "PhaseChanged", phase: { _tag: "Idle" } }) // the event as it is
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const logged = (event: PipelineEvent): Logged => {
+  if (event._tag === "RunFinished") return { _tag: event._tag, summary: RunSummary.head(event.summary) }
+  if (event._tag !== "AgentFinished" || event.outcome._tag !== "Succeeded") return event
+  const { result: _result, ...outcome } = event.outcome
+  return { _tag: event._tag, stage: event.stage, outcome }
+}

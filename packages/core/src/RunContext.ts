@@ -9,11 +9,10 @@ import { Clock, Effect } from "effect"
 import * as DecisionLoop from "./DecisionLoop.ts"
 import * as Execution from "./Execution.ts"
 import * as LoggedEvents from "./internal/loggedEvents.ts"
-import { type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
+import { logged as loggedForm, type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
 import type { RunId } from "./RunId.ts"
 import * as RunPhase from "./RunPhase.ts"
 import { type RunRecord, RunStore } from "./RunStore.ts"
-import * as RunSummary from "./RunSummary.ts"
 import type * as Sequencer from "./Sequencer.ts"
 import type { Spec } from "./Spec.ts"
 import type * as SpeckitConfig from "./SpeckitConfig.ts"
@@ -56,19 +55,6 @@ export interface Logger {
   readonly step: RunContext["step"]
   readonly replaying: () => boolean
   readonly durable: boolean
-}
-
-/**
- * An event as the run's log holds it, without what the run's other records hold already: an agent's
- * answer without its stage result (the stage's answer log has the raw answer it was read from, and the
- * stage's consensus merges it), and the run's end with the summary's head (`RunSummary.Head`; the
- * whole summary is `summary.json`). Serialised twice, they were more than half of a large run's log.
- */
-const loggedForm = (event: PipelineEvent): object => {
-  if (event._tag === "RunFinished") return { _tag: event._tag, summary: RunSummary.head(event.summary) }
-  if (event._tag !== "AgentFinished" || event.outcome._tag !== "Succeeded") return event
-  const { result: _result, ...outcome } = event.outcome
-  return { ...event, outcome }
 }
 
 /**
