@@ -451,7 +451,7 @@ const readResult = (
   text: string
 ): Result.Result<AnswerRepair.Repaired<StageResult.StageResult>, AgentError> => {
   const read = StageResult.read(call.context.stage, call.agent.id, text, call.strict)
-  return Result.isSuccess(read) ? Result.succeed(read.success) : Result.fail(malformed(call, read.failure))
+  return Result.mapError(read, (error) => malformed(call, error))
 }
 
 /** Reads an answer with the `ask`'s own reading, collecting the repairs it reports (`AnswerRepair.Applied`). */

@@ -201,9 +201,7 @@ export class RunStore extends Context.Service<
         // milliseconds after they are recorded, a burst at a time, off the stages' critical path;
         // `finish` waits for every pending write (and fails if one failed) before writing the summary,
         // so a finished run has all its files. Closing the store waits for them too.
-        const background = yield* WriteBehind.make<RunStoreError>(writeDelay)
-        const { flush } = background
-        const inBackground = background.submit
+        const { flush, submit: inBackground } = yield* WriteBehind.make<RunStoreError>(writeDelay)
         const openLog = LineLogs.make({
           fs,
           ensureDirectory: (file) => ensureDirectory(path.dirname(file)),
