@@ -261,6 +261,8 @@ export const run = Effect.fn("Pipeline.run")(
       execute: Effect.gen(function* () {
         const startedAt = yield* Clock.currentTimeMillis
         yield* store.begin({ ...record0, startedAt: new Date(startedAt).toISOString() })
+        // A journaled step's writes are on disk before the journal says it ran.
+        if (execution.durable && store.flush) yield* store.flush
         return { startedAt }
       })
     })

@@ -77,6 +77,10 @@ export class RunStore extends Context.Service<
   {
     /** The run directory, relative to the workspace. */
     readonly runDir: (runId: RunId) => string
+    /**
+     * Records a run as it starts (possibly in the background: `flush` and `finish` wait for it). The
+     * file-system store writes `run.json`.
+     */
     readonly begin: (run: RunRecord) => Effect.Effect<void, RunStoreError>
     /**
      * Records an agent's raw answer for a stage attempt (possibly in the background: `finish` and
@@ -155,6 +159,8 @@ export class RunStore extends Context.Service<
    * skipped by {@link parseJsonLines}. What a run records is written a few milliseconds later, a
    * burst at a time (a stage's answers, events, consensus and artifact together, while the next agents
    * wait); `flush` and `finish` write it at once, and closing the layer writes what is still queued.
+   * `run.json` is written as the run begins, while its first agents are called; the summary and its
+   * head are written while the run's last writes finish and renamed in place after them.
    *
    * @since 0.1.0
    */
@@ -176,15 +182,28 @@ export class RunStore extends Context.Service<
             : fs
                 .makeDirectory(directory, { recursive: true })
                 .pipe(Effect.tap(() => Effect.sync(() => made.add(directory))))
-        const write = (relative: string, content: string) => {
+        const failure = (file: string) => (error: { readonly message: string }) =>
+          new RunStoreError({ path: file, reason: error.message })
+        const tempOf = (file: string) => `${file}.${process.pid}.tmp`
+        /** Writes `content` to the temporary file of `relative`: the first half of an atomic write. */
+        const prepare = (relative: string, content: string) => {
           const file = path.resolve(root, relative)
-          const temp = `${file}.${process.pid}.tmp`
           return ensureDirectory(path.dirname(file)).pipe(
-            Effect.andThen(fs.writeFileString(temp, content)),
-            Effect.andThen(fs.rename(temp, file)),
-            Effect.mapError((error) => new RunStoreError({ path: file, reason: error.message }))
+            Effect.andThen(fs.writeFileString(tempOf(file), content)),
+            Effect.mapError(failure(file))
           )
         }
+        /** Renames the temporary file of `relative` in place: the second half. */
+        const commit = (relative: string) => {
+          const file = path.resolve(root, relative)
+          return Effect.mapError(fs.rename(tempOf(file), file), failure(file))
+        }
+        /** Removes the temporary file of `relative`, if there is one (after a failed write). */
+        const discard = (relative: string) =>
+          Effect.ignore(fs.remove(tempOf(path.resolve(root, relative)), { force: true }))
+        /** Writes a file atomically: a crash leaves the old file or the new one, never half of one. */
+        const write = (relative: string, content: string) =>
+          Effect.andThen(prepare(relative, content), commit(relative))
         const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
         const writeIfMissing = (relative: string, content: () => string) =>
           fs.exists(path.resolve(root, relative)).pipe(
@@ -201,7 +220,7 @@ export class RunStore extends Context.Service<
         // milliseconds after they are recorded, a burst at a time, off the stages' critical path;
         // `finish` waits for every pending write (and fails if one failed) before writing the summary,
         // so a finished run has all its files. Closing the store waits for them too.
-        const { flush, submit: inBackground } = yield* WriteBehind.make<RunStoreError>(writeDelay)
+        const { flush, start, submit: inBackground } = yield* WriteBehind.make<RunStoreError>(writeDelay)
         const openLog = LineLogs.make({
           fs,
           ensureDirectory: (file) => ensureDirectory(path.dirname(file)),
@@ -209,7 +228,7 @@ export class RunStore extends Context.Service<
           inBackground
         })
         /** The appenders of the run logs, by run, then by log (each opened once). */
-        const logs = new Map<RunId, Map<string, (value: unknown) => Effect.Effect<void>>>()
+        const logs = new Map<string, Map<string, (value: unknown) => Effect.Effect<void>>>()
         const appendTo = (runId: RunId, name: string, value: unknown) => {
           let ofRun = logs.get(runId)
           if (ofRun === undefined) {
@@ -225,7 +244,8 @@ export class RunStore extends Context.Service<
         }
         return RunStore.of({
           runDir,
-          begin: (run) => write(path.join(runDir(run.runId), "run.json"), json(run)),
+          // Started at once, in the background: the first agents are called meanwhile.
+          begin: (run) => start(write(path.join(runDir(run.runId), "run.json"), json(run))),
           saveAnswer: (runId, stage, agent, attempt, answer) =>
             appendTo(
               runId,
@@ -249,13 +269,23 @@ export class RunStore extends Context.Service<
               ],
               { concurrency: 2, discard: true }
             ),
-          // The summary, then its head (`status.json`, what listing runs reads): a head on disk means
-          // its summary is too.
-          finish: (summary) =>
-            flush.pipe(
-              Effect.andThen(write(path.join(summary.runDir, "summary.json"), json(summary))),
-              Effect.andThen(write(path.join(summary.runDir, "status.json"), json(RunSummary.head(summary))))
-            ),
+          // The summary and its head (`status.json`, what listing runs reads) are written to temporary
+          // files while the pending writes finish, then renamed in place, the summary first: a summary
+          // on disk means every file of the run is, and a head means its summary is.
+          finish: (summary) => {
+            const summaryFile = path.join(summary.runDir, "summary.json")
+            const statusFile = path.join(summary.runDir, "status.json")
+            return Effect.all(
+              [flush, prepare(summaryFile, json(summary)), prepare(statusFile, json(RunSummary.head(summary)))],
+              { concurrency: "unbounded", discard: true }
+            ).pipe(
+              Effect.onError(() => Effect.andThen(discard(summaryFile), discard(statusFile))),
+              Effect.andThen(commit(summaryFile)),
+              Effect.andThen(commit(statusFile)),
+              // The run's logs are done: their appenders go (a later append opens the log again).
+              Effect.ensuring(Effect.sync(() => logs.delete(summary.runId)))
+            )
+          },
           flush,
           saveCandidate: (runId, agent, candidate) => {
             const patch = path.join(runDir(runId), "candidates", `${agent}.patch`)

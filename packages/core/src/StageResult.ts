@@ -283,6 +283,11 @@ const readWith = <A>(
   if (extracted === undefined) {
     return fail(extractJson(text) === undefined ? "the answer holds no JSON object" : "the answer is not a JSON object")
   }
+  // An answer that is already valid is read as it is: no repair changes one (`AnswerRepair`).
+  if (extracted.repairs.length === 0 && extracted.value.stage === stage && extracted.value.agent === agent) {
+    const decoded = decode(extracted.value)
+    if (Result.isSuccess(decoded)) return Result.succeed({ value: decoded.success, repairs: [] })
+  }
   const { value: record, repairs } = AnswerRepair.coerce(stage, agent, extracted.value, strict)
   if (record.stage !== stage) return fail(`expected "stage": "${stage}", got ${JSON.stringify(record.stage)}`)
   if (record.agent !== agent) return fail(`expected "agent": "${agent}", got ${JSON.stringify(record.agent)}`)

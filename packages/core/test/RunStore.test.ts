@@ -270,6 +270,52 @@ describe("RunStore.layerFileSystem", () => {
       })
   )
 
+  it.effect("begin writes run.json in the background: on disk once flushed", () =>
+    Effect.gen(function* () {
+      const workspace = tempWorkspace()
+      const record = {
+        runId,
+        specId: "SPEC-1",
+        specDirectory: "specs/SPEC-1",
+        startedAt: "2026-12-04T00:00:00.000Z",
+        config: {}
+      }
+      yield* withStore(
+        workspace,
+        Effect.gen(function* () {
+          const store = yield* RunStore.RunStore
+          yield* store.begin(record)
+          yield* store.flush ?? Effect.void
+          const written = fs.readFileSync(path.join(workspace, ".speckit", "runs", runId, "run.json"), "utf8")
+          assert.deepStrictEqual(JSON.parse(written), record)
+        })
+      )
+    })
+  )
+
+  it.effect("finish after a pending write failed: no summary, no head, no temporary file left", () =>
+    Effect.gen(function* () {
+      const workspace = tempWorkspace()
+      const runDir = path.join(workspace, ".speckit", "runs", runId)
+      fs.mkdirSync(runDir, { recursive: true })
+      fs.writeFileSync(path.join(runDir, "answers"), "")
+      const summary = {
+        runId,
+        runDir: path.join(".speckit", "runs", runId),
+        status: "completed"
+      } as unknown as RunSummary.RunSummary
+      const error = yield* withStore(
+        workspace,
+        Effect.andThen(
+          save("alpha", 1, "lost"),
+          Effect.flatMap(RunStore.RunStore, (store) => store.finish(summary))
+        )
+      ).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "RunStoreError")
+      assert.deepStrictEqual(fs.readdirSync(runDir), ["answers"])
+    })
+  )
+
   it.effect("a write that fails is reported by flush", () =>
     Effect.gen(function* () {
       const workspace = tempWorkspace()

@@ -15,6 +15,8 @@ import { type Cause, type Duration, Effect, Exit, Fiber, Scope } from "effect"
 export interface WriteBehind<E> {
   /** Queues `write`; it starts `delay` after the first write queued since the last start, or at a `flush`. */
   readonly submit: (write: Effect.Effect<void, E>) => Effect.Effect<void>
+  /** Starts `write` now, in the background (`flush` waits for it as for the queued ones). */
+  readonly start: (write: Effect.Effect<void, E>) => Effect.Effect<void>
   /**
    * Starts every queued write and waits for every write started so far, then fails with the first
    * failure since the last flush, if any.
@@ -39,11 +41,12 @@ export const make = <E>(delay: Duration.Input): Effect.Effect<WriteBehind<E>, ne
         if (Exit.isFailure(exit) && failed === undefined) failed = exit.cause
       })
     }
+    const start = (write: Effect.Effect<void, E>) => Effect.map(Effect.forkIn(write, writes), watch)
     /** Starts the queued writes (all at once: they are few, small and to different files). */
     const startQueued = Effect.suspend(() => {
       const batch = queued
       queued = []
-      return Effect.forEach(batch, (write) => Effect.map(Effect.forkIn(write, writes), watch), { discard: true })
+      return Effect.forEach(batch, start, { discard: true })
     })
     const timer = Effect.sleep(delay).pipe(
       Effect.andThen(
@@ -75,5 +78,5 @@ export const make = <E>(delay: Duration.Input): Effect.Effect<WriteBehind<E>, ne
     )
     // Registered after the writes' scope, so it runs before that scope closes (finalizers run last-in first).
     yield* Effect.addFinalizer(() => drain)
-    return { submit, flush }
+    return { submit, start, flush }
   })
