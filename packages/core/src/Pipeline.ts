@@ -260,9 +260,7 @@ export const run = Effect.fn("Pipeline.run")(
       error: RunStoreError,
       execute: Effect.gen(function* () {
         const startedAt = yield* Clock.currentTimeMillis
-        yield* store.begin({ ...record0, startedAt: new Date(startedAt).toISOString() })
-        // A journaled step's writes are on disk before the journal says it ran.
-        if (execution.durable && store.flush) yield* store.flush
+        yield* logger.persisted(store.begin({ ...record0, startedAt: new Date(startedAt).toISOString() }))
         return { startedAt }
       })
     })

@@ -12,7 +12,7 @@ import * as LoggedEvents from "./internal/loggedEvents.ts"
 import { logged as loggedForm, type PipelineEvent, PipelineEvents } from "./PipelineEvent.ts"
 import type { RunId } from "./RunId.ts"
 import * as RunPhase from "./RunPhase.ts"
-import { type RunRecord, RunStore } from "./RunStore.ts"
+import { type RunRecord, RunStore, type RunStoreError } from "./RunStore.ts"
 import type * as Sequencer from "./Sequencer.ts"
 import type { Spec } from "./Spec.ts"
 import type * as SpeckitConfig from "./SpeckitConfig.ts"
@@ -38,6 +38,8 @@ export interface RunContext {
   ) => Effect.Effect<Execution.Step<A>, E, R>
   /** Whether the run still replays its journal (no step has really run again yet). */
   readonly replaying: () => boolean
+  /** A step's store writes, on disk before the journal says the step ran (see {@link Logger.persisted}). */
+  readonly persisted: Logger["persisted"]
   readonly phase: RunPhase.RunPhase
   readonly decisions: DecisionLoop.DecisionLoop
 }
@@ -55,6 +57,13 @@ export interface Logger {
   readonly step: RunContext["step"]
   readonly replaying: () => boolean
   readonly durable: boolean
+  /**
+   * The store writes of a step, then, in a durable run, a `RunStore.flush`: the store writes in the
+   * background, and a journaled step whose files a crash lost would be replayed without them.
+   *
+   * @since 0.4.0
+   */
+  readonly persisted: <A, E, R>(writes: Effect.Effect<A, E, R>) => Effect.Effect<A, E | RunStoreError, R>
 }
 
 /**
@@ -102,8 +111,10 @@ export const logger = (runId: RunId) =>
       if (!done.replayed) replaying = false
       return done
     }
+    const flush = execution.durable ? store.flush : undefined
     const result: Logger = {
       durable: execution.durable,
+      persisted: (writes) => (flush === undefined ? writes : Effect.tap(writes, () => flush)),
       emit: (event) => Effect.andThen(events.emit(event), log(event)),
       log,
       step: (options) => Effect.map(execution.step(options), noteFresh),
@@ -138,6 +149,7 @@ export const make = (
     emit: logger.emit,
     step: logger.step,
     replaying: logger.replaying,
+    persisted: logger.persisted,
     phase: RunPhase.make(logger.emit),
     decisions
   }))

@@ -82,7 +82,7 @@ export const write = (
       name: `artifact/${consensus.stage}`,
       success: Schema.String,
       error: RunStoreError,
-      execute: run.durable && store.flush ? Effect.tap(saved, () => store.flush ?? Effect.void) : saved
+      execute: run.persisted(saved)
     })
     // A replayed step wrote its files in the workspace the run began in; this one may be another
     // (a fleet run taken over by another worker), which gets those it lacks.
