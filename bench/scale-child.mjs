@@ -10,7 +10,11 @@
  * with `--expose-gc`) the live heap after each run, first included: what runs leave behind.
  * Build first (`pnpm build`).
  *
- * Usage: node bench/scale-child.mjs N [latencyMs] [runs]
+ * The stage's early decision is off (every agent answers), unless `early` is given: then the
+ * configuration's default (on) applies, and a verdict stage is decided, and its other agents stopped,
+ * once a majority of all agents agrees.
+ *
+ * Usage: node bench/scale-child.mjs N [latencyMs] [runs] [early]
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
@@ -25,6 +29,7 @@ import { Pipeline } from "../packages/core/dist/index.js"
 const n = Number(process.argv[2] ?? "100")
 const latencyMs = Number(process.argv[3] ?? "1000")
 const runs = Math.max(1, Number(process.argv[4] ?? "1"))
+const earlyDecision = process.argv[5] === "early"
 const stages = 6
 
 /** CPU clock ticks so far of the main thread and of all threads (Linux); undefined elsewhere. */
@@ -52,7 +57,7 @@ const runOnce = Effect.gen(function* () {
   const agents = Object.fromEntries(
     Array.from({ length: n }, (_, i) => [`a${i}`, { provider: "sim", model: "sim-small", latencyMs, seed: i }])
   )
-  const config = { agents, defaults: { quorum: "majority", earlyDecision: false }, implement: { mode: "describe" } }
+  const config = { agents, defaults: { quorum: "majority", earlyDecision }, implement: { mode: "describe" } }
   yield* Effect.promise(async () => {
     await writeFile(join(root, "speckit.config.json"), JSON.stringify(config))
     await mkdir(join(root, "specs", "SPEC-1"), { recursive: true })

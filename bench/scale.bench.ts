@@ -12,7 +12,9 @@
  * printed as "warm", with the peak RSS after three runs and the live heap after each run (after a full
  * GC: memory a run leaves behind would show as growth there). The goals are the first run's: at
  * N = 1,000 the first-run figures are the median of that process and two more fresh processes (a single
- * process's CPU moves by ±5% between runs on the same machine).
+ * process's CPU moves by ±5% between runs on the same machine). One more process makes the run at
+ * N = 1,000 with the configuration's default early decision (verdict stages stop their other agents
+ * once a majority agrees): whether a stage's settling check stays cheap per answer.
  */
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
@@ -50,13 +52,14 @@ const warmRuns = 3
 /** Fresh processes whose first run is measured at N = 1,000 (the median is the figure). */
 const samplesAt1000 = 3
 
-const measure = (n: number, runs: number): Figures => {
+const measure = (n: number, runs: number, early = false): Figures => {
   const args = [
     ...(runs > 1 ? ["--expose-gc"] : []),
     path.join(here, "scale-child.mjs"),
     String(n),
     "1000",
-    String(runs)
+    String(runs),
+    ...(early ? ["early"] : [])
   ]
   const result = spawnSync(process.execPath, args, {
     encoding: "utf8",
@@ -97,6 +100,7 @@ const benchmark: Benchmark = {
     const figures = ns.map((n) => (n === 1_000 ? medianOfProcesses(n) : measure(n, 1)))
     const at = figures.find((f) => f.n === 1_000) ?? figures.at(-1)
     if (at === undefined) throw new Error("no N measured")
+    const early = measure(at.n, 1, true)
     const perCall = (f: Figures) => f.cpuMs / f.calls
     const rssPerCall = (f: Figures) => f.peakRssMb / f.calls
     const first = figures[0]
@@ -133,40 +137,54 @@ const benchmark: Benchmark = {
     return {
       baseline: { label: `ideal (N=${at.n})`, value: round2(at.idealMs), unit: "ms" },
       measured: { label: `wall (N=${at.n})`, value: round2(at.wallMs), unit: "ms" },
-      extra: figures.flatMap((f) => [
-        { label: `N=${f.n} wall / ideal`, value: round2(f.wallMs / f.idealMs), unit: "×" },
+      extra: [
+        ...figures.flatMap((f) => [
+          { label: `N=${f.n} wall / ideal`, value: round2(f.wallMs / f.idealMs), unit: "×" },
+          {
+            label: cpuLabel(f),
+            value: round3(perCall(f)),
+            unit: "ms"
+          },
+          ...(f.mainShare === undefined
+            ? []
+            : [{ label: `N=${f.n} of it on the main thread`, value: round3(perCall(f) * f.mainShare), unit: "ms" }]),
+          { label: `N=${f.n} peak RSS`, value: round2(f.peakRssMb), unit: "MB" },
+          ...(f.warm === undefined
+            ? []
+            : [
+                {
+                  label: `N=${f.n} CPU per agent call, warm (runs 2-${f.warm.cpuMs.length + 1} of a process, median)`,
+                  value: round3(median(f.warm.cpuMs) / f.calls),
+                  unit: "ms"
+                },
+                {
+                  label: `N=${f.n} peak RSS after ${f.warm.cpuMs.length + 1} runs`,
+                  value: round2(f.warm.peakRssMb),
+                  unit: "MB"
+                },
+                ...f.warm.liveHeapMb.map((mb, i) => ({
+                  label: `N=${f.n} live heap after run ${i + 1} (full GC)`,
+                  value: round2(mb),
+                  unit: "MB"
+                }))
+              ]),
+          ...(first && f !== first
+            ? [
+                {
+                  label: `N=${f.n} CPU per call / N=${first.n}'s`,
+                  value: round2(perCall(f) / perCall(first)),
+                  unit: "×"
+                }
+              ]
+            : [])
+        ]),
         {
-          label: cpuLabel(f),
-          value: round3(perCall(f)),
-          unit: "ms"
+          label: `N=${early.n} early decision on: wall / ideal`,
+          value: round2(early.wallMs / early.idealMs),
+          unit: "×"
         },
-        ...(f.mainShare === undefined
-          ? []
-          : [{ label: `N=${f.n} of it on the main thread`, value: round3(perCall(f) * f.mainShare), unit: "ms" }]),
-        { label: `N=${f.n} peak RSS`, value: round2(f.peakRssMb), unit: "MB" },
-        ...(f.warm === undefined
-          ? []
-          : [
-              {
-                label: `N=${f.n} CPU per agent call, warm (runs 2-${f.warm.cpuMs.length + 1} of a process, median)`,
-                value: round3(median(f.warm.cpuMs) / f.calls),
-                unit: "ms"
-              },
-              {
-                label: `N=${f.n} peak RSS after ${f.warm.cpuMs.length + 1} runs`,
-                value: round2(f.warm.peakRssMb),
-                unit: "MB"
-              },
-              ...f.warm.liveHeapMb.map((mb, i) => ({
-                label: `N=${f.n} live heap after run ${i + 1} (full GC)`,
-                value: round2(mb),
-                unit: "MB"
-              }))
-            ]),
-        ...(first && f !== first
-          ? [{ label: `N=${f.n} CPU per call / N=${first.n}'s`, value: round2(perCall(f) / perCall(first)), unit: "×" }]
-          : [])
-      ]),
+        { label: `N=${early.n} early decision on: CPU per agent call`, value: round3(perCall(early)), unit: "ms" }
+      ],
       goals
     }
   }

@@ -104,23 +104,77 @@ export const settled = (
   policy: SpeckitConfig.StagePolicy,
   outcomes: ReadonlyArray<AgentOutcome.AgentOutcome>
 ): boolean => {
+  const tally = makeTally(policy)
+  for (const outcome of outcomes) tally.add(outcome)
+  return tally.settled()
+}
+
+/**
+ * {@link settled}, incrementally: the check of one stage run, given each outcome as it arrives,
+ * tells whether the outcomes given so far settle the stage, in constant time per outcome (`settled`
+ * looks at every outcome so far, so calling it after each of a stage's N agents costs N² steps).
+ *
+ * @example
+ * ```ts
+ * import { SpeckitConfig } from "@speckit/core"
+ * import { QuorumConsensus } from "@speckit/consensus"
+ *
+ * const check = QuorumConsensus.settling(SpeckitConfig.policyFor(SpeckitConfig.defaultConfig, "validate"))
+ * // for each outcome as it arrives: if (check(outcome)) stop the others
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const settling = (policy: SpeckitConfig.StagePolicy): ((outcome: AgentOutcome.AgentOutcome) => boolean) => {
+  const tally = makeTally(policy)
+  return (outcome) => {
+    tally.add(outcome)
+    return tally.settled()
+  }
+}
+
+/**
+ * The running counts `settled` decides on: each agent's latest outcome, how many succeeded, and
+ * (verdict stages) how many voted each way.
+ */
+const makeTally = (policy: SpeckitConfig.StagePolicy) => {
   const agents = new Set<string>(policy.agents)
-  const latest = new Map<string, AgentOutcome.AgentOutcome>()
-  for (const outcome of outcomes) if (agents.has(outcome.agent)) latest.set(outcome.agent, outcome)
-  const answered = [...latest.values()]
-  const succeeded = answered.filter(AgentOutcome.isSucceeded)
-  const remaining = policy.agents.length - answered.length
   const required = Consensus.required(policy.quorum, policy.agents.length)
-  if (remaining <= 0) return true
-  if (succeeded.length + remaining < required) return true
-  if (!Stage.isVerdictStage(policy.stage)) return false
-  const ranked = votesOf(succeeded)
-  const top = ranked[0]?.[1].length ?? 0
-  if (policy.quorum === "all") return ranked.length > 1
-  // A strict majority of all agents that also meets the quorum wins whatever the others answer.
-  if (top * 2 > policy.agents.length && top >= required) return true
-  // No vote can reach a majority even if every remaining agent joins the leading one.
-  return 2 * top + remaining <= succeeded.length
+  const verdictStage = Stage.isVerdictStage(policy.stage)
+  const latest = new Map<string, AgentOutcome.AgentOutcome>()
+  const votes = new Map<string, number>()
+  let succeeded = 0
+  const count = (outcome: AgentOutcome.AgentOutcome, delta: 1 | -1) => {
+    if (!AgentOutcome.isSucceeded(outcome)) return
+    succeeded += delta
+    if (!verdictStage) return
+    const vote = StageResult.voteOf(outcome.result) ?? "none"
+    const voters = (votes.get(vote) ?? 0) + delta
+    if (voters === 0) votes.delete(vote)
+    else votes.set(vote, voters)
+  }
+  return {
+    add: (outcome: AgentOutcome.AgentOutcome) => {
+      if (!agents.has(outcome.agent)) return
+      const before = latest.get(outcome.agent)
+      if (before !== undefined) count(before, -1)
+      latest.set(outcome.agent, outcome)
+      count(outcome, 1)
+    },
+    settled: (): boolean => {
+      const remaining = policy.agents.length - latest.size
+      if (remaining <= 0) return true
+      if (succeeded + remaining < required) return true
+      if (!verdictStage) return false
+      if (policy.quorum === "all") return votes.size > 1
+      let top = 0
+      for (const voters of votes.values()) if (voters > top) top = voters
+      // A strict majority of all agents that also meets the quorum wins whatever the others answer.
+      if (top * 2 > policy.agents.length && top >= required) return true
+      // No vote can reach a majority even if every remaining agent joins the leading one.
+      return 2 * top + remaining <= succeeded
+    }
+  }
 }
 
 /**
@@ -272,5 +326,6 @@ export const decide = (
  */
 export const layer: Layer.Layer<Consensus.Consensus> = Layer.succeed(Consensus.Consensus, {
   decide: (policy, outcomes, options) => Effect.sync(() => decide(policy, outcomes, options)),
-  settled
+  settled,
+  settling
 })

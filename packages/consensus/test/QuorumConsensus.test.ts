@@ -263,6 +263,64 @@ describe("QuorumConsensus", () => {
     )
   })
 
+  it("settling: after each outcome, what a recount of the outcomes so far gives (property)", () => {
+    // The rule `settled` applies, recounted from every outcome so far (the model both are checked against).
+    const recount = (p: SpeckitConfig.StagePolicy, outcomes: ReadonlyArray<AgentOutcome.AgentOutcome>) => {
+      const latest = new Map<string, AgentOutcome.AgentOutcome>()
+      for (const o of outcomes) if (p.agents.includes(o.agent)) latest.set(o.agent, o)
+      const answered = [...latest.values()]
+      const votes = answered.flatMap((o) =>
+        o._tag === "Succeeded" && o.result.stage === "validate" ? [o.result.verdict] : []
+      )
+      const ok = answered.filter((o) => o._tag === "Succeeded").length
+      const remaining = p.agents.length - answered.length
+      const required =
+        p.quorum === "all"
+          ? p.agents.length
+          : p.quorum === "majority"
+            ? Math.floor(p.agents.length / 2) + 1
+            : Math.min(p.quorum, p.agents.length)
+      if (remaining <= 0 || ok + remaining < required) return true
+      if (p.stage !== "validate") return false
+      const counts = [...new Set(votes)].map((v) => votes.filter((x) => x === v).length)
+      const top = Math.max(0, ...counts)
+      if (p.quorum === "all") return counts.length > 1
+      if (top * 2 > p.agents.length && top >= required) return true
+      return 2 * top + remaining <= ok
+    }
+    const answer = fc.constantFrom<"pass" | "fail" | "failed">("pass", "fail", "failed")
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.constantFrom<Stage.Stage>("validate", "plan"),
+        fc.constantFrom<SpeckitConfig.Quorum>("all", "majority", 1, 2),
+        // Agent indexes up to one past the policy's (an agent it does not have); an agent may answer again.
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 6 }), answer), { maxLength: 14 }),
+        (size, stage, quorum, arrivals) => {
+          const p = {
+            ...policy(
+              stage,
+              Array.from({ length: size }, (_, i) => `a${i}`),
+              quorum
+            ),
+            earlyDecision: true
+          }
+          const toOutcome = ([i, v]: readonly [number, "pass" | "fail" | "failed"]) =>
+            v === "failed" ? failed(`a${i}`) : stage === "validate" ? vote(`a${i}`, v) : plan(`a${i}`, [v])
+          const check = QuorumConsensus.settling(p)
+          const outcomes = arrivals.map(toOutcome)
+          assert.strictEqual(QuorumConsensus.settled(p, []), recount(p, []))
+          outcomes.forEach((outcome, i) => {
+            const sofar = outcomes.slice(0, i + 1)
+            const expected = recount(p, sofar)
+            assert.strictEqual(check(outcome), expected)
+            assert.strictEqual(QuorumConsensus.settled(p, sofar), expected)
+          })
+        }
+      )
+    )
+  })
+
   it("settled: a majority of all agents settles a majority verdict stage; stopped agents do not degrade it", () => {
     const p = { ...policy("validate", ["a", "b", "c"], "majority"), earlyDecision: true }
     assert.isFalse(QuorumConsensus.settled(p, [vote("a", "pass")]))

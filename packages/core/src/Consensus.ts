@@ -180,6 +180,15 @@ export class Consensus extends Context.Service<
       options?: DecideOptions
     ) => Effect.Effect<StageConsensus>
     readonly settled: (policy: StagePolicy, outcomes: ReadonlyArray<AgentOutcome>) => boolean
+    /**
+     * `settled`, incrementally: makes the check of one stage run, given each outcome as it arrives,
+     * which tells whether the outcomes given so far settle the stage. A stage calls it after every
+     * answer, so a consensus that can should answer in constant time per outcome. Optional: without
+     * it a stage calls `settled` with the outcomes so far.
+     *
+     * @since 0.4.0
+     */
+    readonly settling?: ((policy: StagePolicy) => (outcome: AgentOutcome) => boolean) | undefined
   }
 >()("@speckit/core/Consensus") {}
 

@@ -196,10 +196,14 @@ export interface Pause {
  *
  * @since 0.3.0
  */
-export const agentSummary = (outcome: AgentOutcome, stopped: ReadonlyArray<AgentId>): AgentSummary => ({
+export const agentSummary = (outcome: AgentOutcome, stopped: ReadonlyArray<AgentId>): AgentSummary =>
+  summaryOf(outcome, stopped.includes(outcome.agent))
+
+/** One agent's part in a stage, from its outcome and whether an early decision stopped it. */
+const summaryOf = (outcome: AgentOutcome, stopped: boolean): AgentSummary => ({
   agent: outcome.agent,
   model: outcome.model,
-  status: outcome._tag === "Succeeded" ? "succeeded" : stopped.includes(outcome.agent) ? "stopped" : "failed",
+  status: outcome._tag === "Succeeded" ? "succeeded" : stopped ? "stopped" : "failed",
   attempts: outcome.attempts,
   durationMs: outcome.durationMs,
   usage: outcome.usage,
@@ -230,23 +234,26 @@ export const stageSummary = (input: {
   readonly durationMs: number
   readonly costUsd: number
   readonly artifact: string
-}): StageSummary => ({
-  stage: input.consensus.stage,
-  status: input.consensus.status,
-  verdict: input.consensus.verdict,
-  reason: input.consensus.reason,
-  required: input.consensus.required,
-  dissent: input.consensus.dissent,
-  agents: input.outcomes.map((outcome) => agentSummary(outcome, input.stopped)),
-  durationMs: input.durationMs,
-  costUsd: input.costUsd,
-  artifact: input.artifact,
-  ...(input.consensus.candidates === undefined ? {} : { candidates: input.consensus.candidates }),
-  ...(input.consensus.checks === undefined ? {} : { checks: input.consensus.checks }),
-  ...(input.consensus.selection === undefined ? {} : { selection: input.consensus.selection }),
-  ...(input.consensus.blocking === undefined ? {} : { blocking: input.consensus.blocking }),
-  ...(input.consensus.delivery === undefined ? {} : { delivery: input.consensus.delivery })
-})
+}): StageSummary => {
+  const stopped = new Set(input.stopped)
+  return {
+    stage: input.consensus.stage,
+    status: input.consensus.status,
+    verdict: input.consensus.verdict,
+    reason: input.consensus.reason,
+    required: input.consensus.required,
+    dissent: input.consensus.dissent,
+    agents: input.outcomes.map((outcome) => summaryOf(outcome, stopped.has(outcome.agent))),
+    durationMs: input.durationMs,
+    costUsd: input.costUsd,
+    artifact: input.artifact,
+    ...(input.consensus.candidates === undefined ? {} : { candidates: input.consensus.candidates }),
+    ...(input.consensus.checks === undefined ? {} : { checks: input.consensus.checks }),
+    ...(input.consensus.selection === undefined ? {} : { selection: input.consensus.selection }),
+    ...(input.consensus.blocking === undefined ? {} : { blocking: input.consensus.blocking }),
+    ...(input.consensus.delivery === undefined ? {} : { delivery: input.consensus.delivery })
+  }
+}
 
 /**
  * What a run's summary is made of, besides the session metrics.

@@ -76,8 +76,17 @@ export const run = <R>(
           )
         )
       }
+      const { settling } = consensus
       const ran = yield* StageRunner.runStage(policy, call, {
         settled: (outcomes) => refused.size === 0 && consensus.settled(policy, outcomes),
+        // Each outcome is counted first, whether or not a call was refused.
+        settling:
+          settling === undefined
+            ? undefined
+            : () => {
+                const settles = settling(policy)
+                return (outcome) => settles(outcome) && refused.size === 0
+              },
         cooperative: true
       })
       yield* context.phase.endRecovery(stage)
@@ -128,8 +137,9 @@ const reportStopped = (context: RunContext, stage: Stage, ran: StageRunner.Stage
       agents: ran.stopped,
       reason: "early decision: the stage's outcome could no longer change"
     })
+    const stopped = new Set(ran.stopped)
     for (const outcome of ran.outcomes) {
-      if (ran.stopped.includes(outcome.agent)) yield* context.emit({ _tag: "AgentFinished", stage, outcome })
+      if (stopped.has(outcome.agent)) yield* context.emit({ _tag: "AgentFinished", stage, outcome })
     }
   })
 

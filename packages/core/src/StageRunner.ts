@@ -34,6 +34,14 @@ export interface Options<E, R> {
    */
   readonly settled?: ((outcomes: ReadonlyArray<AgentOutcome>) => boolean) | undefined
   /**
+   * `settled`, incrementally (used instead of it when given): makes the check of one run of the
+   * stage, which is given each outcome as it arrives and tells whether the outcomes so far settle the
+   * stage (e.g. core's `Consensus.settling`). `settled` is given every outcome so far after each one.
+   *
+   * @since 0.4.0
+   */
+  readonly settling?: (() => (outcome: AgentOutcome) => boolean) | undefined
+  /**
    * The outcome of an agent stopped by an early decision, after `elapsedMs` (default: a `Failed`
    * outcome with kind `Interrupted`, no usage, no cost). Use it to record what the agent had cost.
    */
@@ -113,7 +121,7 @@ export const runStage = <E, R, E2 = never, R2 = never>(
   options: Options<E2, R2> = {}
 ): Effect.Effect<StageRun, E | E2, R | R2> =>
   Effect.gen(function* () {
-    const settled = policy.earlyDecision ? options.settled : undefined
+    const settled = policy.earlyDecision ? settlingOf(options) : undefined
     if (settled === undefined) {
       const outcomes = yield* Effect.forEach(policy.agents, (agent) => call(agent, Effect.never), {
         concurrency: "unbounded"
@@ -122,15 +130,11 @@ export const runStage = <E, R, E2 = never, R2 = never>(
     }
     if (options.cooperative === true) {
       const stop = yield* Deferred.make<void>()
-      const done: Array<AgentOutcome> = []
       const outcomes = yield* Effect.forEach(
         policy.agents,
         (agent) =>
           Effect.tap(call(agent, Deferred.await(stop)), (outcome) =>
-            Effect.suspend(() => {
-              done.push(outcome)
-              return settled(done) ? Deferred.succeed(stop, undefined) : Effect.void
-            })
+            Effect.suspend(() => (settled(outcome) ? Deferred.succeed(stop, undefined) : Effect.void))
           ),
         { concurrency: "unbounded" }
       )
@@ -146,7 +150,7 @@ export const runStage = <E, R, E2 = never, R2 = never>(
         Effect.flatMap(call(agent, Effect.never), (outcome) =>
           Effect.suspend(() => {
             done.set(agent, outcome)
-            return settled([...done.values()]) ? Deferred.succeed(decided, undefined) : Effect.void
+            return settled(outcome) ? Deferred.succeed(decided, undefined) : Effect.void
           })
         ),
       { concurrency: "unbounded", discard: true }
@@ -165,6 +169,18 @@ export const runStage = <E, R, E2 = never, R2 = never>(
     })
     return { outcomes, stopped }
   })
+
+/** The check of one run of a stage, given each outcome as it arrives (see {@link Options}). */
+const settlingOf = <E, R>(options: Options<E, R>): ((outcome: AgentOutcome) => boolean) | undefined => {
+  if (options.settling !== undefined) return options.settling()
+  const { settled } = options
+  if (settled === undefined) return undefined
+  const done: Array<AgentOutcome> = []
+  return (outcome) => {
+    done.push(outcome)
+    return settled(done)
+  }
+}
 
 /**
  * Calls every agent of the stage's policy concurrently and returns their outcomes in the policy's

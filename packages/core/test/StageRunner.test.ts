@@ -51,6 +51,35 @@ describe("StageRunner", () => {
     })
   )
 
+  it.effect(
+    "an incremental check (settling) is made once per run, given each outcome once, and used over settled",
+    () =>
+      Effect.gen(function* () {
+        const given: Array<string> = []
+        let made = 0
+        const settling = () => {
+          made++
+          let count = 0
+          return (outcome: AgentOutcome.AgentOutcome) => {
+            given.push(outcome.agent)
+            return ++count >= 2
+          }
+        }
+        const call = (agent: AgentId.AgentId, stop: Effect.Effect<void>) =>
+          Effect.raceFirst(
+            Effect.sleep(latency[agent] ?? 0).pipe(Effect.as(ok(agent, latency[agent] ?? 0))),
+            Effect.as(stop, StageRunner.interrupted(agent, "m", 100))
+          )
+        const run = StageRunner.runStage(policy(true), call, { settled: () => false, settling, cooperative: true })
+        const fiber = yield* Effect.forkChild(run)
+        yield* TestClock.adjust(100)
+        const ran = yield* Fiber.join(fiber)
+        assert.strictEqual(made, 1)
+        assert.deepStrictEqual(given.sort(), ["a", "b", "c"], "the stopped agent's outcome is given too")
+        assert.deepStrictEqual(ran.stopped.map(String), ["c"])
+      })
+  )
+
   it.effect("without early decision every agent is awaited", () =>
     Effect.gen(function* () {
       const call = (agent: AgentId.AgentId) => Effect.sleep(latency[agent] ?? 0).pipe(Effect.as(ok(agent, 0)))
