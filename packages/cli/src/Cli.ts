@@ -14,16 +14,19 @@ import * as Main from "./Main.ts"
 import * as Runs from "./Runs.ts"
 
 /**
- * The modules a command needs, loaded when it runs: `--help`, `--version`, `runs` and `status` never
- * load the pipeline, the tokenizer, the price and model catalogues, SQLite, the HTTP client or the
- * workflow engine (in the bundle each is a chunk of its own).
+ * The modules a command needs, loaded when it runs: `--help`, `--version`, `runs`, `status` and `clean`
+ * never load the pipeline, the tokenizer, the price and model catalogues, SQL, the HTTP client or the
+ * workflow engine (in the bundle each is a chunk of its own); `clean` loads SQLite's lock alone, to
+ * test a lock that exists. Plugins are imported by the module a command uses (`@speckit/git/GitWorktrees`,
+ * not `@speckit/git`), and those import the kernel's modules, not its index, which brings them all.
+ * test/Startup.test.ts checks what each of these commands loads from the bundle.
  */
 const load = {
   run: Effect.promise(() => import("./Run.ts")),
   demo: Effect.promise(() => import("./Demo.ts")),
   estimate: Effect.promise(() => import("./Estimate.ts")),
   report: Effect.promise(() => import("./Report.ts")),
-  sqlite: Effect.promise(() => import("@speckit/sqlite")),
+  stateLock: Effect.promise(() => import("@speckit/sqlite/StateLock")),
   fleet: Effect.promise(() => import("./Fleet.ts")),
   worker: Effect.promise(() => import("./FleetWorker.ts")),
   worktrees: Effect.promise(() => import("@speckit/git/GitWorktrees"))
@@ -607,11 +610,12 @@ export const clean = Command.make(
     const path = yield* Path.Path
     const root = path.resolve(workspace)
     // Refused while a speckit process works in the workspace: its worktrees are in use. (No lock file,
-    // no process: SQLite is loaded only to test a lock that exists.)
+    // no process: SQLite is loaded, its lock alone, only to test a lock that exists.)
     const fs = yield* FileSystem.FileSystem
-    if (yield* fs.exists(path.join(root, ".speckit", "state.db.lock")).pipe(Effect.orElseSucceed(() => true))) {
-      const { StateDatabase, StateLock } = yield* load.sqlite
-      yield* Effect.scoped(StateLock.acquireLock(path.join(root, StateDatabase.path))).pipe(
+    const state = path.join(root, ".speckit", "state.db")
+    if (yield* fs.exists(`${state}.lock`).pipe(Effect.orElseSucceed(() => true))) {
+      const StateLock = yield* load.stateLock
+      yield* Effect.scoped(StateLock.acquireLock(state)).pipe(
         Effect.catchTag("StateLocked", (error) =>
           Effect.fail(new InputError({ message: `${error.message}; clean when it is done` }))
         ),

@@ -11,7 +11,7 @@
  *
  * @since 0.3.0
  */
-import { Worktrees } from "@speckit/core"
+import * as Worktrees from "@speckit/core/Worktrees"
 import { Effect, Layer } from "effect"
 import * as Delivery from "./internal/delivery.ts"
 import * as Repository from "./internal/repository.ts"

@@ -3,7 +3,7 @@
  * (the same commit every time: fixed dates), never touching the user's checkout; and `--apply`,
  * fast-forwarding the user's branch to it only when that is safe.
  */
-import { Worktrees } from "@speckit/core"
+import * as Worktrees from "@speckit/core/Worktrees"
 import { Effect } from "effect"
 import type { Repository } from "./repository.ts"
 import { open } from "./worktrees.ts"

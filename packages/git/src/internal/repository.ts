@@ -3,7 +3,7 @@
  * run, output in the C locale), the repository root and the workspace's folder in it, the registered
  * worktrees, and the helpers every operation shares.
  */
-import { Worktrees } from "@speckit/core"
+import * as Worktrees from "@speckit/core/Worktrees"
 import { Effect, FileSystem, Layer, Path, Semaphore, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 

@@ -3,7 +3,9 @@
  * opening a worktree (with its setup), collecting a change as a patch, listing and writing files,
  * leftovers and cleaning.
  */
-import { type Candidate, FileAnswer, type Worktrees } from "@speckit/core"
+import type * as Candidate from "@speckit/core/Candidate"
+import * as FileAnswer from "@speckit/core/FileAnswer"
+import type * as Worktrees from "@speckit/core/Worktrees"
 import { Effect, Option } from "effect"
 import { ChildProcess } from "effect/process"
 import { collectText, fail, type Repository } from "./repository.ts"
