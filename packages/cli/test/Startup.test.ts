@@ -93,6 +93,7 @@ describe("what each everyday command loads (the bundle)", () => {
       const loaded = await loadedBy(args, register)
       assert.strictEqual(loaded.result.code, 0, `${args.join(" ")}: ${loaded.result.stderr}`)
       assert.isAbove(loaded.bundleFiles.length, 0, `${args.join(" ")}: the hook recorded the bundle's files`)
+      assert.isAbove(loaded.sources.length, 0, `${args.join(" ")}: the bundle's source maps name its sources`)
       for (const [what, pattern] of heavy) {
         if (allowed.includes(what)) continue
         const found = [...loaded.sources, ...loaded.outside].filter((source) => pattern.test(source))
