@@ -121,8 +121,9 @@ export const runStage = <E, R, E2 = never, R2 = never>(
   options: Options<E2, R2> = {}
 ): Effect.Effect<StageRun, E | E2, R | R2> =>
   Effect.gen(function* () {
-    const settled = policy.earlyDecision ? settlingOf(options) : undefined
-    if (settled === undefined) {
+    // The check of this run, given each outcome as it arrives (`undefined`: no early decision).
+    const settles = policy.earlyDecision ? settlingOf(options) : undefined
+    if (settles === undefined) {
       const outcomes = yield* Effect.forEach(policy.agents, (agent) => call(agent, Effect.never), {
         concurrency: "unbounded"
       })
@@ -134,7 +135,7 @@ export const runStage = <E, R, E2 = never, R2 = never>(
         policy.agents,
         (agent) =>
           Effect.tap(call(agent, Deferred.await(stop)), (outcome) =>
-            Effect.suspend(() => (settled(outcome) ? Deferred.succeed(stop, undefined) : Effect.void))
+            Effect.suspend(() => (settles(outcome) ? Deferred.succeed(stop, undefined) : Effect.void))
           ),
         { concurrency: "unbounded" }
       )
@@ -150,7 +151,7 @@ export const runStage = <E, R, E2 = never, R2 = never>(
         Effect.flatMap(call(agent, Effect.never), (outcome) =>
           Effect.suspend(() => {
             done.set(agent, outcome)
-            return settled(outcome) ? Deferred.succeed(decided, undefined) : Effect.void
+            return settles(outcome) ? Deferred.succeed(decided, undefined) : Effect.void
           })
         ),
       { concurrency: "unbounded", discard: true }
