@@ -5,8 +5,9 @@
  * a time: the consumer takes decision N and acknowledges it before N+1 is delivered. At most
  * `capacity` accepted decisions wait unacknowledged; beyond that, `submit` suspends (backpressure).
  *
- * The state lives behind a {@link SequencerStore.SequencerStore} (in memory by default; durable with
- * `SqlSequencerStore`). A sequencer made for a run its store already holds resumes it: accepted keys
+ * The state lives behind a {@link SequencerStore.SequencerStore} (`SequencerStore.memory()` in the
+ * process, `SqlSequencerStore` durably; without a store, in the sequencer alone). A sequencer made for
+ * a run its store already holds resumes it: accepted keys
  * stay accepted, `seq` continues without a gap, the acknowledged decisions are handed to the caller
  * ({@link DecisionSequencer.resumed}) and never delivered again, and the accepted but unacknowledged
  * ones are delivered again, in `seq` order.
@@ -16,7 +17,8 @@
 import { Effect, Schema } from "effect"
 import type { Sequencer } from "@speckit/core"
 import { Machine } from "./internal/machine.ts"
-import * as SequencerStore from "./SequencerStore.ts"
+import { unkept } from "./internal/unkept.ts"
+import type * as SequencerStore from "./SequencerStore.ts"
 
 /**
  * A result handed to the sequencer: who it belongs to (run, branch), its idempotency key and value.
@@ -173,7 +175,10 @@ export interface Options<A> {
   readonly branch?: string | undefined
   /** How many accepted decisions may wait unacknowledged before `submit` suspends (default 1024). */
   readonly capacity?: number | undefined
-  /** Where the state lives (default: a fresh in-memory store). */
+  /**
+   * Where the state lives. Without one, the sequencer keeps its state in itself alone: nothing
+   * outlives it, so nothing is written anywhere (no other sequencer could resume from it).
+   */
   readonly store?: SequencerStore.SequencerStore<A> | undefined
 }
 
@@ -185,7 +190,7 @@ export interface Options<A> {
  * With an asynchronous (durable) store, accepted decisions are written one after another in `seq`
  * order, so the store never holds decision N+1 without decision N, whenever the process stops.
  *
- * With a synchronous store (`SequencerStore.memory()`), `submit`, `take` and `ack` complete without
+ * With a synchronous store (`SequencerStore.memory()`, or none), `submit`, `take` and `ack` complete without
  * suspending whenever they need not wait: no fiber hand-off, no deferred, and no allocation beyond
  * the decision and the answer itself.
  *
@@ -207,7 +212,7 @@ export interface Options<A> {
  */
 export const make = <A>(options: Options<A>): Effect.Effect<DecisionSequencer<A>> =>
   Effect.gen(function* () {
-    const store = options.store ?? SequencerStore.memory<A>()
+    const store = options.store ?? unkept<A>()
     const loaded = yield* store.load(options.runId)
     const machine = new Machine(store, options, loaded, new SequencerStopped({ runId: options.runId }))
     if (loaded === undefined) yield* store.reset(machine.snapshot())

@@ -3,6 +3,16 @@ import { DecisionSequencer, MemorySequencer, SequencerStore } from "@speckit/con
 import { AgentId, type AgentOutcome, RunId, type Sequencer, Stage, TokenUsage } from "@speckit/core"
 import { Effect, Fiber, Schema } from "effect"
 import fc from "fast-check"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
+
+/** A full collection, as `--expose-gc` would give it, after the current turn (so no stack holds the values). */
+const collectGarbage = async () => {
+  setFlagsFromString("--expose-gc")
+  const gc: () => void = runInNewContext("gc")
+  await new Promise((resolve) => setTimeout(resolve, 0))
+  gc()
+}
 
 const run1 = Schema.decodeUnknownSync(RunId.RunId)("run-1")
 const run2 = Schema.decodeUnknownSync(RunId.RunId)("run-2")
@@ -128,6 +138,27 @@ describe("DecisionSequencer", () => {
       assert.deepStrictEqual(seen, [1, 2, 3, 4, 5])
     })
   )
+
+  it.effect("without a store, keeps no acknowledged decision (nothing could read it back)", () => {
+    const refs: Array<WeakRef<{ readonly text: string }>> = []
+    // Made in a function of its own, so that no local of the test holds a value.
+    const valueFor = (i: number) => {
+      const value = { text: `answer ${i} `.repeat(100) }
+      refs.push(new WeakRef(value))
+      return value
+    }
+    return Effect.gen(function* () {
+      const sequencer = yield* DecisionSequencer.make<{ readonly text: string }>({ runId: "r" })
+      for (let i = 1; i <= 20; i++) {
+        yield* sequencer.submit({ runId: "r", key: `k${i}`, value: valueFor(i) })
+        yield* Effect.flatMap(sequencer.take, (decision) => sequencer.ack(decision.seq))
+      }
+      yield* Effect.promise(collectGarbage)
+      const kept = refs.filter((ref) => ref.deref() !== undefined).length
+      assert.strictEqual(kept, 0, `${kept} of 20 acknowledged values are still reachable`)
+      assert.strictEqual((yield* sequencer.stats).acknowledged, 20)
+    })
+  })
 
   it.effect("resumes from its store: accepted keys stay accepted, pending decisions are delivered again", () =>
     Effect.gen(function* () {
