@@ -1,7 +1,7 @@
-// Bundles the `speckit` executable: one ES module (dist/bundle/speckit.js, with a source map) whose
+// Bundles the `speckit` executable: one ES module (dist/bundle/main.js, with a source map) whose
 // commands load what they need as chunks of their own (dist/bundle/chunks/), built from the workspace's
-// sources, tree-shaken. better-sqlite3 (a native addon) stays a dependency. `pnpm pack` ships it; the
-// workspace's tests run dist/bin.js (tsc's output of the same sources).
+// sources, tree-shaken, and its launcher (dist/bundle/speckit.js, the bin). better-sqlite3 (a native
+// addon) stays a dependency. `pnpm pack` ships it; the workspace's tests run the bin too.
 import { build } from "esbuild"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -12,7 +12,7 @@ const outdir = path.join(root, "dist", "bundle")
 fs.rmSync(outdir, { recursive: true, force: true })
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { speckit: "src/bin.ts" },
+  entryPoints: { main: "src/bin.ts" },
   outdir,
   bundle: true,
   splitting: true,
@@ -34,8 +34,26 @@ const result = await build({
   metafile: true,
   logLevel: "warning"
 })
-// The entry keeps src/bin.ts's #! line.
-fs.chmodSync(path.join(outdir, "speckit.js"), 0o755)
+// The launcher turns on Node's compile cache (Node >= 22.1; NODE_COMPILE_CACHE names its directory,
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off) before the bundle is compiled: later starts read the
+// compiled code instead of compiling 1 MB of JavaScript again. It loads the bundle with require (an ES
+// module without top-level await, Node >= 20.19), as fast as a static import; where require cannot
+// load an ES module (Node 22 before 22.12), with import().
+fs.writeFileSync(
+  path.join(outdir, "speckit.js"),
+  `#!/usr/bin/env node
+// The speckit executable: compile cache on, then the bundle (main.js). See scripts/bundle.mjs.
+import * as NodeModule from "node:module"
+NodeModule.enableCompileCache?.()
+try {
+  NodeModule.createRequire(import.meta.url)("./main.js")
+} catch (error) {
+  if (error?.code !== "ERR_REQUIRE_ESM" && error?.code !== "ERR_REQUIRE_ASYNC_MODULE") throw error
+  await import("./main.js")
+}
+`,
+  { mode: 0o755 }
+)
 if (process.argv.includes("--analyze")) {
   const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith(".js"))
   for (const [file, output] of outputs)

@@ -2,7 +2,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
-import { binPath, ensureBuilt, git, makeWorkspace, removeTempDirs, runCli, tempDir } from "./helpers.ts"
+import { bundleMainPath, ensureBuilt, git, makeWorkspace, removeTempDirs, runCli, tempDir } from "./helpers.ts"
 
 beforeAll(ensureBuilt, 120_000)
 afterAll(removeTempDirs)
@@ -46,12 +46,19 @@ const recorder = (): string => {
   return pathToFileURL(path.join(dir, "register.mjs")).href
 }
 
-/** What a command loaded: each file of the bundle (with its sources) and each module from outside it. */
+/**
+ * What a command loaded: each file of the bundle (with its sources) and each module from outside it.
+ * The bundle runs without its launcher, which loads it with `require` (out of the hook's sight on Node
+ * 20) and loads nothing else.
+ */
 const loadedBy = async (args: ReadonlyArray<string>, register: string) => {
   const list = path.join(tempDir(), "loaded.txt")
   fs.writeFileSync(list, "")
-  const result = await runCli(args, { env: { NODE_OPTIONS: `--import=${register}`, SPECKIT_TEST_LOADED: list } })
-  const bundle = path.dirname(binPath)
+  const result = await runCli(args, {
+    script: bundleMainPath,
+    env: { NODE_OPTIONS: `--import=${register}`, SPECKIT_TEST_LOADED: list }
+  })
+  const bundle = path.dirname(bundleMainPath)
   const urls = [
     ...new Set(
       fs
@@ -108,4 +115,12 @@ describe("what each everyday command loads (the bundle)", () => {
       "auto loads the pipeline"
     )
   }, 60_000)
+})
+
+describe("the bin's launcher", () => {
+  it("loads the bundle where require cannot load an ES module (Node 22 before 22.12): by import()", async () => {
+    const result = await runCli(["--version"], { env: { NODE_OPTIONS: "--no-experimental-require-module" } })
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.match(result.stdout, /^speckit v\d+\.\d+\.\d+/)
+  })
 })

@@ -13,8 +13,11 @@ import { fileURLToPath } from "node:url"
 /** The repository root. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 
-/** The built binary: the bundle `pnpm pack` ships (`scripts/bundle.mjs`). */
+/** The built binary: the launcher of the bundle `pnpm pack` ships (`scripts/bundle.mjs`). */
 export const binPath = path.join(repoRoot, "packages/cli/dist/bundle/speckit.js")
+
+/** The bundle itself, which the launcher loads (`scripts/bundle.mjs`). */
+export const bundleMainPath = path.join(repoRoot, "packages/cli/dist/bundle/main.js")
 
 /** The scripted exec agent (see `fixtures/agent.mjs`). */
 export const agentScript = path.join(repoRoot, "packages/cli/test/fixtures/agent.mjs")
@@ -24,7 +27,7 @@ export const stages = ["plan", "tasks", "implement", "validate", "audit", "unloc
 
 /** Builds the CLI (and the packages it references) when its dist is missing. */
 export const ensureBuilt = (): void => {
-  if (!fs.existsSync(binPath)) {
+  if (!fs.existsSync(binPath) || !fs.existsSync(bundleMainPath)) {
     execSync("npx tsc -b packages/cli/tsconfig.json && node packages/cli/scripts/bundle.mjs", {
       cwd: repoRoot,
       stdio: "inherit"
@@ -63,12 +66,14 @@ export interface RunOptions {
   readonly timeoutMs?: number | undefined
   /** Extra environment variables. */
   readonly env?: Readonly<Record<string, string>> | undefined
+  /** The script to run (default: the bin, {@link binPath}). */
+  readonly script?: string | undefined
 }
 
 /** Runs `node dist/bundle/speckit.js ...args` without a TTY and collects its output and exit code. */
 export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], {
+    const child = spawn(process.execPath, [options.script ?? binPath, ...args], {
       cwd: options.cwd ?? os.tmpdir(),
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["ignore", "pipe", "pipe"]
