@@ -7,10 +7,9 @@
  *
  * The state lives behind a {@link SequencerStore.SequencerStore} (`SequencerStore.memory()` in the
  * process, `SqlSequencerStore` durably; without a store, in the sequencer alone). A sequencer made for
- * a run its store already holds resumes it: accepted keys
- * stay accepted, `seq` continues without a gap, the acknowledged decisions are handed to the caller
- * ({@link DecisionSequencer.resumed}) and never delivered again, and the accepted but unacknowledged
- * ones are delivered again, in `seq` order.
+ * a run its store already holds resumes it: accepted keys stay accepted, `seq` continues without a
+ * gap, the acknowledged decisions are handed to the caller ({@link DecisionSequencer.resumed}) and
+ * never delivered again, and the accepted but unacknowledged ones are delivered again, in `seq` order.
  *
  * @since 0.1.0
  */
@@ -190,9 +189,9 @@ export interface Options<A> {
  * With an asynchronous (durable) store, accepted decisions are written one after another in `seq`
  * order, so the store never holds decision N+1 without decision N, whenever the process stops.
  *
- * With a synchronous store (`SequencerStore.memory()`, or none), `submit`, `take` and `ack` complete without
- * suspending whenever they need not wait: no fiber hand-off, no deferred, and no allocation beyond
- * the decision and the answer itself.
+ * With a synchronous store (`SequencerStore.memory()`, or none), `submit`, `take` and `ack` complete
+ * without suspending whenever they need not wait: no fiber hand-off, no deferred, and no allocation
+ * beyond the decision and the answer itself.
  *
  * @example
  * ```ts
