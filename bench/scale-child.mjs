@@ -2,7 +2,8 @@
  * One measurement of `scale.bench.ts`, in a process of its own (so that its peak RSS is its own, and
  * plain JavaScript on the built packages, without the TypeScript loader, so that it is speckit's): one
  * run of N `sim` agents × 6 stages at a fixed latency through `Pipeline.run` on the real plugin layers
- * and a real temp workspace. Prints one JSON line: wall ms, ideal ms, CPU ms, agent calls, peak RSS MB,
+ * composed as a fleet worker and `speckit auto` compose them (`Run.layer` with the run's telemetry,
+ * `RunTelemetry.layer`, and a silent display), the in-memory sequencer, and a real temp workspace. Prints one JSON line: wall ms, ideal ms, CPU ms, agent calls, peak RSS MB,
  * and (on Linux, from `/proc/self/task`) the share of that CPU the main thread used: the rest is V8's
  * helper threads (optimising compiler, parallel GC) and libuv's pool. Those are the first run's, the
  * run a CLI user makes. With `runs` > 1 the same process then makes more runs, each in a workspace of
@@ -22,9 +23,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 // The same built modules `deps.ts` names (this file runs without the TypeScript loader).
 import { NodeServices } from "../packages/cli/node_modules/@effect/platform-node/dist/index.js"
-import { Effect } from "../packages/cli/node_modules/effect/dist/index.js"
+import { Effect, Layer } from "../packages/cli/node_modules/effect/dist/index.js"
 import { Run } from "../packages/cli/dist/index.js"
 import { Pipeline } from "../packages/core/dist/index.js"
+import { RunTelemetry } from "../packages/telemetry/dist/index.js"
 
 const n = Number(process.argv[2] ?? "100")
 const latencyMs = Number(process.argv[3] ?? "1000")
@@ -70,8 +72,17 @@ const runOnce = Effect.gen(function* () {
   const ticks0 = threadTicks()
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
+  // The run's telemetry as a worker has it (`metrics.json`, `cost.json`), without a display.
+  const telemetry = RunTelemetry.layer({
+    workspace: root,
+    config: prepared.config,
+    spec: prepared.spec,
+    runDir: join(root, ".speckit", "telemetry"),
+    display: { emit: () => Effect.void },
+    warnings: process.stderr
+  })
   const summary = yield* Pipeline.run({ spec: prepared.spec, config: prepared.config }).pipe(
-    Effect.provide(Run.layer(prepared.config, root))
+    Effect.provide(Run.layer(prepared.config, root, undefined, { metrics: false }).pipe(Layer.provideMerge(telemetry)))
   )
   const wallMs = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)

@@ -1,8 +1,9 @@
 /**
  * How the orchestrator scales within one process: one run of N = 100, 1,000 and 5,000 `sim` agents ×
  * 6 stages at 1 s latency (each N in a process of its own, `scale-child.mjs`: plain JavaScript, so its
- * RSS is speckit's), printing wall / ideal, CPU ms per agent call and peak RSS per N, so that growth is
- * visible (it should be flat per call).
+ * RSS is speckit's; on the layers a fleet worker and `speckit auto` run, the run's telemetry included),
+ * printing wall / ideal, CPU ms per agent call and peak RSS per N, so that growth is visible (it should
+ * be flat per call).
  * `SPECKIT_BENCH_SCALE=100,1000` picks the Ns.
  *
  * ratio = wall / ideal at N = 1,000 (target ≤ 1.2). Goals: at N = 1,000, CPU per agent call ≤ 0.25 ms and

@@ -34,6 +34,8 @@ export const AgentId = Schema.String.pipe(
  */
 export type AgentId = typeof AgentId.Type
 
+const decodeAgentId = Schema.decodeUnknownSync(AgentId)
+
 /**
  * Builds an agent id, throwing on an invalid name (for literals in code and tests).
  *
@@ -46,4 +48,4 @@ export type AgentId = typeof AgentId.Type
  *
  * @since 0.1.0
  */
-export const make = (name: string): AgentId => Schema.decodeUnknownSync(AgentId)(name)
+export const make = (name: string): AgentId => decodeAgentId(name)

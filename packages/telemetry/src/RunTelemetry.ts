@@ -3,9 +3,10 @@
  * maintained catalogues, budgeted by a `BudgetGuard` when `budget.usd` is set), the pre-run estimate
  * from the workspace's history, the progress display wrapped to print the refreshed estimate after each
  * stage (plain displays) and to trace stages (when OTLP is configured), the OTLP exporter
- * (`OTEL_EXPORTER_OTLP_ENDPOINT`), a fresh metric registry; and, when the layer is released (the run
- * ended, halted, paused or was interrupted), `metrics.json` and `cost.json` in the run's folder and the
- * Prometheus text file when asked.
+ * (`OTEL_EXPORTER_OTLP_ENDPOINT`), a fresh metric registry (holding the Effect metrics when they are
+ * exported: see `Options.exportMetrics`); and, when the layer is released (the run ended, halted, paused
+ * or was interrupted), `metrics.json` and `cost.json` in the run's folder and the Prometheus text file
+ * when asked.
  *
  * @since 0.3.0
  */
@@ -63,6 +64,15 @@ export interface Options {
   readonly prometheusFile?: string | undefined
   /** The environment (for `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`); default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /**
+   * Whether the session metrics update the Effect metrics (`Metrics.names`) in the run's registry.
+   * Default: when they are exported, that is when `prometheusFile` is given or OTLP is configured. The
+   * registry is the run's own, so without an exporter nothing reads them, and a run of 1,000 agents
+   * would make some 40,000 series for nobody. `metrics.json` and `cost.json` do not depend on them.
+   *
+   * @since 0.4.0
+   */
+  readonly exportMetrics?: boolean | undefined
 }
 
 /**
@@ -169,7 +179,8 @@ export const layer = (options: Options) => {
         pricer,
         unpriced: options.unpriced,
         onRecord: guard?.observe,
-        onAlert: alert
+        onAlert: alert,
+        exportMetrics: options.exportMetrics ?? (otlp !== undefined || options.prometheusFile !== undefined)
       }).pipe(Effect.provideService(Metric.MetricRegistry, registry))
       yield* Effect.addFinalizer(() =>
         Effect.flatMap(metrics.snapshot, (snapshot) => writeFiles(options, snapshot, estimate)).pipe(
