@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { AgentId, Prompt, type Spec, SpeckitConfig, Stage, TokenUsage } from "@speckit/core"
+import { Prompt, type Spec, SpeckitConfig, Stage, TokenUsage } from "@speckit/core"
 import type * as History from "./History.ts"
 import * as Pricing from "./Pricing.ts"
 import * as Tokens from "./Tokens.ts"
@@ -184,7 +184,7 @@ export const make = (input: {
       const agentConfig = input.config.agents?.[agent]
       const model = (agentConfig && Pricing.modelOf(agentConfig)) ?? "(no model)"
       const samples = input.history.samples[`${stage}/${model}`]
-      const counted = count(Prompt.make({ stage, agent: AgentId.make(agent), spec: input.spec, previous: "" }))
+      const counted = count(Prompt.make({ stage, agent, spec: input.spec, previous: "" }))
       let inputTokens: Range
       let inputSource: Source
       if (previousOutput === undefined) {
