@@ -100,21 +100,23 @@ const refreshing = (
 ): Options["display"] => {
   let spent = 0
   const done: Array<string> = []
+  // Only a stage's end refreshes the estimate: every other event (four an agent call) goes straight through.
   return {
     emit: (event) =>
-      Effect.andThen(
-        display.emit(event),
-        Effect.sync(() => {
-          if (event._tag !== "StageFinished") return
-          spent += event.costUsd
-          done.push(event.stage)
-          if (refreshTo === undefined || done.length >= estimate.stages.length) return
-          const rest = Estimate.remaining(estimate, done)
-          refreshTo.write(
-            `[estimate] after ${event.stage}: spent ${usd(spent)}, rest ~${usd(rest.expected)} (${usd(rest.low)}–${usd(rest.high)}), projected ${usd(spent + rest.expected)}\n`
+      event._tag !== "StageFinished"
+        ? display.emit(event)
+        : Effect.andThen(
+            display.emit(event),
+            Effect.sync(() => {
+              spent += event.costUsd
+              done.push(event.stage)
+              if (refreshTo === undefined || done.length >= estimate.stages.length) return
+              const rest = Estimate.remaining(estimate, done)
+              refreshTo.write(
+                `[estimate] after ${event.stage}: spent ${usd(spent)}, rest ~${usd(rest.expected)} (${usd(rest.low)}–${usd(rest.high)}), projected ${usd(spent + rest.expected)}\n`
+              )
+            })
           )
-        })
-      )
   }
 }
 
