@@ -1,40 +1,14 @@
 /**
  * OTLP export end to end: a real HTTP server on 127.0.0.1 receives the spans and metrics.
  */
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Agent, AgentId, Prompt, RunId, SimAgent, Spec, TokenUsage } from "@speckit/core"
 import type { Consensus } from "@speckit/core"
 import { Export, Metrics, Tracing } from "@speckit/telemetry"
 import { Effect, Metric, Schema } from "effect"
+import { collector } from "./collector.ts"
 
-const received: Array<{ readonly path: string; readonly body: unknown }> = []
-let server: http.Server
-let baseUrl = ""
-
-beforeAll(
-  () =>
-    new Promise<void>((resolve) => {
-      server = http.createServer((request, response) => {
-        let body = ""
-        request.setEncoding("utf8")
-        request.on("data", (chunk: string) => {
-          body += chunk
-        })
-        request.on("end", () => {
-          received.push({ path: request.url ?? "", body: JSON.parse(body) })
-          response.writeHead(200, { "content-type": "application/json" })
-          response.end("{}")
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-        resolve()
-      })
-    })
-)
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+const otlp = collector()
 
 interface OtlpAttribute {
   readonly key: string
@@ -97,10 +71,15 @@ describe("OTLP export", () => {
         const consensus = { status: "ok" } as unknown as Consensus.StageConsensus
         yield* events.emit({ _tag: "StageFinished", stage: "plan", consensus, costUsd: cost.costUsd, artifact: "x" })
         assert.isAbove(TokenUsage.total(response.usage), 0)
-      }).pipe(Effect.withSpan("Pipeline.run"), Effect.provide(Export.otlp({ baseUrl, exportInterval: 60_000 })))
+      }).pipe(
+        Effect.withSpan("Pipeline.run"),
+        Effect.provide(Export.otlp({ baseUrl: otlp.url(), exportInterval: 60_000 }))
+      )
 
       // the layer flushed on release
-      const traces = received.filter((r) => r.path === "/v1/traces").flatMap((r) => spansOf(r.body))
+      const traces = otlp.received
+        .filter((r) => r.path === "/v1/traces")
+        .flatMap((r) => spansOf(JSON.parse(r.body) as unknown))
       const names = traces.map((span) => span.name).sort()
       assert.deepStrictEqual(names, ["Pipeline.run", "chat sim-large", "speckit.stage plan"])
       const chat = traces.find((span) => span.name === "chat sim-large")
@@ -115,7 +94,9 @@ describe("OTLP export", () => {
       }
       const stage = traces.find((span) => span.name === "speckit.stage plan")
       assert.strictEqual(stage && attribute(stage, "speckit.stage.status"), "ok")
-      const metricNames = received.filter((r) => r.path === "/v1/metrics").flatMap((r) => metricNamesOf(r.body))
+      const metricNames = otlp.received
+        .filter((r) => r.path === "/v1/metrics")
+        .flatMap((r) => metricNamesOf(JSON.parse(r.body) as unknown))
       for (const name of [Metrics.names.tokens, Metrics.names.cost, Metrics.names.calls]) {
         assert.include(metricNames, name)
       }

@@ -4,42 +4,16 @@
  * run's own files are written either way.
  */
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { NodeServices } from "@effect/platform-node"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { AgentId, SessionMetrics, Spec, SpeckitConfig, TokenUsage } from "@speckit/core"
 import { Metrics, RunTelemetry } from "@speckit/telemetry"
 import { Effect, Metric, Schema } from "effect"
+import { collector } from "./collector.ts"
 
-const bodies: Array<string> = []
-let server: http.Server
-let endpoint = ""
-
-beforeAll(
-  () =>
-    new Promise<void>((resolve) => {
-      server = http.createServer((request, response) => {
-        let body = ""
-        request.setEncoding("utf8")
-        request.on("data", (chunk: string) => {
-          body += chunk
-        })
-        request.on("end", () => {
-          bodies.push(body)
-          response.writeHead(200, { "content-type": "application/json" })
-          response.end("{}")
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-        resolve()
-      })
-    })
-)
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+const otlp = collector()
 
 const config = Schema.decodeUnknownSync(SpeckitConfig.SpeckitConfig)({
   agents: { alpha: { provider: "sim", model: "sim-large" } }
@@ -111,15 +85,15 @@ describe("RunTelemetry", () => {
   it.effect("makes them for OTLP, which receives them", () =>
     Effect.gen(function* () {
       const dir = tempDir()
-      bodies.length = 0
+      otlp.received.length = 0
       const { series } = yield* recordOneCall({
         workspace: dir,
         runDir: dir,
-        env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SERVICE_NAME: "speckit-test" }
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url(), OTEL_SERVICE_NAME: "speckit-test" }
       })
       assert.include(series, Metrics.names.tokens)
       // The exporter flushes when the layer is released: the call's tokens reached the server.
-      assert.isTrue(bodies.some((body) => body.includes(Metrics.names.tokens)))
+      assert.isTrue(otlp.received.some((request) => request.body.includes(Metrics.names.tokens)))
     })
   )
 
