@@ -3,8 +3,9 @@
  * plain JavaScript on the built packages, without the TypeScript loader, so that it is speckit's): one
  * run of N `sim` agents × 6 stages at a fixed latency through `Pipeline.run` on the real plugin layers
  * composed as a fleet worker and `speckit auto` compose them (`Run.layer` with the run's telemetry,
- * `RunTelemetry.layer`, and a silent display), the in-memory sequencer, and a real temp workspace. Prints one JSON line: wall ms, ideal ms, CPU ms, agent calls, peak RSS MB,
- * and (on Linux, from `/proc/self/task`) the share of that CPU the main thread used: the rest is V8's
+ * `RunTelemetry.layer`, and a silent display), the in-memory sequencer, and a real temp workspace.
+ * Prints one JSON line: wall ms, ideal ms, CPU ms, agent calls, peak RSS MB, and (on Linux, from
+ * `/proc/self/task`) the share of that CPU the main thread used: the rest is V8's
  * helper threads (optimising compiler, parallel GC) and libuv's pool. Those are the first run's, the
  * run a CLI user makes. With `runs` > 1 the same process then makes more runs, each in a workspace of
  * its own, as a worker does, and `warm` gives their CPU ms, the peak RSS after the last and (run
