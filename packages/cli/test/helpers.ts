@@ -70,7 +70,10 @@ export interface RunOptions {
   readonly script?: string | undefined
 }
 
-/** Runs `node dist/bundle/speckit.js ...args` (or `options.script`) without a TTY and collects its output and exit code. */
+/**
+ * Runs `node dist/bundle/speckit.js ...args` (or `options.script`) without a TTY and collects its output
+ * and exit code.
+ */
 export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<CliResult> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [options.script ?? binPath, ...args], {
