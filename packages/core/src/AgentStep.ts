@@ -155,9 +155,12 @@ const stoppedOutcome = (stage: Stage, agent: Agent.Agent, elapsedMs: number, spe
     })
   ).pipe(Effect.orDie)
 
+const noLimits: ModelLimits.Limits = {}
+
 /** An agent's configured context window and output reserve (only the keys it sets). */
 const limitsOf = (run: RunContext, agent: AgentId): ModelLimits.Limits => {
   const own = run.config.agents?.[agent]
+  if (own?.contextWindow === undefined && own?.maxOutputTokens === undefined) return noLimits
   return {
     ...(own?.contextWindow === undefined ? {} : { contextWindow: own.contextWindow }),
     ...(own?.maxOutputTokens === undefined ? {} : { maxOutputTokens: own.maxOutputTokens })
@@ -241,14 +244,15 @@ export const call: (
     const name = `agent/${stage}/${agent.id}${generation > 1 ? `#${generation}` : ""}`
     // A durable run waits out long retry waits in steps of their own.
     const handOverWaitsFromMs = run.durable ? durableWaitMs : undefined
-    const context = { runId: run.runId, stage, spec: run.spec, previous, limits: limitsOf(run, agent.id) }
+    const limits = limitsOf(run, agent.id)
     const callPart =
       (resume: Failed | undefined): Part =>
       (extras) =>
         untilSettled(
           AgentCall.call(
             agent,
-            { ...context, ...extras },
+            // A literal, not a spread: every call's context has one shape (see `Providers`).
+            { runId: run.runId, stage, spec: run.spec, previous, limits, workdir: extras.workdir, ask: extras.ask },
             { handOverWaitsFromMs, resume, onProgress, events: recovering }
           ),
           stop,
@@ -284,7 +288,8 @@ export const call: (
     if (unrecorded !== undefined) yield* rerecord(stage, unrecorded)
     const outcome = done.value
     yield* run.decisions.submit(
-      { runId: run.runId, stage, agent: agent.id, attempt: outcome.attempts },
+      // The shape of a verdict's key (`Sequencer.verdictKey`): the decision loop reads both alike.
+      { runId: run.runId, branch: undefined, stage, agent: agent.id, attempt: outcome.attempts },
       { _tag: "Answer", outcome },
       replayed
     )

@@ -182,7 +182,8 @@ export const make = (runId: RunId, emit: (event: PipelineEvent) => Effect.Effect
     ) {
       const submitted = yield* sequencer.submit(key, payload)
       if (submitted._tag === "Accepted") {
-        if (payload._tag === "Answer") decisions++
+        // By its key, not its payload: answers' and verdicts' keys have one shape, their payloads two.
+        if (key.agent !== Sequencer.verdictAgent) decisions++
         yield* emit({ _tag: "DecisionAccepted", seq: submitted.decision.seq, stage: key.stage, agent: key.agent })
         yield* awaitProcessed(submitted.decision.seq)
       } else if (submitted._tag === "Duplicate" && (replayed || key.agent === Sequencer.verdictAgent)) {

@@ -348,10 +348,13 @@ const buildAgent = <R>(
         configError(`agents.${name}: provider "${provider.name}" returned no agent ({ model: string, call: function })`)
       )
     }
+    // A literal, not a spread of `built`: every agent then has one shape (V8's first spreads make
+    // another one), and the code that reads agents stays monomorphic.
     const agentOf: Agent.Agent = {
-      ...built,
       id,
       provider: provider.name,
+      model: built.model,
+      edits: built.edits,
       call: guardCall(id, provider.name, built.call)
     }
     return agentOf

@@ -20,11 +20,20 @@ import {
 
 const Text = Schema.String.check(Schema.isMinLength(1))
 
-const norm = (text: string) =>
-  text
+// A stage's answers repeat the same titles (each agent's copy of one text): each is normalised once.
+const normalised = new Map<string, string>()
+
+const norm = (text: string): string => {
+  const known = normalised.get(text)
+  if (known !== undefined) return known
+  const made = text
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, " ")
     .trim()
+  if (normalised.size >= 4096) normalised.clear()
+  normalised.set(text, made)
+  return made
+}
 
 /** Merges lists from several answers: items keyed by `key`, ordered by support, then first appearance. */
 const mergeLists = <A>(lists: ReadonlyArray<ReadonlyArray<A>>, key: (item: A) => string): Array<A> => {

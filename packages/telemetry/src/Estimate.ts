@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Prompt, type Spec, SpeckitConfig, Stage, TokenUsage } from "@speckit/core"
+import { type AgentId, Prompt, type Spec, SpeckitConfig, Stage, TokenUsage } from "@speckit/core"
 import type * as History from "./History.ts"
 import * as Pricing from "./Pricing.ts"
 import * as Tokens from "./Tokens.ts"
@@ -101,6 +101,18 @@ const plus = (a: Range, b: Range): Range => ({
   expected: a.expected + b.expected,
   high: a.high + b.high
 })
+/** The sum of ranges, added up in place. */
+const sum = (ranges: ReadonlyArray<Range>): Range => {
+  let low = 0
+  let expected = 0
+  let high = 0
+  for (const range of ranges) {
+    low += range.low
+    expected += range.expected
+    high += range.high
+  }
+  return { low, expected, high }
+}
 const scale = (value: number, low: number, high: number): Range => ({
   low: value * low,
   expected: value,
@@ -111,14 +123,11 @@ const cachedShare = (samples: History.Samples | undefined) =>
   samples && samples.mean.input > 0 ? Math.min(1, samples.mean.cachedInput / samples.mean.input) : 0
 
 const priceRange = (
-  pricer: Pricing.Pricer,
-  model: string,
-  agent: string,
+  resolved: Pricing.Resolved | undefined,
   input: Range,
   output: Range,
   cached: number
 ): { readonly costUsd: Range; readonly priced: boolean } => {
-  const resolved = pricer.price(model, agent)
   if (resolved === undefined) return { costUsd: zero, priced: false }
   const at = (i: number, o: number) =>
     resolved.cost(
@@ -148,6 +157,48 @@ const predictOutput = (history: History.History | undefined, stage: Stage.Stage,
     : { range: scale(defaults.outputTokens[stage], defaults.low, defaults.high), source: "default" as const }
 }
 
+/** One call's prediction from its model, its counted prompt, its price and the previous stage's outputs. */
+const predictCallOf = (input: {
+  readonly stage: Stage.Stage
+  readonly model: string
+  readonly counted: number
+  readonly resolved: Pricing.Resolved | undefined
+  readonly history: History.History
+  readonly previousOutput: Range | undefined
+}): Omit<CallEstimate, "stage" | "agent"> => {
+  const { stage, model, counted, previousOutput } = input
+  const samples = input.history.samples[`${stage}/${model}`]
+  let inputTokens: Range
+  let inputSource: Source
+  if (previousOutput === undefined) {
+    // the first stage's prompt is known exactly; the provider's tokenizer may differ a little
+    const calibration = samples && counted > 0 ? Math.min(2, Math.max(0.5, samples.mean.input / counted)) : 1
+    inputTokens = scale(counted * calibration, 1 - defaults.countedSpread, 1 + defaults.countedSpread)
+    inputSource = "counted"
+  } else if (samples) {
+    inputTokens = { low: samples.min.input, expected: samples.mean.input, high: samples.max.input }
+    inputSource = "history"
+  } else {
+    inputTokens = {
+      low: counted + previousOutput.low,
+      expected: counted + previousOutput.expected,
+      high: counted + previousOutput.high
+    }
+    inputSource = "default"
+  }
+  const output = predictOutput(input.history, stage, model)
+  const priced = priceRange(input.resolved, inputTokens, output.range, cachedShare(samples))
+  return {
+    model,
+    inputTokens,
+    outputTokens: output.range,
+    costUsd: priced.costUsd,
+    inputSource,
+    outputSource: output.source,
+    priced: priced.priced
+  }
+}
+
 /**
  * Predicts a run of a spec under a configuration.
  *
@@ -174,70 +225,62 @@ export const make = (input: {
   const pricer = input.pricer ?? Pricing.fromConfig(input.config)
   const count = input.count ?? Tokens.counterFor(input.config).count
   const stages: Array<StageEstimate> = []
-  const byAgent: Record<string, Range> = {}
+  const byAgent = new Map<string, Array<Range>>()
   const unpriced = new Set<string>()
+  // Each agent's model and price, looked up once for every stage.
+  const models = new Map<string, { readonly model: string; readonly resolved: Pricing.Resolved | undefined }>()
+  const modelOf = (agent: AgentId.AgentId) => {
+    let known = models.get(agent)
+    if (known === undefined) {
+      const agentConfig = input.config.agents?.[agent]
+      const model = (agentConfig && Pricing.modelOf(agentConfig)) ?? "(no model)"
+      known = { model, resolved: pricer.price(model, agent) }
+      models.set(agent, known)
+    }
+    return known
+  }
   let previousOutput: Range | undefined
   for (const stage of Stage.all) {
     const policy = SpeckitConfig.policyFor(input.config, stage)
     const calls: Array<CallEstimate> = []
+    // Agents of one model with prompts of one size and a shared price are predicted alike: once.
+    const alike = new Map<string, Map<number, Omit<CallEstimate, "stage" | "agent">>>()
     for (const agent of policy.agents) {
-      const agentConfig = input.config.agents?.[agent]
-      const model = (agentConfig && Pricing.modelOf(agentConfig)) ?? "(no model)"
-      const samples = input.history.samples[`${stage}/${model}`]
+      const { model, resolved } = modelOf(agent)
       const counted = count(Prompt.make({ stage, agent, spec: input.spec, previous: "" }))
-      let inputTokens: Range
-      let inputSource: Source
-      if (previousOutput === undefined) {
-        // the first stage's prompt is known exactly; the provider's tokenizer may differ a little
-        const planSamples = samples
-        const calibration =
-          planSamples && counted > 0 ? Math.min(2, Math.max(0.5, planSamples.mean.input / counted)) : 1
-        inputTokens = scale(counted * calibration, 1 - defaults.countedSpread, 1 + defaults.countedSpread)
-        inputSource = "counted"
-      } else if (samples) {
-        inputTokens = { low: samples.min.input, expected: samples.mean.input, high: samples.max.input }
-        inputSource = "history"
-      } else {
-        inputTokens = {
-          low: counted + previousOutput.low,
-          expected: counted + previousOutput.expected,
-          high: counted + previousOutput.high
-        }
-        inputSource = "default"
+      let sized = alike.get(model)
+      if (sized === undefined) {
+        sized = new Map()
+        alike.set(model, sized)
       }
-      const output = predictOutput(input.history, stage, model)
-      const priced = priceRange(pricer, model, agent, inputTokens, output.range, cachedShare(samples))
-      if (!priced.priced) unpriced.add(model)
-      const call: CallEstimate = {
-        stage,
-        agent,
-        model,
-        inputTokens,
-        outputTokens: output.range,
-        costUsd: priced.costUsd,
-        inputSource,
-        outputSource: output.source,
-        priced: priced.priced
+      const shared = resolved?.source !== "agent"
+      let predicted = shared ? sized.get(counted) : undefined
+      if (predicted === undefined) {
+        predicted = predictCallOf({ stage, model, counted, resolved, history: input.history, previousOutput })
+        if (shared) sized.set(counted, predicted)
       }
-      calls.push(call)
-      byAgent[agent] = plus(byAgent[agent] ?? zero, call.costUsd)
+      if (!predicted.priced) unpriced.add(model)
+      calls.push({ stage, agent, ...predicted })
+      const costs = byAgent.get(agent)
+      if (costs === undefined) byAgent.set(agent, [predicted.costUsd])
+      else costs.push(predicted.costUsd)
     }
-    const outputs = calls.reduce((sum, call) => plus(sum, call.outputTokens), zero)
+    const outputs = sum(calls.map((call) => call.outputTokens))
     const n = Math.max(1, calls.length)
     previousOutput = { low: outputs.low / n, expected: outputs.expected / n, high: outputs.high / n }
     stages.push({
       stage,
       calls,
-      tokens: calls.reduce((sum, call) => plus(sum, plus(call.inputTokens, call.outputTokens)), zero),
-      costUsd: calls.reduce((sum, call) => plus(sum, call.costUsd), zero)
+      tokens: sum(calls.map((call) => plus(call.inputTokens, call.outputTokens))),
+      costUsd: sum(calls.map((call) => call.costUsd))
     })
   }
   return {
     specId: input.spec.id,
     stages,
-    tokens: stages.reduce((sum, stage) => plus(sum, stage.tokens), zero),
-    costUsd: stages.reduce((sum, stage) => plus(sum, stage.costUsd), zero),
-    byAgent,
+    tokens: sum(stages.map((stage) => stage.tokens)),
+    costUsd: sum(stages.map((stage) => stage.costUsd)),
+    byAgent: Object.fromEntries(Array.from(byAgent, ([agent, costs]) => [agent, sum(costs)])),
     historyRuns: input.history.runs,
     unpriced: [...unpriced].sort()
   }

@@ -45,7 +45,11 @@ export const systemOf = (provider: string, model: string): string => {
  * @since 0.1.0
  */
 export const traceAgent = (agent: Agent.Agent): Agent.Agent => ({
-  ...agent,
+  // Field by field, not a spread: every agent keeps the one shape `Providers` gives agents.
+  id: agent.id,
+  provider: agent.provider,
+  model: agent.model,
+  edits: agent.edits,
   call: (request) =>
     agent.call(request).pipe(
       Effect.tap((response) =>

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { calcPrice } from "@pydantic/genai-prices"
-import { AgentId, type Budget, SessionMetrics, Spec, SpeckitConfig, TokenUsage } from "@speckit/core"
+import { AgentId, type Budget, Prompt, SessionMetrics, Spec, SpeckitConfig, TokenUsage } from "@speckit/core"
 import { type Alert, BudgetGuard, Estimate, Export, History, Metrics, Pricing, Tokens } from "@speckit/telemetry"
 import { Effect, Metric, Result, Schema } from "effect"
 
@@ -315,7 +315,40 @@ describe("Estimate", () => {
     assert.closeTo(tasks?.costUsd.expected ?? 0, 0.009, 1e-12)
     assert.strictEqual(some.historyRuns, 1)
   })
+
+  it("predicts each agent's calls with its own prompt and price, however many agents share a model", () => {
+    // 300 agents of one model (their ids, and so their prompts, of two lengths) and one priced on its own.
+    const agents: Record<string, unknown> = { solo: { provider: "sim", model: "sim-small", price: Price } }
+    for (let i = 0; i < 300; i++) agents[`a${i}`] = { provider: "sim", model: "sim-small" }
+    const config = Schemaless({ agents })
+    const count = (text: string) => text.length
+    const estimate = Estimate.make({ config, spec, history: History.empty, count })
+    const pricer = Pricing.fromConfig(config)
+    for (const stage of estimate.stages) {
+      assert.strictEqual(stage.calls.length, 301)
+      for (const call of stage.calls) {
+        assert.strictEqual(call.stage, stage.stage)
+        if (stage.stage !== "plan") continue
+        // The first stage's prompt is counted exactly: the agent's own prompt, at the agent's own price.
+        const counted = count(Prompt.make({ stage: "plan", agent: AgentId.make(call.agent), spec, previous: "" }))
+        assert.closeTo(call.inputTokens.expected, counted, 1e-9, call.agent)
+        const cost = pricer
+          .price("sim-small", call.agent)
+          ?.cost(TokenUsage.make({ input: counted, output: Estimate.defaults.outputTokens.plan }))
+        assert.closeTo(call.costUsd.expected, cost ?? -1, 1e-12, call.agent)
+      }
+    }
+    const plan = estimate.stages[0]?.calls ?? []
+    const solo = plan.find((call) => call.agent === "solo")
+    const a1 = plan.find((call) => call.agent === "a1")
+    const a100 = plan.find((call) => call.agent === "a100")
+    assert.notStrictEqual(a1?.inputTokens.expected, a100?.inputTokens.expected)
+    assert.isAbove(solo?.costUsd.expected ?? 0, (a1?.costUsd.expected ?? 0) * 10)
+    assert.strictEqual(Object.keys(estimate.byAgent).length, 301)
+  })
 })
+
+const Price = { inputPerMTok: 100, outputPerMTok: 100 }
 
 const Schemaless = (input: unknown): SpeckitConfig.SpeckitConfig => {
   const decoded = Effect.runSync(Effect.result(SpeckitConfig.decode(input, "inline")))

@@ -23,15 +23,20 @@ const stop = new Set(
 )
 
 // Outlines are derived from the spec's text alone; simulated agents ask for the same one on every call.
-const outlines = new Map<string, SpecOutline>()
+// Keyed by the text itself (the same string each call, whose hash V8 keeps), then by title.
+const outlines = new Map<string, Map<string, SpecOutline>>()
 
 export const outline = (title: string, text: string): SpecOutline => {
-  const key = `${title}\u0000${text}`
-  const known = outlines.get(key)
+  let byTitle = outlines.get(text)
+  const known = byTitle?.get(title)
   if (known) return known
   const made = makeOutline(title, text)
-  if (outlines.size > 64) outlines.clear()
-  outlines.set(key, made)
+  if (byTitle === undefined) {
+    if (outlines.size > 64) outlines.clear()
+    byTitle = new Map()
+    outlines.set(text, byTitle)
+  }
+  byTitle.set(title, made)
   return made
 }
 
