@@ -300,7 +300,7 @@ export const make = (input: {
  * @since 0.1.0
  */
 export const remaining = (estimate: Estimate, done: ReadonlyArray<string>): Range =>
-  estimate.stages.filter((stage) => !done.includes(stage.stage)).reduce((sum, stage) => plus(sum, stage.costUsd), zero)
+  sum(estimate.stages.filter((stage) => !done.includes(stage.stage)).map((stage) => stage.costUsd))
 
 /**
  * The expected cost of one call about to be made: its prompt counted (calibrated by history for the
