@@ -21,6 +21,7 @@ export {
   FaultInjector,
   RunContext,
   RunId,
+  SessionMetrics,
   StageRunner,
   TokenUsage,
   Worktrees

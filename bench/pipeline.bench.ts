@@ -5,10 +5,10 @@
  * ratio = median wall time of `Pipeline.run` / ideal critical path (6 stages × slowest agent).
  *
  * The breakdown rows rerun the same pipeline with one cost removed at a time (a run store that only
- * stringifies, one that does nothing, a progress display, zero-latency agents) so a miss can be
- * traced without touching product code; the timeline rows split the time beyond the agents' latency
- * into where it is spent (before the first call, the calls, between stages, after the last call), from
- * a run whose events are timed. All variants are interleaved round by round so drift (GC, JIT, disk
+ * stringifies, one that does nothing, that one with metrics that record nothing, a progress display,
+ * zero-latency agents) so a miss can be traced without touching product code; the timeline rows
+ * split the time beyond the agents' latency into where it is spent (before the first call, the calls,
+ * between stages, after the last call), from a run whose events are timed. All variants are interleaved round by round so drift (GC, JIT, disk
  * cache) spreads evenly over them. `readPlanAnswerUs` shows what the agents' wait costs the work right
  * after it (one answer's reading, hot and after a 50 ms wait). Goal: ratio ≤ 1.03.
  */
@@ -27,10 +27,12 @@ import {
   Run,
   RunId,
   RunStore,
+  SessionMetrics,
   SimAgent,
   type Spec,
   type SpeckitConfig,
-  StageResult
+  StageResult,
+  TokenUsage
 } from "./deps.ts"
 
 const latencyMs = 50
@@ -77,6 +79,20 @@ const noopStore = Layer.succeed(RunStore.RunStore, {
   saveAnswer: () => Effect.void,
   saveConsensus: (run, consensus) => Effect.succeed(`${run.specDirectory}/${consensus.stage}.md`),
   finish: () => Effect.void
+})
+
+/** Session metrics that record nothing: no tallies, no prices, no exported series. */
+const noMetrics = Layer.succeed(SessionMetrics.SessionMetrics, {
+  record: () => Effect.succeed({ costUsd: 0, priced: true }),
+  snapshot: Effect.succeed({
+    calls: 0,
+    failedCalls: 0,
+    usage: TokenUsage.empty,
+    costUsd: 0,
+    unpriced: [],
+    byAgent: {},
+    byStage: {}
+  })
 })
 
 /** Wall time of each call of the real file-system store, by method (filled by the `timedStore` variant). */
@@ -175,7 +191,7 @@ const overheadOf = (startedAt: number, endedAt: number, recorded: Timeline): Ove
   }
 }
 
-type Variant = "real" | "jsonStore" | "noopStore" | "progress" | "timedStore" | "timeline"
+type Variant = "real" | "jsonStore" | "noopStore" | "bare" | "progress" | "timedStore" | "timeline"
 
 interface Timing {
   /** `Pipeline.run` alone, its layers already built. */
@@ -184,6 +200,26 @@ interface Timing {
   readonly totalMs: number
   /** The `timeline` variant's split of the time beyond the latency. */
   readonly overhead?: Overhead
+}
+
+/** What a variant puts over `Run.layer` (the `real` one: nothing). */
+const variantLayer = (variant: Variant, root: string, timeline: Timeline) => {
+  switch (variant) {
+    case "real":
+      return Layer.empty
+    case "jsonStore":
+      return jsonOnlyStore
+    case "noopStore":
+      return noopStore
+    case "bare":
+      return Layer.merge(noopStore, noMetrics)
+    case "progress":
+      return progressSink
+    case "timedStore":
+      return timedStore(root)
+    case "timeline":
+      return timelineEvents(timeline)
+  }
 }
 
 const runOnce = (variant: Variant, root: string, prepared: { config: SpeckitConfig.SpeckitConfig; spec: Spec.Spec }) =>
@@ -198,20 +234,7 @@ const runOnce = (variant: Variant, root: string, prepared: { config: SpeckitConf
         return yield* Effect.die(new Error(`run ${summary.runId} ended ${summary.status}: ${summary.hint ?? ""}`))
       }
       return { runMs: t1 - t0, overhead: variant === "timeline" ? overheadOf(t0, t1, timeline) : undefined }
-    }).pipe(
-      variant === "jsonStore"
-        ? Effect.provide(jsonOnlyStore)
-        : variant === "noopStore"
-          ? Effect.provide(noopStore)
-          : variant === "progress"
-            ? Effect.provide(progressSink)
-            : variant === "timedStore"
-              ? Effect.provide(timedStore(root))
-              : variant === "timeline"
-                ? Effect.provide(timelineEvents(timeline))
-                : (effect) => effect,
-      Effect.provide(Run.layer(prepared.config, root))
-    )
+    }).pipe(Effect.provide(variantLayer(variant, root, timeline)), Effect.provide(Run.layer(prepared.config, root)))
     const totalMs = (yield* now()) - started
     return { runMs, totalMs, ...(overhead === undefined ? {} : { overhead }) } satisfies Timing
   })
@@ -277,7 +300,15 @@ const program = Effect.gen(function* () {
     const prepared = yield* Run.prepare(Demo.specId, root)
     const zero = yield* Run.prepare(Demo.specId, zeroRoot)
 
-    const variants: ReadonlyArray<Variant> = ["real", "jsonStore", "noopStore", "progress", "timedStore", "timeline"]
+    const variants: ReadonlyArray<Variant> = [
+      "real",
+      "jsonStore",
+      "noopStore",
+      "bare",
+      "progress",
+      "timedStore",
+      "timeline"
+    ]
     const timings = new Map<Variant, Array<Timing>>(variants.map((variant) => [variant, []]))
     const zeroTimings: Array<Timing> = []
     const sleeps = { sequential: [] as Array<number>, fanOut: [] as Array<number> }
@@ -346,6 +377,10 @@ const benchmark: Benchmark = {
           of("noopStore").map((t) => t.runMs)
         ),
         ms(
+          "breakdown: no-op store and no metrics",
+          of("bare").map((t) => t.runMs)
+        ),
+        ms(
           "breakdown: + plain progress display",
           of("progress").map((t) => t.runMs)
         ),
@@ -380,6 +415,8 @@ const benchmark: Benchmark = {
         overheadMs: round2(wall - criticalPathMs),
         overheadBeyondTimersMs: round2(wall - sleepBaseline),
         fileStoreCostMs: round2(wall - median(of("noopStore").map((t) => t.runMs))),
+        // What is left without the store, the event log and the metrics: the stage machinery itself.
+        bareRatio: round2(median(of("bare").map((t) => t.runMs)) / criticalPathMs),
         storeCallsDuringTimedRuns: {
           begin: perCall(storeCalls.begin),
           saveAnswer: perCall(storeCalls.saveAnswer),
