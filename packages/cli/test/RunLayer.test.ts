@@ -1,16 +1,18 @@
 /**
  * `Run.layer` in a program of its own: the demo spec through `Pipeline.run` on the layers it gives,
  * with the session metrics it makes by default (the program needs nothing else, and the type says so),
- * or with the caller's when given `metrics: false`.
+ * or with the caller's when given `metrics: false`; and one layer for many runs, as a long-lived
+ * process uses it, keeping nothing of a finished run in its in-memory sequencer.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Pipeline, type RunSummary } from "@speckit/core"
+import { MemorySequencer, SequencerStore } from "@speckit/consensus"
+import { Pipeline, type RunSummary, type Sequencer } from "@speckit/core"
 import { Metrics } from "@speckit/telemetry"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { Demo, Run } from "../src/index.ts"
 
 /** A fresh demo workspace with every agent at 5 ms, removed when the test ends. */
@@ -60,6 +62,23 @@ describe("Run.layer", () => {
       // Every call went through the caller's metrics: 3 agents × 6 stages.
       assert.strictEqual(recorded.length, 18)
       assert.include(recorded, "plan/alpha")
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
+  )
+
+  it.live("one layer for many runs: the in-memory sequencer lets each run go once it completes", () =>
+    Effect.gen(function* () {
+      const prepared = yield* demoWorkspace
+      const store = SequencerStore.memory<Sequencer.Decision>()
+      const layer = Run.layer(prepared.config, prepared.root, undefined, {}, MemorySequencer.layerStore(store))
+      const runOnce = Effect.gen(function* () {
+        const summary = yield* Pipeline.run({ spec: prepared.spec, config: prepared.config })
+        assert.strictEqual(summary.status, "completed")
+        assert.isAbove(summary.decisions, 0, "the run was sequenced")
+        assert.isUndefined(yield* store.load(summary.runId), `run ${summary.runId} is still held`)
+        return summary.runId
+      })
+      const runs = yield* Effect.all([runOnce, runOnce]).pipe(Effect.provide(Layer.fresh(layer)))
+      assert.notStrictEqual(runs[0], runs[1])
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
   )
 })

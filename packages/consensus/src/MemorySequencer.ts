@@ -144,7 +144,16 @@ export const makeWith = (options: {
           stopped = true
           return Effect.map(engine.stop(stopOptions), (ack) => ({ ...ack, pending: ack.pending.map(toDecision) }))
         }),
-      stats: Effect.suspend(() => (engine === undefined ? Effect.succeed(idleStats) : engine.stats))
+      stats: Effect.suspend(() => (engine === undefined ? Effect.succeed(idleStats) : engine.stats)),
+      forget: (runId) =>
+        Effect.suspend(() => {
+          if (engine !== undefined && engine.runId === runId) {
+            // The current run is kept while it is in progress; once stopped, its sequencer goes too.
+            if (!stopped) return Effect.void
+            engine = undefined
+          }
+          return options.store.forget?.(runId) ?? Effect.void
+        })
     })
   })
 

@@ -102,11 +102,20 @@ export interface SequencerStore<A> {
         readonly save: (state: State) => void
       }
     | undefined
+  /**
+   * Lets go of a run that ended for good (it is never resumed): a store that keeps runs in memory
+   * drops its state and decisions, so a process that makes many runs does not keep them all.
+   * Optional: a durable store keeps its rows.
+   *
+   * @since 0.4.0
+   */
+  readonly forget?: ((runId: string) => Effect.Effect<void>) | undefined
 }
 
 /**
- * An in-memory store. Keeps every run it has seen until the process ends, so a sequencer made again
- * for the same run resumes where the previous one stopped.
+ * An in-memory store. Keeps every run it has seen until the process ends or the run is forgotten
+ * (`forget`: the pipeline forgets a run that completed or halted), so a sequencer made again for
+ * the same run resumes where the previous one stopped.
  *
  * @example
  * ```ts
@@ -161,6 +170,11 @@ export const memory = <A>(): SequencerStore<A> => {
       }),
     accept: (state, entry) => Effect.sync(() => accept(state, entry)),
     save: (state) => Effect.sync(() => save(state)),
-    sync: { accept, save }
+    sync: { accept, save },
+    forget: (runId) =>
+      Effect.sync(() => {
+        runs.delete(runId)
+        if (last?.state.runId === runId) last = undefined
+      })
   }
 }

@@ -96,6 +96,49 @@ describe("MemorySequencer (core's Sequencer port)", () => {
       assert.strictEqual((yield* Effect.flip(sequencer.take))._tag, "SequencerStopped")
     })
   )
+
+  it.effect("a stopped run begun again resumes from the store; once forgotten, it begins afresh", () =>
+    Effect.gen(function* () {
+      const store = SequencerStore.memory<Sequencer.Decision>()
+      const sequencer = yield* MemorySequencer.makeWith({ store })
+      const submitted = key(run1, "plan", "a", 1)
+      yield* sequencer.begin(run1)
+      yield* sequencer.submit(submitted, answer("a"))
+      yield* sequencer.ack((yield* sequencer.take).seq)
+      yield* sequencer.stop({ drain: true })
+      const resumed = yield* sequencer.begin(run1)
+      assert.deepStrictEqual(
+        resumed.acknowledged.map((decision) => decision.seq),
+        [1]
+      )
+      assert.strictEqual((yield* sequencer.submit(submitted, answer("a")))._tag, "Duplicate")
+      yield* sequencer.stop({ drain: true })
+
+      yield* sequencer.forget?.(run1) ?? Effect.void
+      assert.isUndefined(yield* store.load(run1), "the store holds nothing of the forgotten run")
+      assert.strictEqual((yield* sequencer.stats).accepted, 0, "nor does the sequencer")
+      const fresh = yield* sequencer.begin(run1)
+      assert.deepStrictEqual(fresh, { acknowledged: [], redelivered: 0 })
+      assert.strictEqual((yield* sequencer.submit(submitted, answer("a")))._tag, "Accepted")
+    })
+  )
+
+  it.effect("a run in progress is not forgotten; forgetting a run keeps the others", () =>
+    Effect.gen(function* () {
+      const store = SequencerStore.memory<Sequencer.Decision>()
+      const sequencer = yield* MemorySequencer.makeWith({ store })
+      yield* sequencer.begin(run1)
+      yield* sequencer.submit(key(run1, "plan", "a", 1), answer("a"))
+      yield* sequencer.begin(run2)
+      yield* sequencer.submit(key(run2, "plan", "a", 1), answer("a"))
+      yield* sequencer.forget?.(run2) ?? Effect.void
+      assert.strictEqual((yield* store.load(run2))?.entries.length, 1, "run-2 is in progress: kept")
+      assert.strictEqual((yield* sequencer.take).key.runId, run2)
+      yield* sequencer.forget?.(run1) ?? Effect.void
+      assert.isUndefined(yield* store.load(run1))
+      assert.strictEqual((yield* store.load(run2))?.entries.length, 1)
+    })
+  )
 })
 
 describe("DecisionSequencer", () => {

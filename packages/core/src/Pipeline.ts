@@ -22,7 +22,7 @@ import * as RunId from "./RunId.ts"
 import { RunStore, RunStoreError } from "./RunStore.ts"
 import type * as RunSummary from "./RunSummary.ts"
 import * as RunState from "./RunState.ts"
-import type * as Sequencer from "./Sequencer.ts"
+import * as Sequencer from "./Sequencer.ts"
 import type * as SessionMetrics from "./SessionMetrics.ts"
 import type { Spec } from "./Spec.ts"
 import * as SpeckitConfig from "./SpeckitConfig.ts"
@@ -229,7 +229,8 @@ const review = (run: RunContext.RunContext, state: RunState.RunState, stage: Sta
 /**
  * Runs a spec through every stage and returns the run's summary. A stage that fails its quorum or
  * ends in conflict (under `onConflict: "halt"`) stops the run with status `halted`; interrupting the
- * effect records the run as `cancelled` before it ends.
+ * effect records the run as `cancelled` before it ends. A run that completed or halted is never
+ * resumed: the sequencer is then told to forget it (`Sequencer.forget`).
  *
  * @example
  * ```ts
@@ -247,6 +248,7 @@ export const run = Effect.fn("Pipeline.run")(
     const { spec, config } = options
     const stages = options.stages ?? stagesFor(config)
     const store = yield* RunStore
+    const sequencer = yield* Sequencer.Sequencer
     const execution = yield* Execution.Execution
     // The display, before the run's own events (which also go to `events.jsonl`) are provided.
     const display = yield* PipelineEvents
@@ -298,6 +300,10 @@ export const run = Effect.fn("Pipeline.run")(
       yield* logger.log({ _tag: "RunFinished", summary })
       yield* store.finish(summary)
       yield* display.emit({ _tag: "RunFinished", summary })
+      // A run that ended for good is never resumed: a sequencer that keeps runs in memory lets it go.
+      if (sequencer.forget && (summary.status === "completed" || summary.status === "halted")) {
+        yield* sequencer.forget(runId)
+      }
       return summary
     })
 

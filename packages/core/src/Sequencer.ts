@@ -238,5 +238,14 @@ export class Sequencer extends Context.Service<
     /** Stops accepting; hands back pending decisions, or with `drain` waits until they are acknowledged. */
     readonly stop: (options?: { readonly drain?: boolean | undefined }) => Effect.Effect<StopAck>
     readonly stats: Effect.Effect<Stats>
+    /**
+     * Lets go of a run that ended for good (completed or halted: it is never resumed), once it is
+     * stopped. A sequencer that keeps runs in memory drops what it held of it, so a process that
+     * makes many runs on one layer does not keep them all; a durable one keeps its records.
+     * Optional: `Pipeline.run` calls it when it is there.
+     *
+     * @since 0.4.0
+     */
+    readonly forget?: ((runId: RunId) => Effect.Effect<void>) | undefined
   }
 >()("@speckit/core/Sequencer") {}
