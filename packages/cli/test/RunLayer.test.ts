@@ -12,7 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { MemorySequencer, SequencerStore } from "@speckit/consensus"
 import { Pipeline, type RunSummary, type Sequencer } from "@speckit/core"
 import { Metrics } from "@speckit/telemetry"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { Demo, Run } from "../src/index.ts"
 
 /** A fresh demo workspace with every agent at 5 ms, removed when the test ends. */
@@ -77,7 +77,7 @@ describe("Run.layer", () => {
         assert.isUndefined(yield* store.load(summary.runId), `run ${summary.runId} is still held`)
         return summary.runId
       })
-      const runs = yield* Effect.all([runOnce, runOnce]).pipe(Effect.provide(Layer.fresh(layer)))
+      const runs = yield* Effect.all([runOnce, runOnce]).pipe(Effect.provide(layer))
       assert.notStrictEqual(runs[0], runs[1])
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
   )
