@@ -182,6 +182,11 @@ export class RunStore extends Context.Service<
             : fs
                 .makeDirectory(directory, { recursive: true })
                 .pipe(Effect.tap(() => Effect.sync(() => made.add(directory))))
+        /** Forgets `directory` and the directories under it (they are made again when written to). */
+        const forgetDirectories = (directory: string) => {
+          const under = `${directory}${path.sep}`
+          for (const known of made) if (known === directory || known.startsWith(under)) made.delete(known)
+        }
         const failure = (file: string) => (error: { readonly message: string }) =>
           new RunStoreError({ path: file, reason: error.message })
         const tempOf = (file: string) => `${file}.${process.pid}.tmp`
@@ -282,8 +287,14 @@ export class RunStore extends Context.Service<
               Effect.onError(() => Effect.andThen(discard(summaryFile), discard(statusFile))),
               Effect.andThen(commit(summaryFile)),
               Effect.andThen(commit(statusFile)),
-              // The run's logs are done: their appenders go (a later append opens the log again).
-              Effect.ensuring(Effect.sync(() => logs.delete(summary.runId)))
+              // The run's logs are done: their appenders and its directories go (a later write opens
+              // the log or makes the directory again), so a store that records many runs keeps none.
+              Effect.ensuring(
+                Effect.sync(() => {
+                  logs.delete(summary.runId)
+                  forgetDirectories(path.resolve(root, summary.runDir))
+                })
+              )
             )
           },
           flush,

@@ -316,6 +316,31 @@ describe("RunStore.layerFileSystem", () => {
     })
   )
 
+  it.effect("a finished run's directories are not remembered: removed afterwards, a later write makes them again", () =>
+    Effect.gen(function* () {
+      const workspace = tempWorkspace()
+      const runDir = path.join(".speckit", "runs", runId)
+      const summary = { runId, runDir, status: "completed" } as unknown as RunSummary.RunSummary
+      yield* withStore(
+        workspace,
+        Effect.gen(function* () {
+          const store = yield* RunStore.RunStore
+          yield* save("alpha", 1, "first")
+          yield* store.finish(summary)
+          // Removed from outside (`speckit clean`), while the same store goes on.
+          fs.rmSync(path.join(workspace, runDir), { recursive: true })
+          yield* save("alpha", 2, "after")
+          yield* store.flush ?? Effect.void
+        })
+      )
+      const lines = RunStore.parseJsonLines(fs.readFileSync(answersFile(workspace, "plan"), "utf8"))
+      assert.deepStrictEqual(
+        lines.map((line) => (line as { readonly text: string }).text),
+        ["after"]
+      )
+    })
+  )
+
   it.effect("a write that fails is reported by flush", () =>
     Effect.gen(function* () {
       const workspace = tempWorkspace()
