@@ -2,7 +2,8 @@
  * `Run.layer` in a program of its own: the demo spec through `Pipeline.run` on the layers it gives,
  * with the session metrics it makes by default (the program needs nothing else, and the type says so),
  * or with the caller's when given `metrics: false`; and one layer for many runs, as a long-lived
- * process uses it, keeping nothing of a finished run in its in-memory sequencer.
+ * process uses it: each summary has its own run's figures, and the in-memory sequencer keeps nothing
+ * of a finished run.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -65,7 +66,7 @@ describe("Run.layer", () => {
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
   )
 
-  it.live("one layer for many runs: the in-memory sequencer lets each run go once it completes", () =>
+  it.live("one layer for many runs: each summary has its own run's figures; the sequencer lets each run go", () =>
     Effect.gen(function* () {
       const prepared = yield* demoWorkspace
       const store = SequencerStore.memory<Sequencer.Decision>()
@@ -75,10 +76,18 @@ describe("Run.layer", () => {
         assert.strictEqual(summary.status, "completed")
         assert.isAbove(summary.decisions, 0, "the run was sequenced")
         assert.isUndefined(yield* store.load(summary.runId), `run ${summary.runId} is still held`)
-        return summary.runId
+        return summary
       })
-      const runs = yield* Effect.all([runOnce, runOnce]).pipe(Effect.provide(layer))
-      assert.notStrictEqual(runs[0], runs[1])
+      const [first, second] = yield* Effect.all([runOnce, runOnce]).pipe(Effect.provide(layer))
+      assert.notStrictEqual(first.runId, second.runId)
+      // The same deterministic agents: the second run spent what the first did, not both runs' total.
+      assert.closeTo(second.costUsd, first.costUsd, 1e-9)
+      assert.deepStrictEqual(second.usage, first.usage)
+      assert.deepStrictEqual(
+        Object.values(second.byAgent).map((agent) => agent.calls),
+        [6, 6, 6]
+      )
+      assert.deepStrictEqual(Object.keys(second.byStage), Object.keys(first.byStage))
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
   )
 })

@@ -74,8 +74,11 @@ export const make = (
       pause: undefined as RunSummary.Pause | undefined,
       stages: [] as Array<RunSummary.StageSummary>
     }
+    // The session's figures as the run starts: the summary gives what the run itself added (a layer
+    // kept for many runs holds them all).
+    const atStart = yield* metrics.snapshot
     const summarize = Effect.gen(function* () {
-      const snapshot = yield* metrics.snapshot
+      const snapshot = SessionMetrics.since(atStart, yield* metrics.snapshot)
       return RunSummary.make(
         {
           ...state,

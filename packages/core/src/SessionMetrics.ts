@@ -174,3 +174,93 @@ export class SessionMetrics extends Context.Service<
  */
 export const count = (event: CountedEvent): Effect.Effect<void, never, SessionMetrics> =>
   SessionMetrics.use((metrics) => (metrics.count ? metrics.count(event) : Effect.void))
+
+const usageLess = (after: TokenUsage, before: TokenUsage | undefined): TokenUsage =>
+  before === undefined
+    ? after
+    : {
+        input: after.input - before.input,
+        cachedInput: after.cachedInput - before.cachedInput,
+        output: after.output - before.output,
+        reasoning: after.reasoning - before.reasoning
+      }
+
+const breakdownLess = (after: Breakdown, before: Breakdown | undefined): Breakdown =>
+  before === undefined
+    ? after
+    : {
+        calls: after.calls - before.calls,
+        usage: usageLess(after.usage, before.usage),
+        costUsd: after.costUsd - before.costUsd
+      }
+
+/** Each entry of `after` less the same entry of `before`; entries that gained no call and no cost are left out. */
+const breakdownsLess = (
+  after: Readonly<Record<string, Breakdown>>,
+  before: Readonly<Record<string, Breakdown>> | undefined
+): Record<string, Breakdown> => {
+  const out: Record<string, Breakdown> = {}
+  for (const [key, entry] of Object.entries(after)) {
+    const gained = breakdownLess(entry, before?.[key])
+    if (gained.calls !== 0 || gained.costUsd !== 0) out[key] = gained
+  }
+  return out
+}
+
+const countsLess = (after: EventCounts, before: EventCounts | undefined): EventCounts => {
+  const less = (kind: keyof EventCounts) => (after[kind] ?? 0) - (before?.[kind] ?? 0)
+  return {
+    retry: less("retry"),
+    replay: less("replay"),
+    duplicate: less("duplicate"),
+    stale: less("stale"),
+    // The optional kinds only when `after` has them, as the layers report them.
+    ...(after.circuit_open === undefined ? {} : { circuit_open: less("circuit_open") }),
+    ...(after.repair === undefined ? {} : { repair: less("repair") })
+  }
+}
+
+/**
+ * What a session recorded between two of its snapshots: `after` less `before`, for the calls, usage,
+ * costs, counted events and every breakdown (an entry that gained no call and no cost is left out);
+ * `unpriced`, `lastTurn` and `recentPromptTokens` are `after`'s. A run's summary is this between the
+ * run's start and its end, so that one session serving many runs (a layer a long-lived process keeps)
+ * reports each run's own figures. `after` itself when `before` recorded nothing.
+ *
+ * @example
+ * ```ts
+ * import { SessionMetrics } from "@speckit/core"
+ *
+ * declare const atStart: SessionMetrics.MetricsSnapshot
+ * declare const atEnd: SessionMetrics.MetricsSnapshot
+ * const run = SessionMetrics.since(atStart, atEnd)
+ * run.costUsd // what was spent in between
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const since = (before: MetricsSnapshot, after: MetricsSnapshot): MetricsSnapshot => {
+  const eventsBefore = before.events === undefined ? [] : Object.values(before.events)
+  if (before.calls === 0 && before.costUsd === 0 && eventsBefore.every((count) => !count)) return after
+  const estimated = (after.estimatedCostUsd ?? 0) - (before.estimatedCostUsd ?? 0)
+  const byStageAgent: Record<string, Record<string, Breakdown>> = {}
+  for (const [stage, agents] of Object.entries(after.byStageAgent ?? {})) {
+    const gained = breakdownsLess(agents, before.byStageAgent?.[stage])
+    if (Object.keys(gained).length > 0) byStageAgent[stage] = gained
+  }
+  return {
+    calls: after.calls - before.calls,
+    failedCalls: after.failedCalls - before.failedCalls,
+    usage: usageLess(after.usage, before.usage),
+    costUsd: after.costUsd - before.costUsd,
+    ...(estimated > 0 ? { estimatedCostUsd: estimated } : {}),
+    unpriced: after.unpriced,
+    byAgent: breakdownsLess(after.byAgent, before.byAgent),
+    byStage: breakdownsLess(after.byStage, before.byStage),
+    lastTurn: after.lastTurn,
+    ...(after.events === undefined ? {} : { events: countsLess(after.events, before.events) }),
+    ...(after.wasted === undefined ? {} : { wasted: breakdownLess(after.wasted, before.wasted) }),
+    recentPromptTokens: after.recentPromptTokens,
+    ...(after.byStageAgent === undefined ? {} : { byStageAgent })
+  }
+}
