@@ -175,15 +175,12 @@ export class SessionMetrics extends Context.Service<
 export const count = (event: CountedEvent): Effect.Effect<void, never, SessionMetrics> =>
   SessionMetrics.use((metrics) => (metrics.count ? metrics.count(event) : Effect.void))
 
-const usageLess = (after: TokenUsage, before: TokenUsage | undefined): TokenUsage =>
-  before === undefined
-    ? after
-    : {
-        input: after.input - before.input,
-        cachedInput: after.cachedInput - before.cachedInput,
-        output: after.output - before.output,
-        reasoning: after.reasoning - before.reasoning
-      }
+const usageLess = (after: TokenUsage, before: TokenUsage): TokenUsage => ({
+  input: after.input - before.input,
+  cachedInput: after.cachedInput - before.cachedInput,
+  output: after.output - before.output,
+  reasoning: after.reasoning - before.reasoning
+})
 
 const breakdownLess = (after: Breakdown, before: Breakdown | undefined): Breakdown =>
   before === undefined
