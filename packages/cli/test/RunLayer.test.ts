@@ -80,9 +80,11 @@ describe("Run.layer", () => {
       })
       const [first, second] = yield* Effect.all([runOnce, runOnce]).pipe(Effect.provide(layer))
       assert.notStrictEqual(first.runId, second.runId)
-      // The same deterministic agents: the second run spent what the first did, not both runs' total.
-      assert.closeTo(second.costUsd, first.costUsd, 1e-9)
-      assert.deepStrictEqual(second.usage, first.usage)
+      // The same agents: the second run spent about what the first did (the order its agents answer in
+      // can change the merged artifact the next prompts carry, by a few tokens), not both runs' total.
+      assert.closeTo(second.costUsd, first.costUsd, first.costUsd * 0.01)
+      assert.closeTo(second.usage.input, first.usage.input, first.usage.input * 0.01)
+      assert.closeTo(second.usage.output, first.usage.output, first.usage.output * 0.01)
       assert.deepStrictEqual(
         Object.values(second.byAgent).map((agent) => agent.calls),
         [6, 6, 6]

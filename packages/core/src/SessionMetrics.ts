@@ -205,15 +205,16 @@ const breakdownsLess = (
 }
 
 const countsLess = (after: EventCounts, before: EventCounts | undefined): EventCounts => {
-  const less = (kind: keyof EventCounts) => (after[kind] ?? 0) - (before?.[kind] ?? 0)
+  const earlier = new Map(Object.entries(before ?? {}))
+  const less = (kind: string, count: number | undefined) => (count ?? 0) - (earlier.get(kind) ?? 0)
+  // Every kind `after` has, known here or not (layers count the kinds they do not know generically).
+  const gained = Object.fromEntries(Object.entries(after).map(([kind, count]) => [kind, less(kind, count)]))
   return {
-    retry: less("retry"),
-    replay: less("replay"),
-    duplicate: less("duplicate"),
-    stale: less("stale"),
-    // The optional kinds only when `after` has them, as the layers report them.
-    ...(after.circuit_open === undefined ? {} : { circuit_open: less("circuit_open") }),
-    ...(after.repair === undefined ? {} : { repair: less("repair") })
+    ...gained,
+    retry: less("retry", after.retry),
+    replay: less("replay", after.replay),
+    duplicate: less("duplicate", after.duplicate),
+    stale: less("stale", after.stale)
   }
 }
 

@@ -42,7 +42,7 @@ const snapshotOf = (calls: ReadonlyArray<Call>, retries: number): SessionMetrics
     unpriced: [],
     byAgent: byKey(calls, (call) => call.agent),
     byStage: byKey(calls, (call) => call.stage),
-    events: { retry: retries, replay: 0, duplicate: 0, stale: 0 },
+    events: { retry: retries, replay: 0, duplicate: 0, stale: 0, circuit_open: retries },
     wasted: breakdown(calls.filter((call) => !call.ok)),
     byStageAgent: Object.fromEntries(
       stages.flatMap((stage) => {
