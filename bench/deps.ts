@@ -7,7 +7,9 @@
  * Once the root package.json lists `@speckit/cli`, `@speckit/core` (`workspace:*`) and
  * `@effect/platform-node` as devDependencies, replace these paths with the bare package names.
  */
-export { NodeServices } from "../packages/cli/node_modules/@effect/platform-node/dist/index.js"
+// The module speckit imports (`@effect/platform-node/NodeServices`), not the package's barrel, which
+// loads every driver it has (a Redis client among them).
+export * as NodeServices from "../packages/cli/node_modules/@effect/platform-node/dist/NodeServices.js"
 export { Demo, Progress, Run } from "../packages/cli/dist/index.js"
 export { ProcessChecks } from "../packages/agents/dist/index.js"
 export { GitWorktrees } from "../packages/git/dist/index.js"

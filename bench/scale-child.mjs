@@ -23,7 +23,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 // The same built modules `deps.ts` names (this file runs without the TypeScript loader).
-import { NodeServices } from "../packages/cli/node_modules/@effect/platform-node/dist/index.js"
+import * as NodeServices from "../packages/cli/node_modules/@effect/platform-node/dist/NodeServices.js"
 import { Effect, Layer } from "../packages/cli/node_modules/effect/dist/index.js"
 import { Run } from "../packages/cli/dist/index.js"
 import { Pipeline } from "../packages/core/dist/index.js"
