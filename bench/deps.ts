@@ -14,7 +14,7 @@ export { Demo, Progress, Run } from "../packages/cli/dist/index.js"
 export { ProcessChecks } from "../packages/agents/dist/index.js"
 export { GitWorktrees } from "../packages/git/dist/index.js"
 export { Pipeline, PipelineEvent, RunStore, type Spec, type SpeckitConfig } from "../packages/core/dist/index.js"
-export { Resilience, SimAgent, StageResult } from "../packages/core/dist/index.js"
+export { Resilience, SimAgent, Stage, StageResult } from "../packages/core/dist/index.js"
 export { DecisionSequencer, MemorySequencer, QuorumConsensus } from "../packages/consensus/dist/index.js"
 export {
   AgentId,

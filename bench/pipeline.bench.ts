@@ -10,7 +10,8 @@
  * split the time beyond the agents' latency into where it is spent (before the first call, the calls,
  * between stages, after the last call), from a run whose events are timed. All variants are interleaved round by round so drift (GC, JIT, disk
  * cache) spreads evenly over them. `readPlanAnswerUs` shows what the agents' wait costs the work right
- * after it (one answer's reading, hot and after a 50 ms wait). Goal: ratio ≤ 1.03.
+ * after it (one answer's reading, hot and after a 50 ms wait), and the floor row what any pipeline of
+ * these stages takes at the least (the waits and the answers' reading alone). Goal: ratio ≤ 1.03.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -30,6 +31,7 @@ import {
   SessionMetrics,
   SimAgent,
   type Spec,
+  Stage,
   type SpeckitConfig,
   StageResult,
   TokenUsage
@@ -254,27 +256,61 @@ const sleepFanOut = Effect.gen(function* () {
   return (yield* now()) - t0
 })
 
+/** Each stage's answer of each agent, as the sim agents send it (JSON text), by stage in pipeline order. */
+const answerTexts = (spec: Spec.Spec) =>
+  Stage.all.map((stage) =>
+    agents.map((agent, seed) =>
+      JSON.stringify(
+        SimAgent.answer(
+          {
+            runId: RunId.RunId.make("run-bench"),
+            stage,
+            agent: AgentId.make(agent),
+            attempt: 1,
+            prompt: "",
+            spec,
+            previous: "",
+            idempotencyKey: ""
+          },
+          seed
+        )
+      )
+    )
+  )
+
+/**
+ * The floor: what any pipeline of these stages does at the least. Each stage's agents wait their
+ * latency concurrently, then each answer is read with its stage's schema (`StageResult.read`); no
+ * store, no events, no metrics, no consensus. The pipeline's ratio can come no nearer to 1 than this
+ * one's on the same machine.
+ */
+const floorRun = (texts: ReadonlyArray<ReadonlyArray<string>>) =>
+  Effect.gen(function* () {
+    const t0 = yield* now()
+    for (const [i, stage] of Stage.all.entries()) {
+      const read = yield* Effect.forEach(
+        agents,
+        (agent, j) =>
+          Effect.map(Effect.sleep(latencyMs), () =>
+            StageResult.read(stage, AgentId.make(agent), texts[i]?.[j] ?? "", false)
+          ),
+        { concurrency: "unbounded" }
+      )
+      if (!read.every((result) => result._tag === "Success"))
+        return yield* Effect.die(new Error(`a ${stage} answer did not read`))
+    }
+    return (yield* now()) - t0
+  })
+
 /**
  * What a stage's first answer meets after the agents' wait: reading one plan answer (`StageResult.read`)
  * back to back, and once after each of `idleRounds` waits of the agents' latency. On a shared machine
  * the wait leaves the caches cold, so the work right after it takes several times as long (µs).
  */
 const idleRounds = 10
-const readAfterIdle = (spec: Spec.Spec) =>
+const readAfterIdle = (text: string) =>
   Effect.gen(function* () {
     const agent = AgentId.make(agents[0])
-    const runId = RunId.RunId.make("run-bench")
-    const request = {
-      runId,
-      stage: "plan",
-      agent,
-      attempt: 1,
-      prompt: "",
-      spec,
-      previous: "",
-      idempotencyKey: ""
-    } as const
-    const text = JSON.stringify(SimAgent.answer(request, 1))
     const read = () => StageResult.read("plan", agent, text, false)
     const timeOnce = () => {
       const t0 = performance.now()
@@ -311,7 +347,8 @@ const program = Effect.gen(function* () {
     ]
     const timings = new Map<Variant, Array<Timing>>(variants.map((variant) => [variant, []]))
     const zeroTimings: Array<Timing> = []
-    const sleeps = { sequential: [] as Array<number>, fanOut: [] as Array<number> }
+    const sleeps = { sequential: [] as Array<number>, fanOut: [] as Array<number>, floor: [] as Array<number> }
+    const texts = answerTexts(prepared.spec)
 
     for (let round = 0; round < warmup + runs; round++) {
       const record = round >= warmup
@@ -322,14 +359,16 @@ const program = Effect.gen(function* () {
       const zeroTiming = yield* runOnce("real", zero.root, zero)
       const sequential = yield* sleepSequential
       const fanOut = yield* sleepFanOut
+      const floor = yield* floorRun(texts)
       if (record) {
         zeroTimings.push(zeroTiming)
         sleeps.sequential.push(sequential)
         sleeps.fanOut.push(fanOut)
+        sleeps.floor.push(floor)
       }
     }
     const ops = yield* fsOps(root, 50)
-    const idle = yield* readAfterIdle(prepared.spec)
+    const idle = yield* readAfterIdle(texts[0]?.[0] ?? "")
     return { timings, zeroTimings, sleeps, ops, idle }
   }).pipe(
     Effect.ensuring(
@@ -364,6 +403,7 @@ const benchmark: Benchmark = {
       extra: [
         ms("sleep baseline: 6 × sleep(50) sequential", sleeps.sequential),
         ms("sleep baseline: 6 × 3 concurrent sleep(50)", sleeps.fanOut),
+        ms("floor: 6 × 3 concurrent sleep(50), each answer then read (StageResult.read)", sleeps.floor),
         ms(
           "Run.layer build + Pipeline.run",
           real.map((t) => t.totalMs)
@@ -417,6 +457,8 @@ const benchmark: Benchmark = {
         fileStoreCostMs: round2(wall - median(of("noopStore").map((t) => t.runMs))),
         // What is left without the store, the event log and the metrics: the stage machinery itself.
         bareRatio: round2(median(of("bare").map((t) => t.runMs)) / criticalPathMs),
+        // The least any pipeline of these stages does (see `floorRun`), on this machine.
+        floorRatio: round2(median(sleeps.floor) / criticalPathMs),
         storeCallsDuringTimedRuns: {
           begin: perCall(storeCalls.begin),
           saveAnswer: perCall(storeCalls.saveAnswer),
