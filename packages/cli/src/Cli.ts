@@ -427,9 +427,7 @@ export const status = Command.make(
     const run = yield* Runs.find(workspace, Option.getOrUndefined(runId))
     // A run without a summary (running, or killed): what its event log says was recorded.
     const stages = run.summary === undefined ? yield* Runs.recorded(workspace, run.runId) : undefined
-    const leftovers = yield* withWorktrees(workspace, (worktrees) => worktrees.leftovers(run.runId)).pipe(
-      Effect.orElseSucceed(() => [] as ReadonlyArray<Worktrees.Leftover>)
-    )
+    const leftovers = yield* leftoversOf(workspace, run.runId)
     const shown = run.summary ?? { ...run, stages }
     process.stdout.write(
       json
@@ -591,6 +589,21 @@ const withWorktrees = <A, E, R>(workspace: string, use: (worktrees: Worktrees.Se
     const GitWorktrees = yield* load.worktrees
     return yield* provided.pipe(Effect.provide(GitWorktrees.layer({ workspace: root })))
   })
+
+/**
+ * The worktrees a crash left of a run, for `status`. A run's worktrees live in its folder under
+ * `.speckit/worktrees/`: without that folder there are none, and git is not asked (no process spawned,
+ * `status` stays as fast as `runs`). Git's records of worktrees whose folders were deleted by hand are
+ * `speckit clean`'s to prune.
+ */
+const leftoversOf = (workspace: string, runId: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const folder = path.join(path.resolve(workspace), ".speckit", "worktrees", runId)
+    if (!(yield* fs.exists(folder))) return []
+    return yield* withWorktrees(workspace, (worktrees) => worktrees.leftovers(runId))
+  }).pipe(Effect.orElseSucceed((): ReadonlyArray<Worktrees.Leftover> => []))
 
 /**
  * `speckit clean [RUN-ID]`: remove the worktrees a crash left.

@@ -7,7 +7,7 @@
 import type * as GitState from "@speckit/core/GitState"
 import * as RunId from "@speckit/core/RunId"
 import type * as RunSummary from "@speckit/core/RunSummary"
-import { Effect, FileSystem, Option, Path } from "effect"
+import { Array as Arr, Effect, FileSystem, Option, Path, Schema } from "effect"
 import { InputError } from "./Errors.ts"
 
 /**
@@ -49,6 +49,9 @@ const readJson = (fs: FileSystem.FileSystem, file: string) =>
     Effect.option
   )
 
+/** The folder of a workspace's run records, `.speckit/runs`, absolute. */
+const runsFolder = (path: Path.Path, workspace: string) => path.join(path.resolve(workspace), ".speckit", "runs")
+
 const field = (value: unknown, key: string): unknown =>
   typeof value === "object" && value !== null && key in value ? (value as Record<string, unknown>)[key] : undefined
 
@@ -86,28 +89,40 @@ const headOf = (fs: FileSystem.FileSystem, path: Path.Path, dir: string) =>
 export const list = Effect.fn("Runs.list")(function* (workspace: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const root = path.join(path.resolve(workspace), ".speckit", "runs")
+  const root = runsFolder(path, workspace)
   const names = yield* fs.readDirectory(root).pipe(Effect.orElseSucceed((): Array<string> => []))
-  const listings: Array<RunListing> = []
-  for (const name of names) {
-    const record = yield* readJson(fs, path.join(root, name, "run.json"))
-    if (Option.isNone(record)) continue
-    const head = yield* headOf(fs, path, path.join(root, name))
-    const git = field(record.value, "git")
-    listings.push({
-      runId: text(field(record.value, "runId"), name),
-      specId: text(field(record.value, "specId")),
-      branch: typeof field(git, "branch") === "string" ? text(field(git, "branch")) : undefined,
-      status: head?.status ?? "unfinished",
-      phase: head?.phase ?? "unknown",
-      costUsd: head?.costUsd ?? 0,
-      startedAt: text(field(record.value, "startedAt")),
-      finishedAt: head?.finishedAt,
-      runDir: path.join(".speckit", "runs", name)
-    })
-  }
-  return listings.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))
+  // The runs are read side by side: one after another, their small reads wait on each other.
+  const listings = yield* Effect.forEach(names, (name) => listingOf(fs, path, root, name), {
+    concurrency: readConcurrency
+  })
+  return Arr.getSomes(listings).sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))
 })
+
+/** How many runs {@link list} reads at a time (each is two or three small files). */
+const readConcurrency = 16
+
+/** The run in folder `name` of `root` (`.speckit/runs`), from its record and head; none without a record. */
+const listingOf = (fs: FileSystem.FileSystem, path: Path.Path, root: string, name: string) =>
+  Effect.map(
+    Effect.all([readJson(fs, path.join(root, name, "run.json")), headOf(fs, path, path.join(root, name))], {
+      concurrency: 2
+    }),
+    ([record, head]): Option.Option<RunListing> => {
+      if (Option.isNone(record)) return Option.none()
+      const git = field(record.value, "git")
+      return Option.some({
+        runId: text(field(record.value, "runId"), name),
+        specId: text(field(record.value, "specId")),
+        branch: typeof field(git, "branch") === "string" ? text(field(git, "branch")) : undefined,
+        status: head?.status ?? "unfinished",
+        phase: head?.phase ?? "unknown",
+        costUsd: head?.costUsd ?? 0,
+        startedAt: text(field(record.value, "startedAt")),
+        finishedAt: head?.finishedAt,
+        runDir: path.join(".speckit", "runs", name)
+      })
+    }
+  )
 
 const age = (startedAt: string, now: number) => {
   const seconds = Math.max(0, Math.round((now - Date.parse(startedAt)) / 1000))
@@ -153,8 +168,7 @@ export const formatList = (runs: ReadonlyArray<RunListing>, now: number): string
  * @since 0.1.0
  */
 export const find = Effect.fn("Runs.find")(function* (workspace: string, runId: string | undefined) {
-  const runs = yield* list(workspace)
-  const run = runId === undefined ? runs[0] : runs.find((r) => r.runId === runId)
+  const run = runId === undefined ? (yield* list(workspace))[0] : yield* named(workspace, runId)
   if (run === undefined) {
     return yield* new InputError({
       message:
@@ -169,6 +183,20 @@ export const find = Effect.fn("Runs.find")(function* (workspace: string, runId: 
   const summary = yield* readJson(fs, path.join(path.resolve(workspace), run.runDir, "summary.json"))
   return Option.isSome(summary) ? { ...run, summary: summary.value as RunSummary.RunSummary } : run
 })
+
+/** The run `runId`: read from its own folder (a run is recorded under its id), else looked for among all. */
+const named = (workspace: string, runId: string) =>
+  Effect.gen(function* () {
+    if (isRunId(runId)) {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const own = yield* listingOf(fs, path, runsFolder(path, workspace), runId)
+      if (Option.isSome(own) && own.value.runId === runId) return own.value
+    }
+    return (yield* list(workspace)).find((run) => run.runId === runId)
+  })
+
+const isRunId = Schema.is(RunId.RunId)
 
 /**
  * Renders one run's status for people: phase, stages, agents, decisions, cost, last error.
@@ -244,7 +272,7 @@ export interface RunRecord {
 export const record = Effect.fn("Runs.record")(function* (workspace: string, runId: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const file = path.join(path.resolve(workspace), ".speckit", "runs", runId, "run.json")
+  const file = path.join(runsFolder(path, workspace), runId, "run.json")
   const value = Option.getOrUndefined(yield* readJson(fs, file))
   const specId = field(value, "specId")
   if (value === undefined || typeof specId !== "string") {
@@ -292,7 +320,7 @@ export interface Answer {
 }
 
 const answerFile = (path: Path.Path, workspace: string, runId: string) =>
-  path.join(path.resolve(workspace), ".speckit", "runs", runId, "answer.json")
+  path.join(runsFolder(path, workspace), runId, "answer.json")
 
 /**
  * The answer recorded for a paused run, if any.
@@ -368,7 +396,7 @@ export const answer = Effect.fn("Runs.answer")(function* (
 export const recorded = Effect.fn("Runs.recorded")(function* (workspace: string, runId: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const file = path.join(path.resolve(workspace), ".speckit", "runs", runId, "events.jsonl")
+  const file = path.join(runsFolder(path, workspace), runId, "events.jsonl")
   const content = yield* fs.readFileString(file).pipe(Effect.orElseSucceed(() => ""))
   const stages = new Map<string, Array<{ readonly agent: string; readonly status: string }>>()
   for (const line of content.split("\n")) {

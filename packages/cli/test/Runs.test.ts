@@ -104,6 +104,102 @@ describe("speckit runs and status", () => {
     assert.include(missing.stderr, "speckit: error: no run run-nope in this workspace")
   })
 
+  it("lists many runs newest first, whatever their folders' order; status finds a named run", async () => {
+    const dir = tempDir()
+    const runsDir = path.join(dir, ".speckit", "runs")
+    // 40 finished runs written in a scrambled order, each started a minute after the one before.
+    const ids = Array.from({ length: 40 }, (_, i) => `run-20260101-00${String(i).padStart(2, "0")}00-ab${i}`)
+    const startedAt = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()
+    for (const i of ids.map((_, i) => (i * 17) % ids.length)) {
+      const runId = ids[i] ?? ""
+      const runDir = path.join(runsDir, runId)
+      fs.mkdirSync(runDir, { recursive: true })
+      fs.writeFileSync(
+        path.join(runDir, "run.json"),
+        JSON.stringify({ runId, specId: "SPEC-1", startedAt: startedAt(i) })
+      )
+      const head = {
+        runId,
+        specId: "SPEC-1",
+        status: "completed",
+        phase: "Completed",
+        startedAt: startedAt(i),
+        costUsd: i
+      }
+      fs.writeFileSync(path.join(runDir, "status.json"), JSON.stringify(head))
+      fs.writeFileSync(path.join(runDir, "summary.json"), JSON.stringify({ ...head, stages: [] }))
+    }
+    // Not runs: a folder without a record, and one whose record is not JSON.
+    fs.mkdirSync(path.join(runsDir, "stray"), { recursive: true })
+    fs.mkdirSync(path.join(runsDir, "run-broken"), { recursive: true })
+    fs.writeFileSync(path.join(runsDir, "run-broken", "run.json"), "{ not json")
+    // A run recorded under another folder name than its id (moved by hand) is still found by its id.
+    const moved = path.join(runsDir, "moved")
+    fs.mkdirSync(moved)
+    fs.writeFileSync(
+      path.join(moved, "run.json"),
+      JSON.stringify({ runId: "run-19990101-000000-old", specId: "SPEC-0", startedAt: "1999-01-01T00:00:00.000Z" })
+    )
+
+    const listed = await runCli(["runs", "-C", dir, "--json"])
+    assert.strictEqual(listed.code, 0, listed.stderr)
+    const runs = JSON.parse(listed.stdout) as Array<{ runId: string; costUsd: number; status: string }>
+    assert.deepStrictEqual(
+      runs.map((run) => run.runId),
+      [...[...ids].reverse(), "run-19990101-000000-old"]
+    )
+    assert.deepStrictEqual(
+      runs.slice(0, 3).map((run) => run.costUsd),
+      [39, 38, 37]
+    )
+    const newest = await runCli(["status", "-C", dir, "--json"])
+    assert.strictEqual((JSON.parse(newest.stdout) as { runId: string }).runId, ids.at(-1))
+    const named = await runCli(["status", ids[7] ?? "", "-C", dir, "--json"])
+    assert.deepStrictEqual(JSON.parse(named.stdout) as unknown, {
+      ...(readJson(path.join(runsDir, ids[7] ?? "", "summary.json")) as object)
+    })
+    const old = await runCli(["status", "run-19990101-000000-old", "-C", dir])
+    assert.strictEqual(old.code, 0, old.stderr)
+    assert.include(old.stdout, "run run-19990101-000000-old  spec SPEC-0")
+    assert.include(old.stdout, "unfinished")
+  })
+
+  it("status names the worktrees a crash left of the run, until `speckit clean` removes them", async () => {
+    const dir = makeWorkspace({ config: fastSims })
+    git(dir, "init", "-q", "-b", "main")
+    git(dir, "add", ".")
+    git(dir, "commit", "-q", "-m", "spec")
+    const done = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
+    assert.strictEqual(done.code, 0, done.stderr)
+    const runId = (JSON.parse(done.stdout) as { runId: string }).runId
+    const clean = await runCli(["status", runId, "-C", dir, "--json"])
+    assert.notProperty(JSON.parse(clean.stdout), "leftovers")
+
+    // What a killed run leaves: a worktree of its own, registered with git, holding a change.
+    const worktree = path.join(dir, ".speckit", "worktrees", runId, "alpha")
+    git(dir, "worktree", "add", "-q", "--detach", worktree)
+    fs.writeFileSync(path.join(worktree, "half-done.txt"), "work in progress\n")
+    const text = await runCli(["status", runId, "-C", dir])
+    assert.strictEqual(text.code, 0, text.stderr)
+    assert.include(
+      text.stdout,
+      `leftovers 1 worktree(s) from a crash: alpha (held changes); remove them with \`speckit clean ${runId}\``
+    )
+    const json = JSON.parse((await runCli(["status", runId, "-C", dir, "--json"])).stdout) as {
+      leftovers?: Array<{ name: string; dirty: boolean }>
+    }
+    assert.deepStrictEqual(
+      json.leftovers?.map(({ name, dirty }) => ({ name, dirty })),
+      [{ name: "alpha", dirty: true }]
+    )
+
+    const cleaned = await runCli(["clean", runId, "-C", dir])
+    assert.strictEqual(cleaned.code, 0, cleaned.stderr)
+    assert.isFalse(fs.existsSync(worktree))
+    const after = await runCli(["status", runId, "-C", dir])
+    assert.notInclude(after.stdout, "leftovers")
+  })
+
   it("lists a run stopped abruptly as unfinished", async () => {
     const dir = makeWorkspace({ config: fastSims })
     const runDir = path.join(dir, ".speckit", "runs", "run-20260101-000000-abcd")
