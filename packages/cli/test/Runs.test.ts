@@ -13,12 +13,18 @@ const fastSims = {
   }
 }
 
+/** A workspace committed to a new git repository, on `branch`. */
+const committedWorkspace = (branch: string) => {
+  const dir = makeWorkspace({ config: fastSims })
+  git(dir, "init", "-q", "-b", branch)
+  git(dir, "add", ".")
+  git(dir, "commit", "-q", "-m", "spec")
+  return dir
+}
+
 describe("speckit runs and status", () => {
   it("records the git branch and commit and lists the runs newest first", async () => {
-    const dir = makeWorkspace({ config: fastSims })
-    git(dir, "init", "-q", "-b", "feature/greeting")
-    git(dir, "add", ".")
-    git(dir, "commit", "-q", "-m", "spec")
+    const dir = committedWorkspace("feature/greeting")
     const first = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
     assert.strictEqual(first.code, 0, first.stderr)
     const second = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
@@ -165,10 +171,7 @@ describe("speckit runs and status", () => {
   })
 
   it("status names the worktrees a crash left of the run, until `speckit clean` removes them", async () => {
-    const dir = makeWorkspace({ config: fastSims })
-    git(dir, "init", "-q", "-b", "main")
-    git(dir, "add", ".")
-    git(dir, "commit", "-q", "-m", "spec")
+    const dir = committedWorkspace("main")
     const done = await runCli(["auto", "SPEC-1", "-C", dir, "--json"])
     assert.strictEqual(done.code, 0, done.stderr)
     const runId = (JSON.parse(done.stdout) as { runId: string }).runId
