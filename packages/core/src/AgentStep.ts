@@ -50,8 +50,8 @@ export interface StepInput {
   readonly stage: Stage
   readonly agent: AgentId
   readonly previous: string
-  /** Completes once the stage is settled: the agent is then stopped. */
-  readonly stop: Effect.Effect<void>
+  /** Comes once the stage is settled: the agent is then stopped. */
+  readonly stop: StageRunner.Stop
   readonly generation: number
   /**
    * How each part of the call runs (default: the call as is). A stage that makes real changes opens a
@@ -172,15 +172,15 @@ const limitsOf = (run: RunContext, agent: AgentId): ModelLimits.Limits => {
  * arriving ({@link stopGraceMs}), interrupts it in the background (ending a process tree can take its
  * kill grace, and the stage is decided) and returns `stopped`: what the call spent, as it reported it.
  * Interrupting this effect (a cancelled run) interrupts the call and waits for it. A stage without an
- * early decision stops no call (`stop` is `Effect.never`): the call then runs as it is, in the caller's
- * fiber, without the watcher fibers.
+ * early decision stops no call (`stop` is `StageRunner.noStop`): the call then runs as it is, in the
+ * caller's fiber, without a fiber of its own.
  */
 const untilSettled = <E, R, R2>(
   call: Effect.Effect<AgentOutcome, E, R>,
-  stop: Effect.Effect<void>,
+  stop: StageRunner.Stop,
   stopped: Effect.Effect<AgentOutcome, never, R2>
 ): Effect.Effect<AgentOutcome, E, R | R2> =>
-  stop === Effect.never
+  stop === StageRunner.noStop
     ? call
     : Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(Effect.forkDetach(restore(call)), (calling) =>
@@ -191,15 +191,48 @@ const untilSettled = <E, R, R2>(
 /** Waits for a call until the stage is settled, then gives it its grace and stops it (see `untilSettled`). */
 const settle = Effect.fnUntraced(function* <E, R2>(
   calling: Fiber.Fiber<AgentOutcome, E>,
-  stop: Effect.Effect<void>,
+  stop: StageRunner.Stop,
   stopped: Effect.Effect<AgentOutcome, never, R2>
 ) {
-  const finished = yield* Effect.raceFirst(Effect.asSome(Fiber.join(calling)), Effect.as(stop, Option.none()))
+  const finished = yield* answerOrStop(calling, stop)
   if (Option.isSome(finished)) return finished.value
   yield* Effect.raceFirst(Effect.asVoid(Fiber.await(calling)), Effect.sleep(stopGraceMs))
   yield* Effect.forkDetach(Fiber.interrupt(calling))
   return yield* stopped
 })
+
+/**
+ * The call's outcome (its failure, as joining it), or none if the stage is settled first. Both are
+ * watched with callbacks, not raced in fibers: most calls end before any stop, and a race would fork
+ * two fibers and interrupt one for each of them.
+ */
+const answerOrStop = <E>(calling: Fiber.Fiber<AgentOutcome, E>, stop: StageRunner.Stop) =>
+  Effect.callback<Option.Option<AgentOutcome>, E>((resume) => {
+    let done = false
+    let unobserve = () => {}
+    let unsubscribe = () => {}
+    /** Ends the wait (the first of the two, or an interruption): neither callback is wanted any more. */
+    const end = () => {
+      done = true
+      unobserve()
+      unsubscribe()
+    }
+    // Either callback can run at once, inside its registration (a call already ended, a stop already given).
+    unobserve = calling.addObserver((exit) => {
+      if (done) return
+      end()
+      resume(Effect.asSome(exit))
+    })
+    if (!done) {
+      unsubscribe = stop.subscribe(() => {
+        if (done) return
+        end()
+        resume(Effect.succeedNone)
+      })
+    }
+    if (done) end()
+    return Effect.sync(end)
+  })
 
 /**
  * Runs an agent's call in a stage as steps of the run and submits its outcome (see the module). The
@@ -208,14 +241,14 @@ const settle = Effect.fnUntraced(function* <E, R2>(
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { AgentId, AgentStep } from "@speckit/core"
+ * import { AgentId, AgentStep, StageRunner } from "@speckit/core"
  *
  * declare const run: import("@speckit/core").RunContext.RunContext
  * const program = AgentStep.call(run, {
  *   stage: "plan",
  *   agent: AgentId.make("alpha"),
  *   previous: "",
- *   stop: Effect.never,
+ *   stop: StageRunner.noStop,
  *   generation: 1
  * })
  * ```
@@ -330,7 +363,7 @@ const waitHandedOver = (
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.as(Effect.sleep(Math.max(0, resumeAt - now)), "elapsed" as const)
         ),
-        Effect.as(stop, "stopped" as const)
+        Effect.as(stop.await, "stopped" as const)
       )
     })
   })

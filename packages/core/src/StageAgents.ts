@@ -21,14 +21,14 @@ import type { Pauses, Stopped } from "./StageDefinition.ts"
 import * as StageRunner from "./StageRunner.ts"
 
 /**
- * One agent's step in the stage: `stop` completes once the stage is settled; `generation` counts the
+ * One agent's step in the stage: `stop` comes once the stage is settled; `generation` counts the
  * stage's attempts (a call made again after a budget raise is another step).
  *
  * @since 0.3.0
  */
 export type AgentStepOf<R> = (
   agent: AgentId,
-  stop: Effect.Effect<void>,
+  stop: StageRunner.Stop,
   generation: number
 ) => Effect.Effect<AgentOutcome, RunStoreError | BudgetExceeded | UnknownAgent, R>
 
@@ -64,7 +64,7 @@ export const run = <R>(
     const kept = new Map<AgentId, AgentOutcome>()
     for (let generation = 1; ; generation++) {
       const refused = new Map<AgentId, BudgetExceeded>()
-      const call = (agent: AgentId, stop: Effect.Effect<void>) => {
+      const call = (agent: AgentId, stop: StageRunner.Stop) => {
         const known = kept.get(agent)
         if (known !== undefined) return Effect.succeed(known)
         return step(agent, stop, generation).pipe(

@@ -98,6 +98,70 @@ export const interrupted = (agent: AgentId, model: string, elapsedMs: number): F
 export const isStopped = (outcome: AgentOutcome): boolean => outcome._tag === "Failed" && outcome.kind === "Interrupted"
 
 /**
+ * How a stage tells its agents' calls that it is settled (an early decision): `await` completes then,
+ * and `subscribe` runs a callback then (at once if it already is) and returns what cancels it. A call
+ * that waits for its answer or the stop, whichever is first, waits with `subscribe`: no fiber, and
+ * nothing to interrupt, per call. {@link noStop} is the stop of a stage that stops no call.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { StageRunner } from "@speckit/core"
+ *
+ * declare const stop: StageRunner.Stop
+ * const cancel = stop.subscribe(() => console.log("settled"))
+ * const waited = stop.await
+ * ```
+ *
+ * @since 0.5.0
+ */
+export interface Stop {
+  readonly await: Effect.Effect<void>
+  readonly subscribe: (callback: () => void) => () => void
+}
+
+/**
+ * The stop of a stage that stops no call (no early decision): it never comes.
+ *
+ * @example
+ * ```ts
+ * import { StageRunner } from "@speckit/core"
+ *
+ * const cancel = StageRunner.noStop.subscribe(() => {}) // never called
+ * ```
+ *
+ * @since 0.5.0
+ */
+export const noStop: Stop = { await: Effect.never, subscribe: () => () => {} }
+
+/** A stop and what gives it (once; later calls do nothing). */
+const makeStop = (): { readonly stop: Stop; readonly give: () => void } => {
+  let given = false
+  const callbacks = new Set<() => void>()
+  const subscribe = (callback: () => void) => {
+    if (given) {
+      callback()
+      return () => {}
+    }
+    callbacks.add(callback)
+    return () => {
+      callbacks.delete(callback)
+    }
+  }
+  const give = () => {
+    if (given) return
+    given = true
+    for (const callback of callbacks) callback()
+    callbacks.clear()
+  }
+  const wait = Effect.callback<void>((resume) => {
+    const cancel = subscribe(() => resume(Effect.void))
+    return Effect.sync(cancel)
+  })
+  return { stop: { await: wait, subscribe }, give }
+}
+
+/**
  * Calls every agent of the stage's policy concurrently. With `policy.earlyDecision` and a `settled`
  * predicate, as soon as the outcomes so far settle the stage the agents still running are
  * interrupted (interruption reaches their subprocesses, and is awaited) and reported as stopped.
@@ -117,25 +181,27 @@ export const isStopped = (outcome: AgentOutcome): boolean => outcome._tag === "F
  */
 export const runStage = <E, R, E2 = never, R2 = never>(
   policy: StagePolicy,
-  call: (agent: AgentId, stop: Effect.Effect<void>) => Effect.Effect<AgentOutcome, E, R>,
+  call: (agent: AgentId, stop: Stop) => Effect.Effect<AgentOutcome, E, R>,
   options: Options<E2, R2> = {}
 ): Effect.Effect<StageRun, E | E2, R | R2> =>
   Effect.gen(function* () {
     // The check of this run, given each outcome as it arrives (`undefined`: no early decision).
     const settles = policy.earlyDecision ? settlingOf(options) : undefined
     if (settles === undefined) {
-      const outcomes = yield* Effect.forEach(policy.agents, (agent) => call(agent, Effect.never), {
+      const outcomes = yield* Effect.forEach(policy.agents, (agent) => call(agent, noStop), {
         concurrency: "unbounded"
       })
       return { outcomes, stopped: [] }
     }
     if (options.cooperative === true) {
-      const stop = yield* Deferred.make<void>()
+      const { stop, give } = makeStop()
       const outcomes = yield* Effect.forEach(
         policy.agents,
         (agent) =>
-          Effect.tap(call(agent, Deferred.await(stop)), (outcome) =>
-            Effect.suspend(() => (settles(outcome) ? Deferred.succeed(stop, undefined) : Effect.void))
+          Effect.tap(call(agent, stop), (outcome) =>
+            Effect.sync(() => {
+              if (settles(outcome)) give()
+            })
           ),
         { concurrency: "unbounded" }
       )
@@ -148,7 +214,7 @@ export const runStage = <E, R, E2 = never, R2 = never>(
     const all = Effect.forEach(
       policy.agents,
       (agent) =>
-        Effect.flatMap(call(agent, Effect.never), (outcome) =>
+        Effect.flatMap(call(agent, noStop), (outcome) =>
           Effect.suspend(() => {
             done.set(agent, outcome)
             return settles(outcome) ? Deferred.succeed(decided, undefined) : Effect.void

@@ -65,10 +65,10 @@ describe("StageRunner", () => {
             return ++count >= 2
           }
         }
-        const call = (agent: AgentId.AgentId, stop: Effect.Effect<void>) =>
+        const call = (agent: AgentId.AgentId, stop: StageRunner.Stop) =>
           Effect.raceFirst(
             Effect.sleep(latency[agent] ?? 0).pipe(Effect.as(ok(agent, latency[agent] ?? 0))),
-            Effect.as(stop, StageRunner.interrupted(agent, "m", 100))
+            Effect.as(stop.await, StageRunner.interrupted(agent, "m", 100))
           )
         const run = StageRunner.runStage(policy(true), call, { settled: () => false, settling, cooperative: true })
         const fiber = yield* Effect.forkChild(run)
@@ -78,6 +78,36 @@ describe("StageRunner", () => {
         assert.deepStrictEqual(given.sort(), ["a", "b", "c"], "the stopped agent's outcome is given too")
         assert.deepStrictEqual(ran.stopped.map(String), ["c"])
       })
+  )
+
+  it.effect("a cooperative stage's stop calls each subscriber once, when it is settled or at once after", () =>
+    Effect.gen(function* () {
+      const heard: Array<string> = []
+      const call = (agent: AgentId.AgentId, stop: StageRunner.Stop) =>
+        Effect.gen(function* () {
+          if (agent !== "c") return yield* Effect.as(Effect.sleep(latency[agent] ?? 0), ok(agent, 100))
+          // The straggler listens twice and takes one back before the stop comes.
+          stop.subscribe(() => void heard.push("kept"))
+          const cancel = stop.subscribe(() => void heard.push("cancelled"))
+          cancel()
+          yield* stop.await
+          stop.subscribe(() => void heard.push("late"))
+          return StageRunner.interrupted(agent, "m", 100)
+        })
+      const fiber = yield* Effect.forkChild(
+        StageRunner.runStage(policy(true), call, { settled: twoOfThree, cooperative: true })
+      )
+      yield* TestClock.adjust(100)
+      const ran = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(heard, ["kept", "late"])
+      assert.deepStrictEqual(ran.stopped.map(String), ["c"])
+      // A stage that stops no call gives `noStop`: it never comes.
+      const given: Array<StageRunner.Stop> = []
+      yield* StageRunner.runStage(policy(false), (agent, stop) =>
+        Effect.sync(() => given.push(stop)).pipe(Effect.as(ok(agent, 0)))
+      )
+      assert.isTrue(given.every((stop) => stop === StageRunner.noStop))
+    })
   )
 
   it.effect("without early decision every agent is awaited", () =>
