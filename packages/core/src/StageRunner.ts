@@ -113,7 +113,7 @@ export const isStopped = (outcome: AgentOutcome): boolean => outcome._tag === "F
  * const waited = stop.await
  * ```
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export interface Stop {
   readonly await: Effect.Effect<void>
@@ -130,7 +130,7 @@ export interface Stop {
  * const cancel = StageRunner.noStop.subscribe(() => {}) // never called
  * ```
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const noStop: Stop = { await: Effect.never, subscribe: () => () => {} }
 
