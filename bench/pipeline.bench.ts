@@ -8,10 +8,11 @@
  * stringifies, one that does nothing, that one with metrics that record nothing, a progress display,
  * zero-latency agents) so a miss can be traced without touching product code; the timeline rows
  * split the time beyond the agents' latency into where it is spent (before the first call, the calls,
- * between stages, after the last call), from a run whose events are timed. All variants are interleaved round by round so drift (GC, JIT, disk
- * cache) spreads evenly over them. `readPlanAnswerUs` shows what the agents' wait costs the work right
- * after it (one answer's reading, hot and after a 50 ms wait), and the floor row what any pipeline of
- * these stages takes at the least (the waits and the answers' reading alone). Goal: ratio ≤ 1.03.
+ * between stages, after the last call), from a run whose events are timed. All variants are
+ * interleaved round by round so drift (GC, JIT, disk cache) spreads evenly over them.
+ * `readPlanAnswerUs` shows what the agents' wait costs the work right after it (one answer's reading,
+ * hot and after a 50 ms wait), and the floor row what any pipeline of these stages takes at the least
+ * (the waits and the answers' reading alone). Goal: ratio ≤ 1.03.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"

@@ -217,7 +217,8 @@ const answerOrStop = <E>(calling: Fiber.Fiber<AgentOutcome, E>, stop: StageRunne
       unobserve()
       unsubscribe()
     }
-    // Either callback can run at once, inside its registration (a call already ended, a stop already given).
+    // Either callback can run at once, inside its registration (a call already ended, a stop already
+    // given): it then ends the wait itself, and what its registration returns has nothing to undo.
     unobserve = calling.addObserver((exit) => {
       if (done) return
       end()
@@ -230,7 +231,6 @@ const answerOrStop = <E>(calling: Fiber.Fiber<AgentOutcome, E>, stop: StageRunne
         resume(Effect.succeedNone)
       })
     }
-    if (done) end()
     return Effect.sync(end)
   })
 
